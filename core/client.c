@@ -1,0 +1,682 @@
+/*
+ * client.c — client lifetime, libcurl handles, the send state machine and
+ * the per-number cooldown.
+ *
+ * One easy handle per client, driven through a multi handle: the multi's
+ * connection cache keeps the connection alive between sends, and the same
+ * start / wait / step machine serves the blocking call and the operator
+ * screen's event loop.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "internal.h"
+
+#define TEST_HOST "https://pts-api.paynet.com.tr"
+#define LIVE_HOST "https://api.paynet.com.tr"
+#define SEND_OTP_PATH "/v1/card/send_otp"
+#define SECRET_MAX 512
+#define URL_MAX 2048
+#define RETRY_DELAY 0.25
+
+struct hold {
+    char gsm[PAYNET_GSM_SIZE];
+    double until;   /* CLOCK_MONOTONIC seconds */
+    int uncertain;  /* held after a failure that may have delivered */
+};
+
+struct reply {
+    char *data;
+    size_t length, capacity;
+    int overflow, nomem;
+};
+
+struct paynet_client {
+    CURL *easy;
+    CURLM *multi;
+    struct curl_slist *headers;
+    char *url;
+    char *secret;  /* kept only to scrub it from server text */
+    double timeout, unknown_hold;
+    int retries;
+
+    /* the send in flight */
+    int busy, added, performed, attempts_left;
+    double deadline, retry_at;
+    char gsm[PAYNET_GSM_SIZE];
+    char *body;
+    struct reply reply;
+    int have_date;
+    double date;
+    char errbuf[CURL_ERROR_SIZE];
+
+    struct hold *holds;
+    size_t hold_count, hold_capacity;
+};
+
+/* ---- global init, once ------------------------------------------------- */
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_status = CURLE_FAILED_INIT;
+
+static void global_init(void) { global_status = curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+/* ---- configuration ----------------------------------------------------- */
+
+void paynet_config_init(paynet_config *config)
+{
+    memset(config, 0, sizeof *config);
+    config->env = "test";
+    config->timeout = 15;
+    config->connect_timeout = 5;
+    config->retries = 1;
+    config->unknown_hold = 180;
+}
+
+static paynet_status invalid(paynet_error *err, const char *what)
+{
+    return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO, "%s", what);
+}
+
+static int printable_ascii(const char *s, int allow_space)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c < (allow_space ? 0x20 : 0x21) || c > 0x7E)
+            return 0;
+    }
+    return 1;
+}
+
+static paynet_status check_config(const paynet_config *c, paynet_error *err)
+{
+    if (c->secret_key == NULL || c->secret_key[0] == '\0')
+        return invalid(err, "secret_key is required");
+    if (strlen(c->secret_key) > SECRET_MAX)
+        return invalid(err, "secret_key is longer than 512 bytes");
+    if (!printable_ascii(c->secret_key, 0))
+        return invalid(err, "secret_key may hold only printable ASCII without "
+                            "spaces (it goes into an HTTP header)");
+    if (c->base_url == NULL && c->env != NULL && strcmp(c->env, "test") != 0
+        && strcmp(c->env, "live") != 0)
+        return invalid(err, "env must be \"test\" or \"live\"");
+    if (c->base_url != NULL) {
+        if (strncmp(c->base_url, "http://", 7) != 0
+            && strncmp(c->base_url, "https://", 8) != 0)
+            return invalid(err, "base_url must start with http:// or https://");
+        if (strlen(c->base_url) > URL_MAX || !printable_ascii(c->base_url, 0))
+            return invalid(err, "base_url is too long or holds spaces or "
+                                "control characters");
+    }
+    if (!(c->timeout > 0 && c->timeout <= 3600))
+        return invalid(err, "timeout must be more than 0 and at most 3600 seconds");
+    if (!(c->connect_timeout > 0 && c->connect_timeout <= 3600))
+        return invalid(err, "connect_timeout must be more than 0 and at most "
+                            "3600 seconds");
+    if (c->retries < 0 || c->retries > 3)
+        return invalid(err, "retries must be 0 to 3");
+    if (!(c->unknown_hold >= 0 && c->unknown_hold <= 86400))
+        return invalid(err, "unknown_hold must be 0 to 86400 seconds");
+    return PAYNET_OK;
+}
+
+static char *build_url(const paynet_config *c)
+{
+    const char *base = c->base_url;
+    if (base == NULL)
+        base = c->env != NULL && strcmp(c->env, "live") == 0 ? LIVE_HOST : TEST_HOST;
+    size_t n = strlen(base);
+    while (n > 0 && base[n - 1] == '/')
+        n--;
+    char *url = malloc(n + sizeof SEND_OTP_PATH);
+    if (url != NULL) {
+        memcpy(url, base, n);
+        memcpy(url + n, SEND_OTP_PATH, sizeof SEND_OTP_PATH);
+    }
+    return url;
+}
+
+static void wipe(char *s)
+{
+    if (s == NULL)
+        return;
+    volatile char *p = s;
+    while (*p)
+        *p++ = 0;
+}
+
+static struct curl_slist *build_headers(const char *secret)
+{
+    char authorization[SECRET_MAX + 32];
+    struct curl_slist *list = NULL;
+    const char *fixed[] = {
+        "Content-Type: application/json; charset=UTF-8",
+        "Accept: application/json; charset=UTF-8",
+        "Expect:",
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        struct curl_slist *next = curl_slist_append(list, fixed[i]);
+        if (next == NULL)
+            goto fail;
+        list = next;
+    }
+    snprintf(authorization, sizeof authorization, "Authorization: Basic %s", secret);
+    struct curl_slist *next = curl_slist_append(list, authorization);
+    wipe(authorization);
+    if (next != NULL)
+        return next;
+fail:
+    curl_slist_free_all(list);
+    return NULL;
+}
+
+/* ---- libcurl callbacks --------------------------------------------------- */
+
+static size_t on_body(char *data, size_t size, size_t count, void *userp)
+{
+    struct reply *r = userp;
+    size_t n = size * count;
+    if (n > PAYNET_REPLY_CAP - r->length) {
+        r->overflow = 1;
+        return 0;
+    }
+    if (r->length + n + 1 > r->capacity) {
+        size_t want = r->capacity ? r->capacity * 2 : 4096;
+        while (want < r->length + n + 1)
+            want *= 2;
+        if (want > PAYNET_REPLY_CAP + 1)
+            want = PAYNET_REPLY_CAP + 1;
+        char *grown = realloc(r->data, want);
+        if (grown == NULL) {
+            r->nomem = 1;
+            return 0;
+        }
+        r->data = grown;
+        r->capacity = want;
+    }
+    memcpy(r->data + r->length, data, n);
+    r->length += n;
+    r->data[r->length] = '\0';
+    return n;
+}
+
+static size_t on_header(char *data, size_t size, size_t count, void *userp)
+{
+    paynet_client *c = userp;
+    size_t n = size * count;
+    if (n > 5 && n < 128 && strncasecmp(data, "Date:", 5) == 0) {
+        char value[128];
+        memcpy(value, data + 5, n - 5);
+        value[n - 5] = '\0';
+        time_t t = curl_getdate(value, NULL);
+        if (t != (time_t)-1) {
+            c->have_date = 1;
+            c->date = (double)t;
+        }
+    }
+    return n;
+}
+
+/* ---- lifetime ------------------------------------------------------------ */
+
+static paynet_status set_options(paynet_client *c, const paynet_config *config)
+{
+    char agent[96];
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    snprintf(agent, sizeof agent, "paynet/%s libcurl/%s", PAYNET_VERSION, v->version);
+    CURL *e = c->easy;
+    CURLcode rc = CURLE_OK;
+#define SET(option, value) if (rc == CURLE_OK) rc = curl_easy_setopt(e, option, value)
+    SET(CURLOPT_URL, c->url);
+    SET(CURLOPT_HTTPHEADER, c->headers);
+    SET(CURLOPT_USERAGENT, agent);
+    SET(CURLOPT_POST, 1L);
+    SET(CURLOPT_FOLLOWLOCATION, 0L);
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, (long)ceil(config->connect_timeout * 1000));
+    SET(CURLOPT_WRITEFUNCTION, on_body);
+    SET(CURLOPT_WRITEDATA, &c->reply);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, c);
+    SET(CURLOPT_ERRORBUFFER, c->errbuf);
+    if (config->cainfo != NULL)
+        SET(CURLOPT_CAINFO, config->cainfo);
+#undef SET
+    if (rc == CURLE_OUT_OF_MEMORY)
+        return PAYNET_NOMEM;
+    return rc == CURLE_OK ? PAYNET_OK : PAYNET_INVALID;
+}
+
+paynet_status paynet_client_new(const paynet_config *config, paynet_client **out,
+                                paynet_error *err)
+{
+    *out = NULL;
+    paynet_status status = check_config(config, err);
+    if (status != PAYNET_OK)
+        return status;
+    pthread_once(&global_once, global_init);
+    if (global_status != CURLE_OK)
+        return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO,
+                           "libcurl could not be initialised");
+
+    paynet_client *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
+    c->timeout = config->timeout;
+    c->retries = config->retries;
+    c->unknown_hold = config->unknown_hold;
+    c->url = build_url(config);
+    c->secret = strdup(config->secret_key);
+    c->headers = c->secret ? build_headers(c->secret) : NULL;
+    c->easy = curl_easy_init();
+    c->multi = curl_multi_init();
+    if (c->url == NULL || c->secret == NULL || c->headers == NULL
+        || c->easy == NULL || c->multi == NULL) {
+        paynet_client_free(c);
+        return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
+    }
+    status = set_options(c, config);
+    if (status != PAYNET_OK) {
+        paynet_client_free(c);
+        return status == PAYNET_NOMEM
+                   ? paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory")
+                   : invalid(err, "libcurl refused an option (is it built with "
+                                  "HTTPS support?)");
+    }
+    *out = c;
+    return PAYNET_OK;
+}
+
+void paynet_client_free(paynet_client *c)
+{
+    if (c == NULL)
+        return;
+    if (c->added)
+        curl_multi_remove_handle(c->multi, c->easy);
+    if (c->easy)
+        curl_easy_cleanup(c->easy);
+    if (c->multi)
+        curl_multi_cleanup(c->multi);
+    curl_slist_free_all(c->headers);
+    wipe(c->secret);
+    free(c->secret);
+    free(c->url);
+    cJSON_free(c->body);
+    free(c->reply.data);
+    free(c->holds);
+    free(c);
+}
+
+const char *paynet_client_url(const paynet_client *c) { return c->url; }
+
+/* ---- cooldown ------------------------------------------------------------ */
+
+static struct hold *hold_find(paynet_client *c, const char *gsm)
+{
+    for (size_t i = 0; i < c->hold_count; i++)
+        if (strcmp(c->holds[i].gsm, gsm) == 0)
+            return &c->holds[i];
+    return NULL;
+}
+
+double paynet_remaining(paynet_client *c, const char *gsm)
+{
+    struct hold *h = hold_find(c, gsm);
+    if (h == NULL)
+        return 0;
+    double left = h->until - paynet_clock_mono();
+    return left > 0 ? left : 0;
+}
+
+/* Holds gsm until `seconds` from now; failing to remember costs only the
+ * guard, never the send's result, so an allocation failure is ignored. */
+static void hold_set(paynet_client *c, const char *gsm, double seconds, int uncertain)
+{
+    double now = paynet_clock_mono();
+    struct hold *h = hold_find(c, gsm);
+    if (h == NULL) {
+        size_t kept = 0;  /* drop the expired ones first */
+        for (size_t i = 0; i < c->hold_count; i++)
+            if (c->holds[i].until > now)
+                c->holds[kept++] = c->holds[i];
+        c->hold_count = kept;
+        if (c->hold_count == c->hold_capacity) {
+            size_t want = c->hold_capacity ? c->hold_capacity * 2 : 8;
+            struct hold *grown = realloc(c->holds, want * sizeof *grown);
+            if (grown == NULL)
+                return;
+            c->holds = grown;
+            c->hold_capacity = want;
+        }
+        h = &c->holds[c->hold_count++];
+        memcpy(h->gsm, gsm, PAYNET_GSM_SIZE);
+    }
+    h->until = now + seconds;
+    h->uncertain = uncertain;
+}
+
+static void mask_gsm(const char *gsm, char out[PAYNET_GSM_SIZE])
+{
+    memcpy(out, gsm, PAYNET_GSM_SIZE);
+    for (int i = 3; i < 8; i++)
+        out[i] = '*';
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+static paynet_status begin_attempt(paynet_client *c, paynet_error *err)
+{
+    double left = c->deadline - paynet_clock_mono();
+    long timeout_ms = left > 0.001 ? (long)ceil(left * 1000) : 1;
+    c->reply.length = 0;
+    c->reply.overflow = 0;
+    c->reply.nomem = 0;
+    c->have_date = 0;
+    c->errbuf[0] = '\0';
+    c->performed = 0;
+    curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+    curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->body);
+    curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(c->body));
+    if (curl_multi_add_handle(c->multi, c->easy) != CURLM_OK)
+        return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO,
+                           "libcurl could not start the transfer");
+    c->added = 1;
+    return PAYNET_OK;
+}
+
+static void end_send(paynet_client *c)
+{
+    if (c->added)
+        curl_multi_remove_handle(c->multi, c->easy);
+    c->added = 0;
+    c->busy = 0;
+    c->retry_at = 0;
+    cJSON_free(c->body);
+    c->body = NULL;
+}
+
+paynet_status paynet_send_start(paynet_client *c, const char *user_gsm,
+                                const char *otp_session_id, paynet_error *err)
+{
+    char gsm[PAYNET_GSM_SIZE];
+    if (c->busy)
+        return paynet_fail(err, PAYNET_BUSY, PAYNET_DELIVERED_NO,
+                           "a send is already in flight on this client");
+    paynet_status status = paynet_gsm_normalize(user_gsm, gsm, err);
+    if (status == PAYNET_OK)
+        status = paynet_session_id_check(otp_session_id, err);
+    if (status != PAYNET_OK)
+        return status;
+
+    double left = paynet_remaining(c, gsm);
+    if (left > 0) {
+        char masked[PAYNET_GSM_SIZE];
+        mask_gsm(gsm, masked);
+        struct hold *h = hold_find(c, gsm);
+        paynet_fail(err, PAYNET_COOLDOWN, PAYNET_DELIVERED_NO,
+                    h->uncertain
+                        ? "%s is held for %.0f s more: an earlier send may have "
+                          "delivered an OTP"
+                        : "the OTP sent to %s is valid for %.0f s more; wait "
+                          "before sending another",
+                    masked, ceil(left));
+        err->retry_after = left;
+        return PAYNET_COOLDOWN;
+    }
+
+    c->body = otp_request_body(gsm, otp_session_id);
+    if (c->body == NULL)
+        return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
+    memcpy(c->gsm, gsm, sizeof gsm);
+    c->busy = 1;
+    c->attempts_left = c->retries;
+    c->deadline = paynet_clock_mono() + c->timeout;
+    c->retry_at = 0;
+    status = begin_attempt(c, err);
+    if (status != PAYNET_OK)
+        end_send(c);
+    return status;
+}
+
+int paynet_send_in_flight(const paynet_client *c) { return c->busy; }
+
+paynet_status paynet_wait(paynet_client *c, int extra_fd, int timeout_ms,
+                          int *extra_ready, paynet_error *err)
+{
+    struct curl_waitfd extra = {extra_fd, CURL_WAIT_POLLIN, 0};
+    if (timeout_ms < 0)
+        timeout_ms = 1000;
+    if (c->busy && c->retry_at > 0) {
+        double until = (c->retry_at - paynet_clock_mono()) * 1000;
+        if (until < timeout_ms)
+            timeout_ms = until > 0 ? (int)ceil(until) : 0;
+    }
+    CURLMcode mc = curl_multi_poll(c->multi, extra_fd >= 0 ? &extra : NULL,
+                                   extra_fd >= 0 ? 1 : 0, timeout_ms, NULL);
+    if (extra_ready != NULL)
+        *extra_ready = extra_fd >= 0 && (extra.revents & CURL_WAIT_POLLIN);
+    if (mc != CURLM_OK)
+        return paynet_fail(err, mc == CURLM_OUT_OF_MEMORY ? PAYNET_NOMEM : PAYNET_NETWORK,
+                           PAYNET_DELIVERED_NO, "waiting failed: %s",
+                           curl_multi_strerror(mc));
+    return PAYNET_OK;
+}
+
+/* Whether any byte of the request may have left: conservatively, once
+ * libcurl got past connecting (and the TLS handshake) on this attempt. */
+static int request_may_have_left(paynet_client *c)
+{
+    if (!c->performed)
+        return 0;
+    curl_off_t pretransfer = 0;
+    long request_size = 0;
+    curl_easy_getinfo(c->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+    curl_easy_getinfo(c->easy, CURLINFO_REQUEST_SIZE, &request_size);
+    return pretransfer > 0 || request_size > 0;
+}
+
+static paynet_status transport_error(paynet_client *c, CURLcode rc, long http_status,
+                                     paynet_error *err)
+{
+    paynet_delivered d = request_may_have_left(c) ? PAYNET_DELIVERED_UNKNOWN
+                                                  : PAYNET_DELIVERED_NO;
+    const char *detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+    paynet_status kind;
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_COULDNT_CONNECT:
+        kind = PAYNET_NETWORK;
+        d = PAYNET_DELIVERED_NO;
+        break;
+    case CURLE_OPERATION_TIMEDOUT:
+        kind = PAYNET_TIMEOUT;
+        break;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_USE_SSL_FAILED:
+        kind = PAYNET_TLS;
+        break;
+    case CURLE_OUT_OF_MEMORY:
+        kind = PAYNET_NOMEM;
+        break;
+    case CURLE_WEIRD_SERVER_REPLY:
+        kind = PAYNET_PROTOCOL;
+        break;
+    default:
+        kind = PAYNET_NETWORK;
+        break;
+    }
+    if (c->reply.nomem) {
+        kind = PAYNET_NOMEM;
+        detail = "out of memory while reading the reply";
+    }
+    if (kind == PAYNET_TIMEOUT)
+        paynet_fail(err, kind, d, "no complete reply within %.0f s (%s)",
+                    c->timeout, detail);
+    else
+        paynet_fail(err, kind, d, "%s", detail);
+    err->http_status = http_status;
+    return kind;
+}
+
+/* Overwrites every occurrence of the secret in text: a hostile or broken
+ * server must not be able to make us print the key back. */
+static void scrub_secret(const char *secret, char *text)
+{
+    size_t n = strlen(secret);
+    char *p;
+    while ((p = strstr(text, secret)) != NULL)
+        memset(p, '*', n);
+}
+
+static paynet_status finish_transfer(paynet_client *c, CURLcode rc,
+                                     paynet_result *result, paynet_error *err)
+{
+    long http_status = 0;
+    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &http_status);
+    if (rc == CURLE_OK)
+        return paynet_decode_reply(http_status, c->reply.data ? c->reply.data : "",
+                                   c->reply.length, result, err);
+    if (c->reply.overflow) {
+        paynet_fail(err, PAYNET_PROTOCOL, PAYNET_DELIVERED_YES,
+                    "unusable reply (HTTP %ld): larger than %d KiB", http_status,
+                    PAYNET_REPLY_CAP / 1024);
+        err->http_status = http_status;
+        return PAYNET_PROTOCOL;
+    }
+    return transport_error(c, rc, http_status, err);
+}
+
+static int retryable(const paynet_client *c, paynet_status status, const paynet_error *err)
+{
+    return (status == PAYNET_NETWORK || status == PAYNET_TIMEOUT)
+           && err->delivered == PAYNET_DELIVERED_NO && c->attempts_left > 0
+           && paynet_clock_mono() + RETRY_DELAY < c->deadline;
+}
+
+/* A failure after which an SMS may have gone out holds the number. */
+static void hold_if_uncertain(paynet_client *c, paynet_error *err)
+{
+    int uncertain = err->delivered == PAYNET_DELIVERED_UNKNOWN
+                    || (err->kind == PAYNET_PROTOCOL && err->http_status == 200);
+    if (uncertain && c->unknown_hold > 0) {
+        hold_set(c, c->gsm, c->unknown_hold, 1);
+        err->retry_after = c->unknown_hold;
+    }
+}
+
+paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
+                               paynet_error *err)
+{
+    if (!c->busy)
+        return invalid(err, "no send is in flight");
+    if (c->retry_at > 0) {
+        if (paynet_clock_mono() < c->retry_at)
+            return PAYNET_PENDING;
+        c->retry_at = 0;
+        paynet_status status = begin_attempt(c, err);
+        if (status != PAYNET_OK) {
+            end_send(c);
+            return status;
+        }
+    }
+    int running = 0;
+    CURLMcode mc = curl_multi_perform(c->multi, &running);
+    c->performed = 1;
+    if (mc != CURLM_OK) {
+        paynet_fail(err, mc == CURLM_OUT_OF_MEMORY ? PAYNET_NOMEM : PAYNET_NETWORK,
+                    PAYNET_DELIVERED_UNKNOWN, "libcurl failed: %s",
+                    curl_multi_strerror(mc));
+        hold_if_uncertain(c, err);
+        end_send(c);
+        return err->kind;
+    }
+    int queued;
+    CURLMsg *msg;
+    CURLcode rc = CURLE_OK;
+    int done = 0;
+    while ((msg = curl_multi_info_read(c->multi, &queued)) != NULL)
+        if (msg->msg == CURLMSG_DONE && msg->easy_handle == c->easy) {
+            rc = msg->data.result;
+            done = 1;
+        }
+    if (!done)
+        return PAYNET_PENDING;
+
+    curl_multi_remove_handle(c->multi, c->easy);
+    c->added = 0;
+    paynet_status status = finish_transfer(c, rc, result, err);
+    if (status != PAYNET_OK && retryable(c, status, err)) {
+        c->attempts_left--;
+        c->retry_at = paynet_clock_mono() + RETRY_DELAY;
+        return PAYNET_PENDING;
+    }
+    if (status == PAYNET_OK) {
+        double server_now = paynet_server_now(paynet_clock_wall(), c->have_date, c->date);
+        result->expires_in = paynet_instant_seconds(result->expires_at) - server_now;
+        memcpy(result->user_gsm, c->gsm, PAYNET_GSM_SIZE);
+        scrub_secret(c->secret, result->message);
+        if (result->expires_in > 0)
+            hold_set(c, c->gsm, result->expires_in, 0);
+    } else {
+        scrub_secret(c->secret, err->message);
+        hold_if_uncertain(c, err);
+    }
+    end_send(c);
+    return status;
+}
+
+void paynet_send_cancel(paynet_client *c, paynet_error *err)
+{
+    if (!c->busy) {
+        paynet_fail(err, PAYNET_CANCELLED, PAYNET_DELIVERED_NO, "no send was in flight");
+        return;
+    }
+    int left = c->added && request_may_have_left(c);
+    paynet_fail(err, PAYNET_CANCELLED,
+                left ? PAYNET_DELIVERED_UNKNOWN : PAYNET_DELIVERED_NO,
+                left ? "cancelled after the request was sent: an OTP may "
+                       "have been delivered"
+                     : "cancelled before the request was sent");
+    hold_if_uncertain(c, err);
+    end_send(c);
+}
+
+paynet_status paynet_send_otp(paynet_client *c, const char *user_gsm,
+                              const char *otp_session_id, paynet_result *result,
+                              paynet_error *err)
+{
+    paynet_status status = paynet_send_start(c, user_gsm, otp_session_id, err);
+    if (status != PAYNET_OK)
+        return status;
+    for (;;) {
+        status = paynet_send_step(c, result, err);
+        if (status != PAYNET_PENDING)
+            return status;
+        status = paynet_wait(c, -1, 1000, NULL, err);
+        if (status != PAYNET_OK) {
+            paynet_error cancelled;
+            paynet_send_cancel(c, &cancelled);
+            err->delivered = cancelled.delivered;
+            return status;
+        }
+    }
+}

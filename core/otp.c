@@ -1,0 +1,236 @@
+/*
+ * otp.c — send_otp's pure parts: the session id rule, the request body and
+ * the reply decoder.  No I/O here: client.c moves the bytes.
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "internal.h"
+
+#define SESSION_ID_MAX 128
+
+paynet_status paynet_session_id_check(const char *id, paynet_error *err)
+{
+    if (id == NULL || id[0] == '\0')
+        return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
+                           "session id is empty");
+    size_t n = strlen(id);
+    if (n > SESSION_ID_MAX)
+        return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
+                           "session id is too long (%zu bytes; at most %d)",
+                           n, SESSION_ID_MAX);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)id[i];
+        if (c < 0x20 || c == 0x7F)
+            return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
+                               "session id contains a control character at "
+                               "byte %zu",
+                               i + 1);
+    }
+    if (!paynet_utf8_valid((const unsigned char *)id, n))
+        return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
+                           "session id is not valid UTF-8");
+    return PAYNET_OK;
+}
+
+/* {"user_gsm":"5...","otp_session_id":"..."}; NULL when out of memory.
+ * Free with cJSON_free. */
+char *otp_request_body(const char *gsm, const char *session_id)
+{
+    cJSON *root = cJSON_CreateObject();
+    char *text = NULL;
+    if (root != NULL && cJSON_AddStringToObject(root, "user_gsm", gsm) != NULL
+        && cJSON_AddStringToObject(root, "otp_session_id", session_id) != NULL)
+        text = cJSON_PrintUnformatted(root);
+    cJSON_Delete(root);
+    return text;
+}
+
+/* ---- reply decoding ------------------------------------------------------ */
+
+enum field_state { FIELD_MISSING, FIELD_OK, FIELD_WRONG };
+
+/* A result code given as a JSON number (integral, >= 0) or a string of
+ * 1..9 ASCII digits; Paynet documents a string and sends a number. */
+static enum field_state read_code(const cJSON *item, int *code)
+{
+    if (item == NULL)
+        return FIELD_MISSING;
+    if (cJSON_IsNumber(item)) {
+        double v = item->valuedouble;
+        if (!(v >= 0 && v <= INT_MAX) || v != (double)(int)v)
+            return FIELD_WRONG;
+        *code = (int)v;
+        return FIELD_OK;
+    }
+    if (cJSON_IsString(item)) {
+        const char *s = item->valuestring;
+        size_t n = strlen(s);
+        if (n == 0 || n > 9)
+            return FIELD_WRONG;
+        int v = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (s[i] < '0' || s[i] > '9')
+                return FIELD_WRONG;
+            v = v * 10 + (s[i] - '0');
+        }
+        *code = v;
+        return FIELD_OK;
+    }
+    return FIELD_WRONG;
+}
+
+static enum field_state read_string(const cJSON *item, const char **out)
+{
+    if (item == NULL || cJSON_IsNull(item))
+        return FIELD_MISSING;
+    if (!cJSON_IsString(item))
+        return FIELD_WRONG;
+    *out = item->valuestring;
+    return FIELD_OK;
+}
+
+static int only_whitespace(const char *p, const char *end)
+{
+    for (; p < end; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
+            return 0;
+    return 1;
+}
+
+/* Parses the whole body as one JSON value; NULL if it is not exactly one. */
+static cJSON *parse_body(const char *body, size_t length)
+{
+    if (length == 0)
+        return NULL;
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(body, length, &end, 0);
+    if (root != NULL && (end == NULL || !only_whitespace(end, body + length))) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}
+
+static paynet_status api_error(paynet_error *err, long status, int code,
+                               const char *server_message)
+{
+    const char *meaning = paynet_code_meaning(code);
+    if (server_message == NULL || server_message[0] == '\0')
+        server_message = meaning ? meaning : "unknown result code";
+    paynet_fail(err, PAYNET_API, PAYNET_DELIVERED_YES, "%s", "");
+    paynet_copy_utf8(err->message, sizeof err->message, server_message);
+    err->http_status = status;
+    err->code = code;
+    return PAYNET_API;
+}
+
+static paynet_status decode_error_object(long status, const cJSON *root,
+                                         paynet_error *err)
+{
+    int code;
+    const char *message = NULL;
+    if (cJSON_IsObject(root)) {
+        read_string(cJSON_GetObjectItemCaseSensitive(root, "message"), &message);
+        if (read_code(cJSON_GetObjectItemCaseSensitive(root, "result_code"),
+                      &code) == FIELD_OK)
+            return api_error(err, status, code, message);
+    }
+    if (status >= 300 && status < 400)
+        paynet_fail(err, PAYNET_HTTP, PAYNET_DELIVERED_YES,
+                    "server answered HTTP %ld, a redirect; redirects are not "
+                    "followed",
+                    status);
+    else if (message != NULL && message[0] != '\0') {
+        paynet_fail(err, PAYNET_HTTP, PAYNET_DELIVERED_YES,
+                    "server answered HTTP %ld: ", status);
+        size_t used = strlen(err->message);
+        paynet_copy_utf8(err->message + used, sizeof err->message - used,
+                         message);
+    } else
+        paynet_fail(err, PAYNET_HTTP, PAYNET_DELIVERED_YES,
+                    "server answered HTTP %ld without a Paynet error object",
+                    status);
+    err->http_status = status;
+    return PAYNET_HTTP;
+}
+
+static paynet_status protocol_error(paynet_error *err, long status,
+                                    const char *what)
+{
+    paynet_fail(err, PAYNET_PROTOCOL, PAYNET_DELIVERED_YES,
+                "unusable reply (HTTP %ld): %s", status, what);
+    err->http_status = status;
+    return PAYNET_PROTOCOL;
+}
+
+static paynet_status decode_success(const cJSON *root, paynet_result *result,
+                                    paynet_error *err)
+{
+    int code;
+    const char *message = NULL;
+    const char *expire = NULL;
+
+    if (!cJSON_IsObject(root))
+        return protocol_error(err, 200, "the JSON is not an object");
+    switch (read_code(cJSON_GetObjectItemCaseSensitive(root, "code"), &code)) {
+    case FIELD_MISSING:
+        return protocol_error(err, 200, "no \"code\" field");
+    case FIELD_WRONG:
+        return protocol_error(err, 200, "\"code\" is neither a non-negative "
+                                        "integer nor a string of digits");
+    case FIELD_OK:
+        break;
+    }
+    if (read_string(cJSON_GetObjectItemCaseSensitive(root, "message"), &message)
+        == FIELD_WRONG)
+        return protocol_error(err, 200, "\"message\" is not a string");
+    if (code != 0)
+        return api_error(err, 200, code, message);
+
+    switch (read_string(cJSON_GetObjectItemCaseSensitive(root, "otp_expire"),
+                        &expire)) {
+    case FIELD_MISSING:
+        return protocol_error(err, 200, "code 0 without \"otp_expire\"");
+    case FIELD_WRONG:
+        return protocol_error(err, 200, "\"otp_expire\" is not a string");
+    case FIELD_OK:
+        break;
+    }
+    size_t expire_length = strlen(expire);
+    if (expire_length >= PAYNET_EXPIRE_SIZE)
+        return protocol_error(err, 200, "\"otp_expire\" is too long");
+    if (paynet_expire_parse(expire, expire_length, &result->expires_at, err)
+        != PAYNET_OK) {
+        char why[PAYNET_MESSAGE_SIZE - 64];
+        paynet_copy_utf8(why, sizeof why, err->message);
+        return protocol_error(err, 200, why);
+    }
+    result->code = 0;
+    result->http_status = 200;
+    paynet_copy_utf8(result->message, sizeof result->message,
+                     message ? message : "");
+    memcpy(result->otp_expire, expire, expire_length + 1);
+    return PAYNET_OK;
+}
+
+paynet_status paynet_decode_reply(long http_status, const char *body,
+                                  size_t length, paynet_result *result,
+                                  paynet_error *err)
+{
+    cJSON *root = parse_body(body, length);
+    paynet_status status;
+    if (http_status != 200)
+        status = decode_error_object(http_status, root, err);
+    else if (length == 0)
+        status = protocol_error(err, 200, "the body is empty");
+    else if (root == NULL)
+        status = protocol_error(err, 200, "the body is not JSON");
+    else
+        status = decode_success(root, result, err);
+    cJSON_Delete(root);
+    return status;
+}

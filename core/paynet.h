@@ -1,0 +1,204 @@
+/*
+ * paynet.h — libpaynet, the one public header.
+ *
+ * libpaynet makes one remote call well: Paynet's POST /v1/card/send_otp.
+ * It validates input before any I/O, keeps one libcurl connection alive per
+ * client, parses the reply strictly, and reports failures as typed values
+ * that say whether an SMS may have gone out (`delivered`).  It remembers,
+ * per client and per number, when the next OTP may be sent (cooldown), and
+ * counts that down on the monotonic clock anchored on the server's time.
+ *
+ * The core never prints, never exits and never aborts on bad data.  Every
+ * call that can fail returns a paynet_status and fills a caller-owned
+ * paynet_error.  The secret key never appears in any message.
+ *
+ * A send can run blocking (paynet_send_otp) or non-blocking
+ * (paynet_send_start / paynet_wait / paynet_send_step / paynet_send_cancel),
+ * the blocking call being a loop over the non-blocking one.
+ */
+#ifndef PAYNET_H
+#define PAYNET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PAYNET_VERSION "0.1.0"
+
+/* Result codes (`code` / `result_code`) from Paynet's documentation:
+ * X(number, name, meaning).  Generates the enum and the tables in codes.c. */
+#define PAYNET_CODE_LIST(X)                                                    \
+    X(0, successful, "operation succeeded")                                    \
+    X(1, unsuccessful, "operation failed")                                     \
+    X(2, companyblocked, "the merchant company is blocked")                    \
+    X(3, agentblocked, "the agent is blocked")                                 \
+    X(4, agentnotfound, "agent not found")                                     \
+    X(5, duplicatedata, "duplicate data")                                      \
+    X(6, noprocess, "no process")                                              \
+    X(7, unauthorized, "unauthorized: wrong or missing secret key")            \
+    X(8, servererror, "server error")                                          \
+    X(9, notimplemented, "not implemented")                                    \
+    X(10, timeout, "timeout at Paynet")                                        \
+    X(11, badrequest, "bad request")                                           \
+    X(12, nodata, "no data")                                                   \
+    X(13, paynetjnosession, "no such session")                                 \
+    X(14, paynetjwrongbin, "wrong card BIN")                                   \
+    X(15, paynetjunmatchtran, "transaction does not match")                    \
+    X(16, paynetj3derror, "3D Secure error")                                   \
+    X(17, paynetjusedsession, "session already used")                          \
+    X(18, wrongcarddata, "wrong card data")                                    \
+    X(19, wrongtransactiontype, "wrong transaction type")                      \
+    X(20, wrongpostype, "wrong POS type")                                      \
+    X(21, wrongratioget, "ratio could not be read")                            \
+    X(100, oldsuccessful, "already succeeded earlier")
+
+enum paynet_code {
+#define PAYNET_CODE_ENUM(number, name, meaning) PAYNET_CODE_##name = number,
+    PAYNET_CODE_LIST(PAYNET_CODE_ENUM)
+#undef PAYNET_CODE_ENUM
+};
+
+/* No Paynet result code is attached to this error. */
+#define PAYNET_NO_CODE (-1)
+
+/* Outcome of a call.  PAYNET_OK and PAYNET_PENDING are not errors; every
+ * other value is an error kind. */
+typedef enum paynet_status {
+    PAYNET_OK = 0,
+    PAYNET_INVALID,   /* bad input; no I/O done */
+    PAYNET_COOLDOWN,  /* resend before that number's otp_expire; no I/O */
+    PAYNET_NETWORK,   /* DNS, refused, reset */
+    PAYNET_TIMEOUT,   /* the call's time ran out */
+    PAYNET_TLS,       /* handshake or certificate failure */
+    PAYNET_HTTP,      /* non-200 without a usable Paynet error object */
+    PAYNET_API,       /* Paynet answered with a non-zero code or an error object */
+    PAYNET_PROTOCOL,  /* unusable reply: not JSON, wrong types, too large ... */
+    PAYNET_NOMEM,     /* an allocation failed */
+    PAYNET_CANCELLED, /* paynet_send_cancel stopped the send */
+    PAYNET_BUSY,      /* a send is already in flight on this client */
+    PAYNET_PENDING    /* paynet_send_step: not finished yet */
+} paynet_status;
+
+/* Did an SMS possibly go out?  NO: the request provably never left.
+ * YES: the server answered.  UNKNOWN: the request was sent and the reply
+ * was lost. */
+typedef enum paynet_delivered {
+    PAYNET_DELIVERED_NO = 0,
+    PAYNET_DELIVERED_YES,
+    PAYNET_DELIVERED_UNKNOWN
+} paynet_delivered;
+
+#define PAYNET_MESSAGE_SIZE 512
+#define PAYNET_GSM_SIZE 11     /* 10 digits and the terminator */
+#define PAYNET_EXPIRE_SIZE 64
+#define PAYNET_REPLY_CAP (64 * 1024)
+
+typedef struct paynet_error {
+    paynet_status kind;
+    paynet_delivered delivered;
+    long http_status;   /* 0 when no HTTP reply was received */
+    int code;           /* Paynet result code, or PAYNET_NO_CODE */
+    double retry_after; /* seconds; set for cooldown and for held numbers */
+    char message[PAYNET_MESSAGE_SIZE];
+} paynet_error;
+
+/* An instant in UTC: seconds since the Unix epoch and nanoseconds. */
+typedef struct paynet_instant {
+    int64_t sec;
+    int32_t nsec;
+} paynet_instant;
+
+typedef struct paynet_result {
+    int code;                /* 0 */
+    long http_status;        /* 200 */
+    char message[PAYNET_MESSAGE_SIZE];    /* server's text, UTF-8 */
+    char otp_expire[PAYNET_EXPIRE_SIZE];  /* raw string from the reply */
+    paynet_instant expires_at;            /* otp_expire as a UTC instant */
+    double expires_in;       /* seconds left at the reply, server's clock */
+    char user_gsm[PAYNET_GSM_SIZE];       /* normalised number */
+} paynet_result;
+
+typedef struct paynet_config {
+    const char *secret_key;  /* required */
+    const char *env;         /* "test" (default) or "live" */
+    const char *base_url;    /* overrides env, e.g. "http://127.0.0.1:8080" */
+    double timeout;          /* seconds for the whole call; default 15 */
+    double connect_timeout;  /* seconds; default 5 */
+    const char *cainfo;      /* CA bundle path, or NULL for the system's */
+    int retries;             /* 0..3, default 1; only delivered == NO */
+    double unknown_hold;     /* seconds a number is held after an
+                                uncertain failure; default 180 */
+} paynet_config;
+
+typedef struct paynet_client paynet_client;
+
+/* ---- client lifetime ---------------------------------------------------- */
+
+void paynet_config_init(paynet_config *config);
+paynet_status paynet_client_new(const paynet_config *config,
+                                paynet_client **out, paynet_error *err);
+void paynet_client_free(paynet_client *client);
+const char *paynet_client_url(const paynet_client *client);
+
+/* ---- sending ------------------------------------------------------------- */
+
+/* Blocking: validate, check the cooldown, send, decode. */
+paynet_status paynet_send_otp(paynet_client *client, const char *user_gsm,
+                              const char *otp_session_id,
+                              paynet_result *result, paynet_error *err);
+
+/* Non-blocking.  start validates and queues the request (PAYNET_OK) or
+ * fails at once.  wait sleeps until the transfer or extra_fd (if >= 0) has
+ * something to do, or timeout_ms passes; *extra_ready tells whether extra_fd
+ * became readable.  It works with no send in flight too, so one loop can
+ * wait on the keyboard and the network together.  step drives the transfer:
+ * PAYNET_PENDING while in flight, else the final status with result or err
+ * filled.  cancel abandons a send in flight (PAYNET_CANCELLED in err). */
+paynet_status paynet_send_start(paynet_client *client, const char *user_gsm,
+                                const char *otp_session_id, paynet_error *err);
+paynet_status paynet_wait(paynet_client *client, int extra_fd, int timeout_ms,
+                          int *extra_ready, paynet_error *err);
+paynet_status paynet_send_step(paynet_client *client, paynet_result *result,
+                               paynet_error *err);
+void paynet_send_cancel(paynet_client *client, paynet_error *err);
+int paynet_send_in_flight(const paynet_client *client);
+
+/* Seconds until this normalised number may be sent again (0 when free). */
+double paynet_remaining(paynet_client *client, const char *normalised_gsm);
+
+/* ---- pure helpers -------------------------------------------------------- */
+
+/* "+90 (532) 123 45 67" -> "5321234567". */
+paynet_status paynet_gsm_normalize(const char *input,
+                                   char out[PAYNET_GSM_SIZE],
+                                   paynet_error *err);
+/* Session id: 1..128 bytes of UTF-8 without control characters. */
+paynet_status paynet_session_id_check(const char *id, paynet_error *err);
+
+/* Strict RFC 3339 date-time with 0..9 fraction digits -> UTC instant. */
+paynet_status paynet_expire_parse(const char *text, size_t length,
+                                  paynet_instant *out, paynet_error *err);
+/* Formats t at the given UTC offset with `digits` fraction digits (0..9);
+ * returns the length written, or -1 if it does not fit. */
+int paynet_expire_format(paynet_instant t, int offset_minutes, int digits,
+                         char *buf, size_t size);
+double paynet_instant_seconds(paynet_instant t);
+
+/* "server now" from the local wall clock and the reply's Date header. */
+double paynet_server_now(double local_wall, int have_date, double date);
+
+const char *paynet_code_name(int code);     /* NULL if not in the table */
+const char *paynet_code_meaning(int code);  /* NULL if not in the table */
+int paynet_code_from_name(const char *name); /* PAYNET_NO_CODE if unknown */
+size_t paynet_code_count(void);
+int paynet_code_at(size_t index);
+
+const char *paynet_status_name(paynet_status status); /* "network", ... */
+const char *paynet_delivered_name(paynet_delivered delivered);
+
+/* Decodes a reply: status, body -> result (PAYNET_OK) or err.  Pure: it
+ * fills neither expires_in nor user_gsm. */
+paynet_status paynet_decode_reply(long http_status, const char *body,
+                                  size_t length, paynet_result *result,
+                                  paynet_error *err);
+
+#endif

@@ -1,0 +1,368 @@
+/*
+ * lpaynet.c — luaopen_paynet: `require "paynet"` over libpaynet.
+ *
+ * Converts between Lua and core values, nothing else.  Runtime failures
+ * return nil plus an error table (metatable "paynet.Error", whose
+ * __tostring gives one readable line); misuse raises: wrong types, unknown
+ * options, an invalid configuration, use after close.
+ */
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "paynet.h"
+
+#define CLIENT_TYPE "paynet.Client"
+#define ERROR_TYPE "paynet.Error"
+
+typedef struct {
+    paynet_client *client; /* NULL once closed */
+} lclient;
+
+/* ---- errors as values ---------------------------------------------------- */
+
+static void set_string(lua_State *L, const char *key, const char *value)
+{
+    lua_pushstring(L, value);
+    lua_setfield(L, -2, key);
+}
+
+static void set_number(lua_State *L, const char *key, double value)
+{
+    lua_pushnumber(L, value);
+    lua_setfield(L, -2, key);
+}
+
+static void set_integer(lua_State *L, const char *key, lua_Integer value)
+{
+    lua_pushinteger(L, value);
+    lua_setfield(L, -2, key);
+}
+
+static int push_error(lua_State *L, const paynet_error *err)
+{
+    lua_pushnil(L);
+    lua_createtable(L, 0, 8);
+    set_string(L, "kind", paynet_status_name(err->kind));
+    set_string(L, "message", err->message);
+    set_string(L, "delivered", paynet_delivered_name(err->delivered));
+    if (err->code != PAYNET_NO_CODE) {
+        const char *name = paynet_code_name(err->code);
+        set_integer(L, "code", err->code);
+        set_string(L, "name", name ? name : "unknown");
+    }
+    if (err->http_status > 0)
+        set_integer(L, "http_status", err->http_status);
+    if (err->retry_after > 0)
+        set_number(L, "retry_after", err->retry_after);
+    luaL_setmetatable(L, ERROR_TYPE);
+    return 2;
+}
+
+static int invalid_input(lua_State *L, const char *what)
+{
+    paynet_error err;
+    memset(&err, 0, sizeof err);
+    err.kind = PAYNET_INVALID;
+    err.delivered = PAYNET_DELIVERED_NO;
+    err.code = PAYNET_NO_CODE;
+    strncpy(err.message, what, sizeof err.message - 1);
+    return push_error(L, &err);
+}
+
+/* "paynet api: Geçersiz anahtar (code 7 unauthorized, HTTP 401, delivered: yes)" */
+static int error_tostring(lua_State *L)
+{
+    luaL_Buffer b;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_getfield(L, 1, "kind");
+    lua_getfield(L, 1, "message");
+    lua_getfield(L, 1, "code");
+    lua_getfield(L, 1, "name");
+    lua_getfield(L, 1, "http_status");
+    lua_getfield(L, 1, "delivered");
+    lua_getfield(L, 1, "retry_after");
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "paynet ");
+    luaL_addstring(&b, luaL_optstring(L, 2, "error"));
+    luaL_addstring(&b, ": ");
+    luaL_addstring(&b, luaL_optstring(L, 3, ""));
+    luaL_addstring(&b, " (");
+    if (lua_isinteger(L, 4)) {
+        lua_pushfstring(L, "code %d %s, ", (int)lua_tointeger(L, 4),
+                        luaL_optstring(L, 5, "unknown"));
+        luaL_addvalue(&b);
+    }
+    if (lua_isinteger(L, 6)) {
+        lua_pushfstring(L, "HTTP %d, ", (int)lua_tointeger(L, 6));
+        luaL_addvalue(&b);
+    }
+    if (lua_isnumber(L, 8)) {
+        lua_pushfstring(L, "retry after %d s, ", (int)(lua_tonumber(L, 8) + 0.999));
+        luaL_addvalue(&b);
+    }
+    luaL_addstring(&b, "delivered: ");
+    luaL_addstring(&b, luaL_optstring(L, 7, "unknown"));
+    luaL_addstring(&b, ")");
+    luaL_pushresult(&b);
+    return 1;
+}
+
+/* ---- argument helpers ---------------------------------------------------- */
+
+/* The string field `key` of table `t`, raising when it is not a string. */
+static const char *field_string(lua_State *L, int t, const char *key,
+                                int required, size_t *length)
+{
+    int type = lua_getfield(L, t, key);
+    const char *s = NULL;
+    if (type == LUA_TSTRING)
+        s = lua_tolstring(L, -1, length);
+    else if (type != LUA_TNIL || required)
+        luaL_error(L, "%s must be a string, got %s", key, lua_typename(L, type));
+    lua_pop(L, 1); /* the table still holds the string */
+    return s;
+}
+
+static double field_number(lua_State *L, int t, const char *key, double fallback)
+{
+    int type = lua_getfield(L, t, key);
+    double v = fallback;
+    if (type == LUA_TNUMBER)
+        v = lua_tonumber(L, -1);
+    else if (type != LUA_TNIL)
+        luaL_error(L, "%s must be a number, got %s", key, lua_typename(L, type));
+    lua_pop(L, 1);
+    return v;
+}
+
+static void check_keys(lua_State *L, int t, const char *const allowed[],
+                       const char *what)
+{
+    lua_pushnil(L);
+    while (lua_next(L, t) != 0) {
+        lua_pop(L, 1);
+        int known = 0;
+        if (lua_type(L, -1) == LUA_TSTRING)
+            for (int i = 0; allowed[i] != NULL; i++)
+                if (strcmp(lua_tostring(L, -1), allowed[i]) == 0)
+                    known = 1;
+        if (!known) {
+            if (lua_type(L, -1) == LUA_TSTRING)
+                luaL_error(L, "%s: unknown option '%s'", what, lua_tostring(L, -1));
+            luaL_error(L, "%s: option names must be strings", what);
+        }
+    }
+}
+
+/* A Lua string may hold NUL bytes that C would silently cut at. */
+static int has_nul(const char *s, size_t length) { return strlen(s) != length; }
+
+/* Like luaL_checklstring, but a number is a type error too: a phone number
+ * given as a Lua number has already lost its leading zero or plus. */
+static const char *check_string(lua_State *L, int arg, size_t *length)
+{
+    luaL_checktype(L, arg, LUA_TSTRING);
+    return lua_tolstring(L, arg, length);
+}
+
+/* ---- module functions ---------------------------------------------------- */
+
+static int l_normalize_gsm(lua_State *L)
+{
+    size_t length;
+    const char *input = check_string(L, 1, &length);
+    char out[PAYNET_GSM_SIZE];
+    paynet_error err;
+    if (has_nul(input, length))
+        return invalid_input(L, "phone number contains a NUL byte");
+    if (paynet_gsm_normalize(input, out, &err) != PAYNET_OK)
+        return push_error(L, &err);
+    lua_pushstring(L, out);
+    return 1;
+}
+
+static int l_parse_expire(lua_State *L)
+{
+    size_t length;
+    const char *text = check_string(L, 1, &length);
+    paynet_instant t;
+    paynet_error err;
+    if (paynet_expire_parse(text, length, &t, &err) != PAYNET_OK)
+        return push_error(L, &err);
+    lua_pushnumber(L, paynet_instant_seconds(t));
+    return 1;
+}
+
+static const char *const client_options[] = {
+    "secret_key", "env", "base_url", "timeout", "connect_timeout",
+    "cainfo", "retries", "unknown_hold", NULL};
+
+static int l_new(lua_State *L)
+{
+    paynet_config config;
+    paynet_error err;
+    luaL_checktype(L, 1, LUA_TTABLE);
+    check_keys(L, 1, client_options, "paynet.new");
+    paynet_config_init(&config);
+    config.secret_key = field_string(L, 1, "secret_key", 1, NULL);
+    const char *env = field_string(L, 1, "env", 0, NULL);
+    if (env != NULL)
+        config.env = env;
+    config.base_url = field_string(L, 1, "base_url", 0, NULL);
+    config.cainfo = field_string(L, 1, "cainfo", 0, NULL);
+    config.timeout = field_number(L, 1, "timeout", config.timeout);
+    config.connect_timeout = field_number(L, 1, "connect_timeout", config.connect_timeout);
+    config.unknown_hold = field_number(L, 1, "unknown_hold", config.unknown_hold);
+    if (lua_getfield(L, 1, "retries") != LUA_TNIL) {
+        if (!lua_isinteger(L, -1))
+            luaL_error(L, "retries must be an integer from 0 to 3");
+        lua_Integer r = lua_tointeger(L, -1);
+        config.retries = r >= 0 && r <= 3 ? (int)r : -1;
+    }
+    lua_pop(L, 1);
+
+    /* the userdata exists, closed, before the client does: if anything
+     * below raises, __gc finds nothing to free */
+    lclient *self = lua_newuserdatauv(L, sizeof *self, 0);
+    self->client = NULL;
+    luaL_setmetatable(L, CLIENT_TYPE);
+    if (paynet_client_new(&config, &self->client, &err) != PAYNET_OK)
+        return luaL_error(L, "paynet.new: %s", err.message);
+    return 1;
+}
+
+/* ---- client methods ------------------------------------------------------ */
+
+static paynet_client *check_open(lua_State *L)
+{
+    lclient *self = luaL_checkudata(L, 1, CLIENT_TYPE);
+    if (self->client == NULL)
+        luaL_error(L, "attempt to use a closed " CLIENT_TYPE);
+    return self->client;
+}
+
+static const char *const send_options[] = {"user_gsm", "otp_session_id", NULL};
+
+static int l_send_otp(lua_State *L)
+{
+    paynet_client *client = check_open(L);
+    paynet_result res;
+    paynet_error err;
+    size_t gsm_length, id_length;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    check_keys(L, 2, send_options, "send_otp");
+    const char *gsm = field_string(L, 2, "user_gsm", 1, &gsm_length);
+    const char *id = field_string(L, 2, "otp_session_id", 1, &id_length);
+    if (has_nul(gsm, gsm_length))
+        return invalid_input(L, "phone number contains a NUL byte");
+    if (has_nul(id, id_length))
+        return invalid_input(L, "session id contains a NUL byte");
+    if (paynet_send_otp(client, gsm, id, &res, &err) != PAYNET_OK)
+        return push_error(L, &err);
+    lua_createtable(L, 0, 7);
+    set_integer(L, "code", res.code);
+    set_string(L, "message", res.message);
+    set_string(L, "otp_expire", res.otp_expire);
+    set_number(L, "expires_at", paynet_instant_seconds(res.expires_at));
+    set_number(L, "expires_in", res.expires_in);
+    set_string(L, "user_gsm", res.user_gsm);
+    set_integer(L, "http_status", res.http_status);
+    return 1;
+}
+
+static int l_remaining(lua_State *L)
+{
+    paynet_client *client = check_open(L);
+    size_t length;
+    const char *input = check_string(L, 2, &length);
+    char gsm[PAYNET_GSM_SIZE];
+    paynet_error err;
+    if (has_nul(input, length))
+        return invalid_input(L, "phone number contains a NUL byte");
+    if (paynet_gsm_normalize(input, gsm, &err) != PAYNET_OK)
+        return push_error(L, &err);
+    lua_pushnumber(L, paynet_remaining(client, gsm));
+    return 1;
+}
+
+/* close, __gc and __close: safe to call twice. */
+static int l_close(lua_State *L)
+{
+    lclient *self = luaL_checkudata(L, 1, CLIENT_TYPE);
+    paynet_client_free(self->client);
+    self->client = NULL;
+    return 0;
+}
+
+static int l_client_tostring(lua_State *L)
+{
+    lclient *self = luaL_checkudata(L, 1, CLIENT_TYPE);
+    if (self->client == NULL)
+        lua_pushliteral(L, CLIENT_TYPE " (closed)");
+    else
+        lua_pushfstring(L, CLIENT_TYPE " (%s)", paynet_client_url(self->client));
+    return 1;
+}
+
+/* ---- registration -------------------------------------------------------- */
+
+static const luaL_Reg module_functions[] = {
+    {"new", l_new},
+    {"normalize_gsm", l_normalize_gsm},
+    {"parse_expire", l_parse_expire},
+    {NULL, NULL},
+};
+
+static const luaL_Reg client_methods[] = {
+    {"send_otp", l_send_otp},
+    {"remaining", l_remaining},
+    {"close", l_close},
+    {NULL, NULL},
+};
+
+static const luaL_Reg client_metamethods[] = {
+    {"__gc", l_close},
+    {"__close", l_close},
+    {"__tostring", l_client_tostring},
+    {"__index", NULL}, /* set below to the methods */
+    {NULL, NULL},
+};
+
+static void push_codes(lua_State *L)
+{
+    size_t n = paynet_code_count();
+    lua_createtable(L, 0, (int)(2 * n));
+    for (size_t i = 0; i < n; i++) {
+        int code = paynet_code_at(i);
+        lua_pushstring(L, paynet_code_name(code));
+        lua_rawseti(L, -2, code);
+        lua_pushinteger(L, code);
+        lua_setfield(L, -2, paynet_code_name(code));
+    }
+}
+
+int luaopen_paynet(lua_State *L);
+
+int luaopen_paynet(lua_State *L)
+{
+    luaL_newmetatable(L, CLIENT_TYPE);
+    luaL_setfuncs(L, client_metamethods, 0);
+    luaL_newlibtable(L, client_methods);
+    luaL_setfuncs(L, client_methods, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+
+    luaL_newmetatable(L, ERROR_TYPE);
+    lua_pushcfunction(L, error_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pop(L, 1);
+
+    luaL_newlib(L, module_functions);
+    lua_pushliteral(L, "paynet " PAYNET_VERSION);
+    lua_setfield(L, -2, "_VERSION");
+    push_codes(L);
+    lua_setfield(L, -2, "codes");
+    return 1;
+}

@@ -1,0 +1,77 @@
+-- Every fault number of the sandbox, through the real client.
+local paynet = require "paynet"
+local H = require "spec.helper"
+
+local faults = {
+  -- number, kind, delivered, http_status, part of the message
+  { "5000000101", "api", "yes", 500, "Sunucu hatası", code = 8 },
+  { "5000000102", "http", "yes", 502, "HTTP 502 without a Paynet error object" },
+  { "5000000104", "network", "unknown", 200, "transfer closed" },
+  { "5000000105", "protocol", "yes", 200, "not JSON" },
+  { "5000000106", "protocol", "yes", 200, "larger than 64 KiB" },
+  { "5000000107", "protocol", "yes", 200, "larger than 64 KiB" },
+  { "5000000109", "http", "yes", 302, "redirects are not followed" },
+  { "5000000110", "protocol", "yes", 200, "empty" },
+  { "5000000111", "protocol", "yes", 200, "not JSON" },
+  { "5000000112", "protocol", "yes", 200, "not an object" },
+  { "5000000113", "protocol", "yes", 200, "\"code\" is neither" },
+  { "5000000114", "protocol", "yes", 200, "day 30" },
+  { "5000000116", "http", "yes", 503, "HTTP 503" },
+  { "5000000118", "api", "yes", 400, "kabul edilmedi", code = 11 },
+}
+
+describe("sandbox faults", function()
+  local sandbox = H.shared()
+
+  for _, f in ipairs(faults) do
+    it(f[1] .. " -> " .. f[2] .. ", delivered " .. f[3], function()
+      local c = paynet.new { secret_key = H.key, base_url = sandbox.url, timeout = 5 }
+      local res, err = c:send_otp { user_gsm = f[1], otp_session_id = H.session() }
+      assert.is_nil(res)
+      assert.are.equal(f[2], err.kind)
+      assert.are.equal(f[3], err.delivered)
+      assert.are.equal(f[4], err.http_status)
+      assert.are.equal(f.code, err.code)
+      assert.truthy(err.message:find(f[5], 1, true), err.message)
+      assert.falsy(tostring(err):find(H.key, 1, true), "the secret key leaked")
+      -- an SMS may have gone out after these: the number is held
+      local held = f[3] == "unknown" or (f[2] == "protocol" and f[4] == 200)
+      assert.are.equal(held, c:remaining(f[1]) > 0)
+    end)
+  end
+
+  it("5000000108 ('code' as a string) is a success", function()
+    local c = paynet.new { secret_key = H.key, base_url = sandbox.url }
+    local res = assert(c:send_otp { user_gsm = "5000000108", otp_session_id = H.session() })
+    assert.are.equal(0, res.code)
+  end)
+
+  it("5000000115 (slow) succeeds within the timeout and times out without it", function()
+    local c = paynet.new { secret_key = H.key, base_url = sandbox.url, timeout = 5 }
+    local t0 = H.now()
+    assert(c:send_otp { user_gsm = "5000000115", otp_session_id = H.session() })
+    assert.is_true(H.now() - t0 >= 2.9)
+    local c2 = paynet.new { secret_key = H.key, base_url = sandbox.url, timeout = 1 }
+    local _, err = c2:send_otp { user_gsm = "5000000115", otp_session_id = H.session() }
+    assert.are.equal("timeout", err.kind)
+    assert.are.equal("unknown", err.delivered)
+  end)
+
+  it("5000000117 delivers the server's control characters as data", function()
+    local c = paynet.new { secret_key = H.key, base_url = sandbox.url }
+    local res = assert(c:send_otp { user_gsm = "5000000117", otp_session_id = H.session() })
+    assert.truthy(res.message:find("\27[2J", 1, true))
+  end)
+
+  it("a redirect is not followed: nothing reaches the other host", function()
+    -- the Location names this same sandbox as "localhost": a client that
+    -- followed it would show up as a second request in the log
+    local c = paynet.new { secret_key = H.key, base_url = sandbox.url }
+    local before = sandbox:requests_settled()
+    local _, err = c:send_otp { user_gsm = "5000000109", otp_session_id = H.session() }
+    assert.are.equal("http", err.kind)
+    assert.are.equal(302, err.http_status)
+    H.sleep(0.1)
+    assert.are.equal(before + 1, sandbox:requests())
+  end)
+end)

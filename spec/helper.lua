@@ -1,0 +1,189 @@
+-- spec/helper.lua — starts and stops real sandboxes on loopback, makes test
+-- certificates and unique phone numbers.  Every sandbox pid is recorded in
+-- $PAYNET_SPEC_TMP/pids so that tools/check.sh stops it even when a spec
+-- dies half-way.
+local socket = require "socket"
+
+local H = {}
+
+H.sandbox_bin = "./build/paynet-sandbox"
+H.key = "sck_sandbox"
+
+local function quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+H.quote = quote
+
+function H.read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local data = f:read("a")
+  f:close()
+  return data
+end
+
+function H.write(path, data)
+  local f = assert(io.open(path, "wb"))
+  f:write(data)
+  f:close()
+end
+
+function H.capture(command)
+  local p = assert(io.popen(command, "r"))
+  local out = p:read("a")
+  local ok, how, code = p:close()
+  return out, code, ok
+end
+
+function H.tmpdir()
+  local dir = H.capture("mktemp -d"):gsub("%s+$", "")
+  return dir
+end
+
+function H.now() return socket.gettime() end
+function H.sleep(s) socket.sleep(s) end
+
+local function remember_pid(pid)
+  local dir = os.getenv("PAYNET_SPEC_TMP")
+  if dir then
+    local f = io.open(dir .. "/pids", "a")
+    if f then f:write(pid, "\n"); f:close() end
+  end
+end
+
+local function alive(pid)
+  return os.execute("kill -0 " .. pid .. " 2>/dev/null") == true
+end
+
+local Sandbox = {}
+Sandbox.__index = Sandbox
+
+-- opts: ttl, secret_key, clock_offset, tls = {cert=, key=}, quiet, args
+function H.start_sandbox(opts)
+  opts = opts or {}
+  local dir = H.tmpdir()
+  local args = { "--port", "0" }
+  if opts.ttl then args[#args + 1] = "--ttl"; args[#args + 1] = tostring(opts.ttl) end
+  if opts.secret_key then args[#args + 1] = "--secret-key"; args[#args + 1] = opts.secret_key end
+  if opts.clock_offset then
+    args[#args + 1] = "--clock-offset"; args[#args + 1] = tostring(opts.clock_offset)
+  end
+  if opts.tls then
+    args[#args + 1] = "--tls-cert"; args[#args + 1] = opts.tls.cert
+    args[#args + 1] = "--tls-key"; args[#args + 1] = opts.tls.key
+  end
+  if opts.quiet then args[#args + 1] = "--quiet" end
+  for i, a in ipairs(args) do args[i] = quote(a) end
+  local command = string.format("%s %s >%s 2>%s & echo $!", H.sandbox_bin,
+    table.concat(args, " "), quote(dir .. "/out"), quote(dir .. "/log"))
+  local pid = H.capture(command):match("%d+")
+  assert(pid, "could not start " .. H.sandbox_bin)
+  remember_pid(pid)
+  local self = setmetatable({ pid = pid, dir = dir, log_path = dir .. "/log" }, Sandbox)
+  local deadline = H.now() + 5
+  while H.now() < deadline do
+    local out = H.read(dir .. "/out") or ""
+    local url = out:match("^listening on (%S+)\n")
+    if url then
+      self.url = url
+      self.stdout = out
+      return self
+    end
+    if not alive(pid) then break end
+    H.sleep(0.01)
+  end
+  self:stop()
+  error("paynet-sandbox did not start: " .. (H.read(dir .. "/log") or ""))
+end
+
+function Sandbox:log() return H.read(self.log_path) or "" end
+
+-- requests answered so far: every answer logs exactly one "->" line
+function Sandbox:requests()
+  local n = 0
+  for line in self:log():gmatch("[^\n]+") do
+    if line:find(" -> ", 1, true) then n = n + 1 end
+  end
+  return n
+end
+
+function Sandbox:connections()
+  local n = 0
+  for _ in self:log():gmatch("connection %d+ opened") do n = n + 1 end
+  return n
+end
+
+-- waits for the log to settle: the sandbox logs just after it answers
+function Sandbox:requests_settled(expected)
+  local deadline = H.now() + 2
+  local n = self:requests()
+  while n < (expected or 0) and H.now() < deadline do
+    H.sleep(0.01)
+    n = self:requests()
+  end
+  return n
+end
+
+function Sandbox:stop(signal)
+  if self.pid and alive(self.pid) then
+    os.execute("kill -" .. (signal or "TERM") .. " " .. self.pid)
+    local deadline = H.now() + 5
+    while alive(self.pid) and H.now() < deadline do H.sleep(0.01) end
+  end
+  self.stopped = not alive(self.pid)
+  return self.stopped
+end
+
+function Sandbox:remove()
+  self:stop()
+  os.execute("rm -rf " .. quote(self.dir))
+end
+
+-- The sandbox that tools/check.sh started, or one of our own.
+local shared
+function H.shared()
+  if shared then return shared end
+  local url, log = os.getenv("PAYNET_SANDBOX_URL"), os.getenv("PAYNET_SANDBOX_LOG")
+  if url and log then
+    shared = setmetatable({ url = url, log_path = log }, Sandbox)
+  else
+    shared = H.start_sandbox()
+  end
+  return shared
+end
+
+-- A self-signed certificate for `name` (default localhost + 127.0.0.1).
+function H.make_cert(dir, name)
+  name = name or "localhost"
+  local san = name == "localhost" and "DNS:localhost,IP:127.0.0.1" or ("DNS:" .. name)
+  local cert, key = dir .. "/" .. name .. ".crt", dir .. "/" .. name .. ".key"
+  local command = string.format(
+    "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 2 " ..
+    "-subj /CN=%s -addext subjectAltName=%s 2>/dev/null",
+    quote(key), quote(cert), name, san)
+  assert(os.execute(command), "openssl could not make a certificate")
+  return { cert = cert, key = key }
+end
+
+-- A free TCP port on 127.0.0.1 that nothing listens on.
+function H.closed_port()
+  local s = assert(socket.bind("127.0.0.1", 0))
+  local _, port = s:getsockname()
+  s:close()
+  return port
+end
+
+-- Unique ordinary numbers (51.. to 59..), never the scenario ranges.
+local base = math.random(100000000, 800000000)
+local count = 0
+function H.gsm()
+  count = count + 1
+  return string.format("5%09d", base + count)
+end
+
+function H.session()
+  count = count + 1
+  return "spec-" .. count
+end
+
+return H

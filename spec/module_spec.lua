@@ -1,0 +1,232 @@
+-- The Lua contract of `require "paynet"` that needs no server.
+local paynet = require "paynet"
+
+local documented_codes = {
+  [0] = "successful", "unsuccessful", "companyblocked", "agentblocked",
+  "agentnotfound", "duplicatedata", "noprocess", "unauthorized", "servererror",
+  "notimplemented", "timeout", "badrequest", "nodata", "paynetjnosession",
+  "paynetjwrongbin", "paynetjunmatchtran", "paynetj3derror", "paynetjusedsession",
+  "wrongcarddata", "wrongtransactiontype", "wrongpostype", "wrongratioget",
+  [100] = "oldsuccessful",
+}
+
+describe("paynet module", function()
+  it("has a _VERSION", function()
+    assert.are.equal("paynet 0.1.0", paynet._VERSION)
+  end)
+
+  it("maps every documented result code in both directions", function()
+    local count = 0
+    for number, name in pairs(documented_codes) do
+      assert.are.equal(name, paynet.codes[number])
+      assert.are.equal(number, paynet.codes[name])
+      count = count + 1
+    end
+    local entries = 0
+    for _ in pairs(paynet.codes) do entries = entries + 1 end
+    assert.are.equal(23, count)
+    assert.are.equal(2 * count, entries)
+    assert.is_nil(paynet.codes[22])
+  end)
+end)
+
+describe("paynet.normalize_gsm", function()
+  local valid = {
+    ["+90 (532) 123 45 67"] = "5321234567",
+    ["05321234567"] = "5321234567",
+    ["905321234567"] = "5321234567",
+    ["5321234567"] = "5321234567",
+    ["0532-123-45-67"] = "5321234567",
+  }
+  for input, expected in pairs(valid) do
+    it("normalises '" .. input .. "'", function()
+      assert.are.equal(expected, paynet.normalize_gsm(input))
+    end)
+  end
+
+  local invalid = {
+    { "", "empty" },
+    { "532123456", "9 digits" },
+    { "4321234567", "start with 5" },
+    { "+15321234567", "country code 90" },
+    { "532 123 45 6x", "'x'" },
+    { "532\n1234567", "control character" },
+    { "532\0" .. "1234567", "NUL byte" },
+    { "\u{0665}321234567", "non-ASCII" },
+    { string.rep("5", 65), "too long" },
+  }
+  for _, case in ipairs(invalid) do
+    it("refuses " .. string.format("%q", case[1]):sub(1, 30) .. " with a reason", function()
+      local res, err = paynet.normalize_gsm(case[1])
+      assert.is_nil(res)
+      assert.are.equal("invalid", err.kind)
+      assert.are.equal("no", err.delivered)
+      assert.truthy(err.message:find(case[2], 1, true), err.message)
+      assert.is_nil(err.code)
+      assert.is_nil(err.http_status)
+    end)
+  end
+
+  it("raises on a non-string: a number has lost its leading 0 or +", function()
+    assert.has_error(function() paynet.normalize_gsm(5321234567) end)
+    assert.has_error(function() paynet.normalize_gsm(nil) end)
+    assert.has_error(function() paynet.normalize_gsm({}) end)
+  end)
+end)
+
+describe("paynet.parse_expire", function()
+  it("parses the documented example to a UTC epoch with the fraction", function()
+    local t = paynet.parse_expire("2017-07-17T15:30:15.0581408+03:00")
+    assert.is_true(math.abs(t - 1500294615.0581408) < 1e-6)
+  end)
+
+  it("parses Z, no fraction and nine fraction digits", function()
+    assert.are.equal(0, paynet.parse_expire("1970-01-01T00:00:00Z"))
+    assert.is_true(math.abs(paynet.parse_expire("1970-01-01T00:00:01.000000001Z") - 1.000000001) < 1e-9)
+    assert.are.equal(951782400, paynet.parse_expire("2000-02-29T00:00:00Z"))
+  end)
+
+  for _, bad in ipairs { "", "2017-07-17T15:30:15", "2017-02-29T00:00:00Z",
+                         "2017-07-17T15:30:15.0123456789Z", "2017-07-17T15:30:15+03:00x",
+                         "2017-07-17T15:30:15\0Z" } do
+    it("refuses " .. string.format("%q", bad), function()
+      local t, err = paynet.parse_expire(bad)
+      assert.is_nil(t)
+      assert.are.equal("invalid", err.kind)
+      assert.truthy(err.message:match("^otp_expire"))
+    end)
+  end
+
+  it("raises on a non-string", function()
+    assert.has_error(function() paynet.parse_expire(1500294615) end)
+  end)
+end)
+
+describe("paynet.new", function()
+  it("makes a client for the documented hosts", function()
+    local test = paynet.new { secret_key = "k" }
+    assert.are.equal("paynet.Client (https://pts-api.paynet.com.tr/v1/card/send_otp)", tostring(test))
+    local live = paynet.new { secret_key = "k", env = "live" }
+    assert.are.equal("paynet.Client (https://api.paynet.com.tr/v1/card/send_otp)", tostring(live))
+    local local_ = paynet.new { secret_key = "k", base_url = "http://127.0.0.1:8080/" }
+    assert.are.equal("paynet.Client (http://127.0.0.1:8080/v1/card/send_otp)", tostring(local_))
+  end)
+
+  it("accepts every documented option", function()
+    local c = paynet.new {
+      secret_key = "k", env = "test", base_url = "http://127.0.0.1:1", timeout = 2,
+      connect_timeout = 1, cainfo = "/nonexistent", retries = 0, unknown_hold = 10,
+    }
+    assert.truthy(tostring(c):match("^paynet.Client"))
+  end)
+
+  local misuse = {
+    { "no table", nil, "table expected" },
+    { "no secret_key", {}, "secret_key must be a string" },
+    { "an empty secret_key", { secret_key = "" }, "secret_key is required" },
+    { "a numeric secret_key", { secret_key = 12 }, "secret_key must be a string" },
+    { "a secret_key with a newline", { secret_key = "sck_a\r\nX: y" }, "printable ASCII" },
+    { "an unknown env", { secret_key = "k", env = "prod" }, 'env must be "test" or "live"' },
+    { "an unknown option", { secret_key = "k", timeot = 3 }, "unknown option 'timeot'" },
+    { "a non-string option name", { secret_key = "k", [1] = true }, "option names must be strings" },
+    { "a string timeout", { secret_key = "k", timeout = "15" }, "timeout must be a number" },
+    { "a zero timeout", { secret_key = "k", timeout = 0 }, "timeout must be more than 0" },
+    { "a NaN timeout", { secret_key = "k", timeout = 0 / 0 }, "timeout must be more than 0" },
+    { "retries above 3", { secret_key = "k", retries = 4 }, "retries must be 0 to 3" },
+    { "fractional retries", { secret_key = "k", retries = 1.5 }, "retries must be an integer" },
+    { "an ftp base_url", { secret_key = "k", base_url = "ftp://x" }, "http:// or https://" },
+    { "a base_url with a space", { secret_key = "k", base_url = "http://a b" }, "spaces" },
+    { "a negative unknown_hold", { secret_key = "k", unknown_hold = -1 }, "unknown_hold" },
+  }
+  for _, case in ipairs(misuse) do
+    it("raises on " .. case[1], function()
+      local ok, message = pcall(paynet.new, case[2])
+      assert.is_false(ok)
+      assert.truthy(message:find(case[3], 1, true), message)
+    end)
+  end
+
+  it("never repeats the secret key in its errors", function()
+    local ok, message = pcall(paynet.new, { secret_key = "sck_SECRET\n" })
+    assert.is_false(ok)
+    assert.falsy(message:find("sck_SECRET", 1, true))
+  end)
+end)
+
+describe("paynet.Client lifetime", function()
+  it("closes, twice, and then refuses to be used", function()
+    local c = paynet.new { secret_key = "k" }
+    c:close()
+    c:close()
+    assert.are.equal("paynet.Client (closed)", tostring(c))
+    assert.has_error(function() c:send_otp { user_gsm = "5321234567", otp_session_id = "x" } end,
+      "attempt to use a closed paynet.Client")
+    assert.has_error(function() c:remaining("5321234567") end,
+      "attempt to use a closed paynet.Client")
+  end)
+
+  it("closes at the end of a <close> block", function()
+    local kept
+    do
+      local c <close> = paynet.new { secret_key = "k" }
+      kept = c
+    end
+    assert.are.equal("paynet.Client (closed)", tostring(kept))
+  end)
+
+  it("is collected without being closed", function()
+    for _ = 1, 50 do paynet.new { secret_key = "k" } end
+    collectgarbage()
+    collectgarbage()
+  end)
+
+  it("names its type in argument errors", function()
+    local c = paynet.new { secret_key = "k" }
+    local ok, message = pcall(c.send_otp, {}, {})
+    assert.is_false(ok)
+    assert.truthy(message:find("paynet.Client expected", 1, true), message)
+  end)
+
+  it("has remaining() = 0 for a number never sent, nil, err for a bad one", function()
+    local c = paynet.new { secret_key = "k" }
+    assert.are.equal(0, c:remaining("05321234567"))
+    local r, err = c:remaining("12")
+    assert.is_nil(r)
+    assert.are.equal("invalid", err.kind)
+    assert.has_error(function() c:remaining(5321234567) end)
+  end)
+end)
+
+describe("client:send_otp misuse", function()
+  local c = paynet.new { secret_key = "k", base_url = "http://127.0.0.1:1" }
+  local misuse = {
+    { "no table", nil },
+    { "a string", "5321234567" },
+    { "no user_gsm", { otp_session_id = "x" } },
+    { "no otp_session_id", { user_gsm = "5321234567" } },
+    { "a numeric user_gsm", { user_gsm = 5321234567, otp_session_id = "x" } },
+    { "a numeric otp_session_id", { user_gsm = "5321234567", otp_session_id = 42 } },
+    { "a table user_gsm", { user_gsm = {}, otp_session_id = "x" } },
+    { "an unknown field", { user_gsm = "5321234567", otp_session_id = "x", gsm = 1 } },
+  }
+  for _, case in ipairs(misuse) do
+    it("raises on " .. case[1], function()
+      assert.has_error(function() c:send_otp(case[2]) end)
+    end)
+  end
+end)
+
+describe("error values", function()
+  it("print as one readable line", function()
+    local _, err = paynet.normalize_gsm("12")
+    local line = tostring(err)
+    assert.are.equal("paynet invalid: " .. err.message .. " (delivered: no)", line)
+    assert.falsy(line:find("\n"))
+  end)
+
+  it("share one metatable", function()
+    local _, a = paynet.normalize_gsm("12")
+    local _, b = paynet.parse_expire("x")
+    assert.are.equal(getmetatable(a), getmetatable(b))
+  end)
+end)

@@ -1,0 +1,268 @@
+-- client:send_otp against the real sandbox over loopback.
+local paynet = require "paynet"
+local H = require "spec.helper"
+
+local function client(url, options)
+  options = options or {}
+  options.secret_key = options.secret_key or H.key
+  options.base_url = url
+  return paynet.new(options)
+end
+
+describe("send_otp, success", function()
+  local sandbox = H.shared()
+
+  it("returns the documented result with a countdown from the server's clock", function()
+    local c = client(sandbox.url)
+    local gsm = H.gsm()
+    local res, err = c:send_otp { user_gsm = "+90 " .. gsm, otp_session_id = "order-42" }
+    assert.is_nil(err)
+    assert.are.equal(0, res.code)
+    assert.are.equal(200, res.http_status)
+    assert.are.equal("Başarılı İşlem", res.message)
+    assert.are.equal(gsm, res.user_gsm)
+    assert.truthy(res.otp_expire:match("^%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d%d%d%d%d%d%d%+03:00$"),
+      res.otp_expire)
+    assert.are.equal(paynet.parse_expire(res.otp_expire), res.expires_at)
+    -- the sandbox's default ttl is 180 s; the reply took well under a second
+    assert.is_true(res.expires_in > 179 and res.expires_in <= 180.001, res.expires_in)
+    assert.is_true(math.abs(res.expires_at - os.time() - 180) < 3)
+  end)
+
+  it("remembers the number: remaining() counts down, in any spelling", function()
+    local c = client(sandbox.url)
+    local gsm = H.gsm()
+    local res = assert(c:send_otp { user_gsm = gsm, otp_session_id = H.session() })
+    local left = c:remaining("0" .. gsm)
+    assert.is_true(left > 179 and left <= res.expires_in, left)
+    H.sleep(0.2)
+    assert.is_true(c:remaining(gsm) < left - 0.15)
+    assert.are.equal(0, c:remaining(H.gsm()))
+  end)
+
+  it("refuses a resend before otp_expire without any request", function()
+    local c = client(sandbox.url)
+    local gsm = H.gsm()
+    assert(c:send_otp { user_gsm = gsm, otp_session_id = H.session() })
+    local before = sandbox:requests_settled()
+    local res, err = c:send_otp { user_gsm = "0" .. gsm, otp_session_id = H.session() }
+    assert.is_nil(res)
+    assert.are.equal("cooldown", err.kind)
+    assert.are.equal("no", err.delivered)
+    assert.is_true(err.retry_after > 179 and err.retry_after <= 180, err.retry_after)
+    assert.truthy(tostring(err):find("retry after 180 s", 1, true), tostring(err))
+    H.sleep(0.1)
+    assert.are.equal(before, sandbox:requests())
+  end)
+
+  it("lets another number go while one is cooling down", function()
+    local c = client(sandbox.url)
+    assert(c:send_otp { user_gsm = H.gsm(), otp_session_id = H.session() })
+    assert(c:send_otp { user_gsm = H.gsm(), otp_session_id = H.session() })
+  end)
+
+  it("meets the server's own resend rule from a second client (code 5)", function()
+    local gsm = H.gsm()
+    assert(client(sandbox.url):send_otp { user_gsm = gsm, otp_session_id = H.session() })
+    local res, err = client(sandbox.url):send_otp { user_gsm = gsm, otp_session_id = H.session() }
+    assert.is_nil(res)
+    assert.are.equal("api", err.kind)
+    assert.are.equal(5, err.code)
+    assert.are.equal("duplicatedata", err.name)
+    assert.are.equal(200, err.http_status)
+    assert.are.equal("yes", err.delivered)
+  end)
+
+  it("reuses one connection for many sends (keep-alive)", function()
+    local own = H.start_sandbox { ttl = 0 }
+    finally(function() own:remove() end)
+    local c = client(own.url)
+    for _ = 1, 5 do
+      assert(c:send_otp { user_gsm = H.gsm(), otp_session_id = H.session() })
+    end
+    assert.are.equal(5, own:requests_settled(5))
+    assert.are.equal(1, own:connections())
+  end)
+
+  it("sends the same number again at once when the OTP has already expired", function()
+    local own = H.start_sandbox { ttl = 0 }
+    finally(function() own:remove() end)
+    local c = client(own.url)
+    local gsm = H.gsm()
+    for _ = 1, 3 do
+      local res = assert(c:send_otp { user_gsm = gsm, otp_session_id = H.session() })
+      -- the desk clock agrees with Date, so no phantom second of cooldown
+      assert.is_true(res.expires_in <= 0, res.expires_in)
+      assert.are.equal(0, c:remaining(gsm))
+    end
+  end)
+end)
+
+describe("send_otp, the countdown when the desk clock is wrong", function()
+  for _, offset in ipairs { 3600, -3600 } do
+    it("trusts Date when the server runs " .. offset .. " s away from us", function()
+      local own = H.start_sandbox { clock_offset = offset }
+      finally(function() own:remove() end)
+      local res = assert(client(own.url):send_otp { user_gsm = H.gsm(), otp_session_id = H.session() })
+      -- naive local arithmetic would say 180 + offset
+      assert.is_true(res.expires_in > 179 and res.expires_in <= 181, res.expires_in)
+    end)
+  end
+end)
+
+describe("send_otp, refusals", function()
+  local sandbox = H.shared()
+
+  it("reports a wrong secret key as api/unauthorized without repeating it", function()
+    local c = client(sandbox.url, { secret_key = "sck_wrong_key_123" })
+    local res, err = c:send_otp { user_gsm = H.gsm(), otp_session_id = H.session() }
+    assert.is_nil(res)
+    assert.are.equal("api", err.kind)
+    assert.are.equal(7, err.code)
+    assert.are.equal("unauthorized", err.name)
+    assert.are.equal(401, err.http_status)
+    assert.are.equal("yes", err.delivered)
+    assert.are.equal("Geçersiz gizli anahtar", err.message)
+    assert.falsy(tostring(err):find("sck_wrong_key_123", 1, true))
+  end)
+
+  for code = 1, 21 do
+    it("turns scenario number 50000000" .. string.format("%02d", code) ..
+       " into api error " .. code .. " " .. paynet.codes[code], function()
+      local c = client(sandbox.url)
+      local res, err = c:send_otp { user_gsm = string.format("50000000%02d", code),
+                                    otp_session_id = H.session() }
+      assert.is_nil(res)
+      assert.are.equal("api", err.kind)
+      assert.are.equal(code, err.code)
+      assert.are.equal(paynet.codes[code], err.name)
+      assert.are.equal("yes", err.delivered)
+      assert.is_nil(err.retry_after)
+      local line = tostring(err)
+      assert.truthy(line:find(("code %d %s, HTTP 200"):format(code, paynet.codes[code]), 1, true), line)
+    end)
+  end
+
+  local bad_inputs = {
+    { "a short number", "532", "s" },
+    { "a landline", "02121234567", "s" },
+    { "CR LF in the number", "532\r\n1234567", "s" },
+    { "NUL in the number", "532\0" .. "1234567", "s" },
+    { "Arabic-Indic digits", "\u{0665}\u{0663}\u{0662}1234567", "s" },
+    { "an empty session id", "5321234567", "" },
+    { "CR LF in the session id", "5321234567", "a\r\nX-Injected: 1" },
+    { "NUL in the session id", "5321234567", "a\0b" },
+    { "escape in the session id", "5321234567", "a\27[2J" },
+    { "a 129-byte session id", "5321234567", string.rep("x", 129) },
+    { "broken UTF-8 in the session id", "5321234567", "a\xff" },
+  }
+  for _, case in ipairs(bad_inputs) do
+    it("refuses " .. case[1] .. " before any I/O", function()
+      local c = client(sandbox.url)
+      local before = sandbox:requests_settled()
+      local res, err = c:send_otp { user_gsm = case[2], otp_session_id = case[3] }
+      assert.is_nil(res)
+      assert.are.equal("invalid", err.kind)
+      assert.are.equal("no", err.delivered)
+      H.sleep(0.05)
+      assert.are.equal(before, sandbox:requests())
+    end)
+  end
+end)
+
+describe("send_otp, transport failures", function()
+  it("reports a refused connection as network, delivered no, after its retry", function()
+    local url = "http://127.0.0.1:" .. H.closed_port()
+    local t0 = H.now()
+    local res, err = client(url, { retries = 0 }):send_otp { user_gsm = H.gsm(), otp_session_id = "x" }
+    local once = H.now() - t0
+    assert.is_nil(res)
+    assert.are.equal("network", err.kind)
+    assert.are.equal("no", err.delivered)
+    assert.is_nil(err.retry_after)
+    t0 = H.now()
+    local _, err2 = client(url, { retries = 2 }):send_otp { user_gsm = H.gsm(), otp_session_id = "x" }
+    assert.are.equal("network", err2.kind)
+    -- two retries, each 0.25 s after the last failure
+    assert.is_true(H.now() - t0 >= 0.5, "retried twice")
+    assert.is_true(once < 0.25, "no retry with retries = 0")
+  end)
+
+  it("times out on a server that never answers, and holds the number", function()
+    local sandbox = H.shared()
+    local c = client(sandbox.url, { timeout = 1 })
+    local t0 = H.now()
+    local res, err = c:send_otp { user_gsm = "5000000103", otp_session_id = H.session() }
+    local took = H.now() - t0
+    assert.is_nil(res)
+    assert.are.equal("timeout", err.kind)
+    assert.are.equal("unknown", err.delivered)
+    assert.is_true(took >= 1 and took < 2, took)
+    assert.are.equal(180, err.retry_after)
+    local before = sandbox:requests_settled()
+    local _, again = c:send_otp { user_gsm = "5000000103", otp_session_id = H.session() }
+    assert.are.equal("cooldown", again.kind)
+    assert.truthy(again.message:find("may have delivered", 1, true), again.message)
+    assert.are.equal(before, sandbox:requests())
+  end)
+
+  it("holds for unknown_hold seconds, or not at all with 0", function()
+    local sandbox = H.shared()
+    local c = client(sandbox.url, { timeout = 0.5, unknown_hold = 0 })
+    local _, err = c:send_otp { user_gsm = "5000000103", otp_session_id = H.session() }
+    assert.are.equal("timeout", err.kind)
+    assert.is_nil(err.retry_after)
+    assert.are.equal(0, c:remaining("5000000103"))
+    local c2 = client(sandbox.url, { timeout = 0.5, unknown_hold = 30 })
+    local _, err2 = c2:send_otp { user_gsm = "5000000103", otp_session_id = H.session() }
+    assert.are.equal(30, err2.retry_after)
+    assert.is_true(c2:remaining("5000000103") > 29)
+  end)
+end)
+
+describe("send_otp over HTTPS", function()
+  local dir, sandbox
+  setup(function()
+    dir = H.tmpdir()
+    local cert = H.make_cert(dir)
+    sandbox = H.start_sandbox { tls = cert }
+    sandbox.cert = cert
+  end)
+  teardown(function()
+    if sandbox then sandbox:remove() end
+    os.execute("rm -rf " .. H.quote(dir))
+  end)
+
+  it("prints an https URL when serving TLS", function()
+    assert.truthy(sandbox.url:match("^https://127%.0%.0%.1:%d+$"))
+  end)
+
+  it("succeeds when the certificate is trusted through cainfo", function()
+    local c = client(sandbox.url:gsub("127.0.0.1", "localhost"), { cainfo = sandbox.cert.cert })
+    local res, err = c:send_otp { user_gsm = H.gsm(), otp_session_id = H.session() }
+    assert.is_nil(err)
+    assert.are.equal(0, res.code)
+    local c2 = client(sandbox.url, { cainfo = sandbox.cert.cert })
+    assert(c2:send_otp { user_gsm = H.gsm(), otp_session_id = H.session() })
+  end)
+
+  it("refuses an untrusted certificate: tls, delivered no, no request", function()
+    local before = sandbox:requests_settled()
+    local res, err = client(sandbox.url):send_otp { user_gsm = H.gsm(), otp_session_id = H.session() }
+    assert.is_nil(res)
+    assert.are.equal("tls", err.kind)
+    assert.are.equal("no", err.delivered)
+    H.sleep(0.05)
+    assert.are.equal(before, sandbox:requests())
+  end)
+
+  it("refuses a certificate for another host name", function()
+    local other = H.make_cert(dir, "other.example")
+    local own = H.start_sandbox { tls = other }
+    finally(function() own:remove() end)
+    local _, err = client(own.url, { cainfo = other.cert }):send_otp {
+      user_gsm = H.gsm(), otp_session_id = H.session() }
+    assert.are.equal("tls", err.kind)
+    assert.are.equal("no", err.delivered)
+  end)
+end)

@@ -1,0 +1,108 @@
+/*
+ * test_decode.c — the reply decoder: status + body -> result or typed error.
+ */
+#include "paynet.h"
+#include "unit.h"
+
+static const struct {
+    long status;
+    const char *body;
+    paynet_status kind;
+    int code;
+    const char *message_part;
+} cases[] = {
+    {200, "{\"otp_expire\":\"2017-07-17T15:30:15.0581408+03:00\",\"code\":0,"
+          "\"message\":\"Başarılı İşlem\"}", PAYNET_OK, 0, NULL},
+    {200, "{\"otp_expire\":\"2017-07-17T15:30:15Z\",\"code\":\"0\"}", PAYNET_OK, 0, NULL},
+    {200, " {\"code\":0,\"otp_expire\":\"2017-07-17T15:30:15Z\"}\r\n", PAYNET_OK, 0, NULL},
+    {200, "{\"code\":7,\"message\":\"yetkisiz\"}", PAYNET_API, 7, "yetkisiz"},
+    {200, "{\"code\":\"13\"}", PAYNET_API, 13, "no such session"},
+    {200, "{\"code\":55,\"message\":\"\"}", PAYNET_API, 55, "unknown result code"},
+    {401, "{\"type\":\"unauthorized\",\"message\":\"Geçersiz\",\"code\":401,"
+          "\"result_code\":7}", PAYNET_API, 7, "Geçersiz"},
+    {400, "{\"type\":\"x\",\"message\":\"m\",\"code\":400,\"result_code\":\"11\"}",
+     PAYNET_API, 11, "m"},
+    {500, "{\"type\":\"x\",\"message\":\"down\",\"code\":500}", PAYNET_HTTP, -1, "HTTP 500: down"},
+    {502, "<html>Bad Gateway</html>", PAYNET_HTTP, -1, "HTTP 502 without"},
+    {503, "", PAYNET_HTTP, -1, "HTTP 503"},
+    {302, "", PAYNET_HTTP, -1, "redirects are not followed"},
+    {404, "[1,2]", PAYNET_HTTP, -1, "HTTP 404"},
+    {200, "", PAYNET_PROTOCOL, -1, "empty"},
+    {200, "OK", PAYNET_PROTOCOL, -1, "not JSON"},
+    {200, "{\"code\":0", PAYNET_PROTOCOL, -1, "not JSON"},
+    {200, "{\"code\":0} {}", PAYNET_PROTOCOL, -1, "not JSON"},
+    {200, "[0]", PAYNET_PROTOCOL, -1, "not an object"},
+    {200, "\"code\"", PAYNET_PROTOCOL, -1, "not an object"},
+    {200, "{}", PAYNET_PROTOCOL, -1, "no \"code\""},
+    {200, "{\"code\":true}", PAYNET_PROTOCOL, -1, "\"code\" is neither"},
+    {200, "{\"code\":-1}", PAYNET_PROTOCOL, -1, "\"code\" is neither"},
+    {200, "{\"code\":1.5}", PAYNET_PROTOCOL, -1, "\"code\" is neither"},
+    {200, "{\"code\":1e300}", PAYNET_PROTOCOL, -1, "\"code\" is neither"},
+    {200, "{\"code\":\"\"}", PAYNET_PROTOCOL, -1, "\"code\" is neither"},
+    {200, "{\"code\":\" 0\"}", PAYNET_PROTOCOL, -1, "\"code\" is neither"},
+    {200, "{\"code\":\"0x1\"}", PAYNET_PROTOCOL, -1, "\"code\" is neither"},
+    {200, "{\"code\":0,\"message\":5}", PAYNET_PROTOCOL, -1, "\"message\" is not"},
+    {200, "{\"code\":0}", PAYNET_PROTOCOL, -1, "without \"otp_expire\""},
+    {200, "{\"code\":0,\"otp_expire\":17}", PAYNET_PROTOCOL, -1, "not a string"},
+    {200, "{\"code\":0,\"otp_expire\":\"2017-02-30T00:00:00Z\"}", PAYNET_PROTOCOL, -1,
+     "day 30"},
+    {200, "{\"code\":0,\"otp_expire\":\"yesterday\"}", PAYNET_PROTOCOL, -1, "otp_expire"},
+};
+
+void suite_decode(void)
+{
+    char name[200];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        paynet_result res;
+        paynet_error err;
+        memset(&err, 0, sizeof err);
+        snprintf(name, sizeof name, "decode case %zu: HTTP %ld -> %s", i,
+                 cases[i].status, paynet_status_name(cases[i].kind));
+        CASE(name);
+        paynet_status s = paynet_decode_reply(cases[i].status, cases[i].body,
+                                              strlen(cases[i].body), &res, &err);
+        CHECK(s == cases[i].kind);
+        if (s == PAYNET_OK) {
+            CHECK(res.code == 0 && res.http_status == 200);
+            CHECK(res.expires_at.sec == 1500294615 || res.expires_at.sec == 1500305415);
+        } else {
+            CHECK(err.kind == cases[i].kind);
+            CHECK(err.code == cases[i].code);
+            CHECK(err.delivered == PAYNET_DELIVERED_YES);
+            CHECK(err.http_status == cases[i].status);
+            CHECK(strstr(err.message, cases[i].message_part) != NULL);
+        }
+    }
+    CASE("decode keeps the server's UTF-8 message and the raw otp_expire");
+    {
+        paynet_result res;
+        const char *body = "{\"otp_expire\":\"2017-07-17T15:30:15.0581408+03:00\","
+                           "\"code\":0,\"message\":\"Başarılı İşlem\"}";
+        CHECK(paynet_decode_reply(200, body, strlen(body), &res, NULL) == PAYNET_OK);
+        CHECK_STR(res.message, "Başarılı İşlem");
+        CHECK_STR(res.otp_expire, "2017-07-17T15:30:15.0581408+03:00");
+        CHECK(res.expires_at.nsec == 58140800);
+    }
+    CASE("decode reads only the given length");
+    {
+        paynet_result res;
+        paynet_error err;
+        const char body[] = "{\"code\":0,\"otp_expire\":\"2017-07-17T15:30:15Z\"}garbage";
+        CHECK(paynet_decode_reply(200, body, sizeof body - 1 - 7, &res, &err) == PAYNET_OK);
+        CHECK(paynet_decode_reply(200, body, sizeof body - 1, &res, &err) == PAYNET_PROTOCOL);
+    }
+    CASE("decode cuts a long server message at a character boundary");
+    {
+        char body[2000];
+        int n = snprintf(body, sizeof body, "{\"code\":1,\"message\":\"");
+        for (int i = 0; i < 600; i++)
+            n += snprintf(body + n, sizeof body - (size_t)n, "ş");
+        snprintf(body + n, sizeof body - (size_t)n, "\"}");
+        paynet_result res;
+        paynet_error err;
+        CHECK(paynet_decode_reply(200, body, strlen(body), &res, &err) == PAYNET_API);
+        size_t len = strlen(err.message);
+        CHECK(len < PAYNET_MESSAGE_SIZE && len % 2 == 0);
+        CHECK(strncmp(err.message, "ş", 2) == 0);
+    }
+}

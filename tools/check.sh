@@ -1,0 +1,81 @@
+#!/bin/sh
+# Runs the C unit tests and every busted spec against a sandbox started on
+# a free port, stops every sandbox it or the specs started, and ends with
+# one line "N passed, N failed".  Exit status 0 only when nothing failed.
+#   --specs-only   skip the C unit tests
+set -u
+cd "$(dirname "$0")/.." || exit 1
+
+specs_only=0
+[ "${1:-}" = "--specs-only" ] && specs_only=1
+
+work=$(mktemp -d)
+export PAYNET_SPEC_TMP="$work"
+: > "$work/pids"
+cleanup() {
+    for pid in $(cat "$work/pids" 2>/dev/null); do
+        kill "$pid" 2>/dev/null
+    done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+passed=0
+failed=0
+
+# "<label>: N passed, N failed" -> adds to the totals
+add_counts() {
+    p=$(echo "$1" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed$/\1/')
+    f=$(echo "$1" | sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed$/\2/')
+    passed=$((passed + p))
+    failed=$((failed + f))
+}
+
+if [ "$specs_only" = 0 ]; then
+    build/test-units > "$work/unit.out" 2>&1
+    grep -v '^C unit tests:' "$work/unit.out"
+    line=$(grep -E '^C unit tests: [0-9]+ passed, [0-9]+ failed$' "$work/unit.out" | tail -n 1)
+    if [ -n "$line" ]; then
+        echo "$line"
+        add_counts "$line"
+    else
+        echo "C unit tests: no summary line (crashed?)"
+        failed=$((failed + 1))
+    fi
+fi
+
+# the shared sandbox for the specs; specs that need another start their own
+build/paynet-sandbox --port 0 > "$work/sandbox.out" 2> "$work/sandbox.log" &
+echo $! >> "$work/pids"
+i=0
+while ! grep -q '^listening on ' "$work/sandbox.out" 2>/dev/null; do
+    i=$((i + 1))
+    if [ $i -gt 100 ]; then
+        echo "paynet-sandbox did not start:"; cat "$work/sandbox.log"
+        echo "$passed passed, $((failed + 1)) failed"
+        exit 1
+    fi
+    sleep 0.05
+done
+PAYNET_SANDBOX_URL=$(sed -n 's/^listening on //p' "$work/sandbox.out")
+PAYNET_SANDBOX_LOG="$work/sandbox.log"
+export PAYNET_SANDBOX_URL PAYNET_SANDBOX_LOG
+
+lua5.4 /usr/bin/busted -o plainTerminal > "$work/busted.out" 2>&1
+cat "$work/busted.out"
+summary=$(grep -E '^[0-9]+ success(es)? / [0-9]+ failures? / [0-9]+ errors? / [0-9]+ pending' \
+          "$work/busted.out" | tail -n 1)
+if [ -n "$summary" ]; then
+    set -- $summary
+    # successes / failures / errors / pending: a pending spec is not a pass
+    echo "busted specs: $1 passed, $(($4 + $7 + ${10})) failed"
+    passed=$((passed + $1))
+    failed=$((failed + $4 + $7 + ${10}))
+else
+    echo "busted specs: no summary line"
+    failed=$((failed + 1))
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,34 @@
+#!/bin/sh
+# Installs the Debian packages paynet needs to build and test, if missing.
+# As root it runs apt-get; otherwise sudo when available; otherwise it
+# prints the exact command and fails.
+set -eu
+
+packages="build-essential pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev
+libcjson-dev libncurses-dev libmicrohttpd-dev lua-busted lua-socket luarocks
+curl openssl tmux"
+
+missing=""
+for p in $packages; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    case "$status" in
+        *"install ok installed"*) ;;
+        *) missing="$missing $p" ;;
+    esac
+done
+[ -z "$missing" ] && exit 0
+
+echo "paynet: installing missing packages:$missing"
+if [ "$(id -u)" = 0 ]; then
+    run=""
+elif command -v sudo >/dev/null 2>&1; then
+    run="sudo"
+else
+    echo "paynet: not root and no sudo; run this as root, then try again:" >&2
+    echo "  apt-get update && apt-get install -y$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+$run apt-get update -q
+# shellcheck disable=SC2086
+$run apt-get install -y -q --no-install-recommends $missing
