@@ -753,11 +753,11 @@ int main(int argc, char **argv)
         flags |= MHD_USE_TLS;
     struct MHD_Daemon *daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, &s,
+        MHD_OPTION_EXTERNAL_LOGGER, log_mhd, &s, /* first, to catch every message */
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&address,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, &s,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, &s,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-        MHD_OPTION_EXTERNAL_LOGGER, log_mhd, &s,
         cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, cert,
         MHD_OPTION_HTTPS_MEM_KEY, key,
         MHD_OPTION_END);

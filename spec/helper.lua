@@ -147,7 +147,9 @@ function H.shared()
   if url and log then
     shared = setmetatable({ url = url, log_path = log }, Sandbox)
   else
+    -- run outside tools/check.sh: ours to stop when Lua closes
     shared = H.start_sandbox()
+    H.stop_at_exit = setmetatable({}, { __gc = function() shared:remove() end })
   end
   return shared
 end

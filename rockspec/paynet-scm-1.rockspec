@@ -1,0 +1,46 @@
+rockspec_format = "3.0"
+package = "paynet"
+version = "scm-1"
+source = {
+   url = "git+file:///dev/null", -- the project is built from a local checkout: luarocks make
+}
+description = {
+   summary = "Send Paynet card-save OTPs (POST /v1/card/send_otp) from Lua",
+   detailed = [[
+A Lua 5.4 module over libpaynet, a C core on libcurl and cJSON: validated
+input, one reused connection, strict parsing of otp_expire, typed errors that
+say whether an SMS may have gone out, a per-number resend cooldown and a
+countdown anchored on the server's clock.
+]],
+   license = "MIT",
+   labels = { "payments", "otp", "http", "paynet" },
+}
+dependencies = {
+   "lua >= 5.4, < 5.5",
+}
+external_dependencies = {
+   -- Debian keeps curl/curl.h under include/<triplet>/, where luarocks does
+   -- not look for headers: only the library is checked.
+   CURL = { library = "curl" },
+   CJSON = { header = "cjson/cJSON.h", library = "cjson" },
+}
+build = {
+   type = "builtin",
+   modules = {
+      paynet = {
+         sources = {
+            "lua/lpaynet.c",
+            "core/client.c", "core/otp.c", "core/expire.c",
+            "core/gsm.c", "core/codes.c", "core/clock.c",
+         },
+         incdirs = { "core", "$(CJSON_INCDIR)" },
+         libdirs = { "$(CURL_LIBDIR)", "$(CJSON_LIBDIR)" },
+         libraries = { "curl", "cjson", "pthread", "m" },
+      },
+   },
+}
+test = {
+   -- busted from Debian, under Lua 5.4, against the sandbox (see the README)
+   type = "command",
+   command = "make spec",
+}

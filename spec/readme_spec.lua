@@ -1,0 +1,35 @@
+-- The README's Lua example runs as printed against build/paynet-sandbox.
+local H = require "spec.helper"
+
+describe("README example", function()
+  local readme = H.read("README.md")
+  local example = readme:match("<!%-%- readme%-example %-%->\n```lua\n(.-)```")
+
+  it("is in the README", function()
+    assert.truthy(example)
+    assert.truthy(example:find('base_url = "http://127.0.0.1:8080"', 1, true))
+  end)
+
+  it("prints what the README says it prints, and the server's refusal on a rerun", function()
+    local sandbox = H.start_sandbox()
+    finally(function() sandbox:remove() end)
+    local dir = H.tmpdir()
+    finally(function() os.execute("rm -rf " .. H.quote(dir)) end)
+    -- the one change: the sandbox's port is not 8080 here
+    local script = example:gsub("http://127%.0%.0%.1:8080", sandbox.url)
+    H.write(dir .. "/send.lua", script)
+    local command = "env -u PAYNET_SECRET_KEY LUA_CPATH='build/?.so;;' lua5.4 " ..
+                    H.quote(dir .. "/send.lua") .. " 2>&1"
+    local out, code = H.capture(command)
+    assert.are.equal(0, code, out)
+    local first, second = out:match("^([^\n]*)\n([^\n]*)\n$")
+    assert.truthy(first and first:match(
+      "^OTP sent to 5321234567: Başarılı İşlem, valid 180 s, until " ..
+      "%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d%.%d+%+03:00$"), out)
+    assert.are.equal("nil\tcooldown\t180 s left", second)
+
+    out = H.capture(command)
+    assert.truthy(out:match("^paynet api: OTP zaten gönderildi; [^\n]*%(code 5 duplicatedata, " ..
+                            "HTTP 200, delivered: yes%)\n"), out)
+  end)
+end)
