@@ -12,7 +12,7 @@ LUA      ?= lua5.4
 
 CC       ?= cc
 CFLAGS   ?= -O2 -g
-WARNINGS  = -std=c11 -Wall -Wextra -Wshadow -Wmissing-prototypes -Wwrite-strings
+WARNINGS  = -std=c11 -Wall -Wextra -Wshadow -Wmissing-prototypes -Wwrite-strings $(WERROR)
 PKGS      = libcurl libcjson
 # evaluated when used, so that `make check` can install the packages first
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) lua5.4 libmicrohttpd)
@@ -49,7 +49,7 @@ deps:
 	@sh tools/deps.sh
 
 check: deps
-	@$(MAKE) --no-print-directory all build/test-units
+	@$(MAKE) --no-print-directory all build/test-units WERROR=-Werror
 	@sh tools/check.sh
 
 # the busted specs alone (used by `luarocks test`)
