@@ -22,13 +22,13 @@ ALL_CFLAGS = $(WARNINGS) $(CFLAGS) -fPIC -Icore $(PKG_CFLAGS)
 
 CORE_SRC = core/client.c core/otp.c core/expire.c core/gsm.c core/codes.c core/clock.c
 CORE_OBJ = $(CORE_SRC:%.c=build/obj/%.o)
-TEST_SRC = test/main.c test/test_expire.c test/test_gsm.c test/test_codes.c \
+TEST_SRC = test/main.c test/unit.c test/test_expire.c test/test_gsm.c test/test_codes.c \
            test/test_clock.c test/test_decode.c
 TEST_OBJ = $(TEST_SRC:%.c=build/obj/%.o)
 
 all: build/paynet.so build/libpaynet.a build/paynet-sandbox
 
-build/obj/%.o: %.c core/paynet.h core/internal.h
+build/obj/%.o: %.c core/paynet.h core/internal.h test/unit.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -45,11 +45,14 @@ build/paynet-sandbox: build/obj/sandbox/sandbox.o build/libpaynet.a
 build/test-units: $(TEST_OBJ) build/libpaynet.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
+build/test-transport: build/obj/test/test_transport.o build/obj/test/unit.o build/libpaynet.a
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+
 deps:
 	@sh tools/deps.sh
 
 check: deps
-	@$(MAKE) --no-print-directory all build/test-units WERROR=-Werror
+	@$(MAKE) --no-print-directory all build/test-units build/test-transport WERROR=-Werror
 	@sh tools/check.sh
 
 # the busted specs alone (used by `luarocks test`)

@@ -1,39 +1,7 @@
 /*
- * main.c — runs the C unit suites; prints failures and the counts.
+ * main.c — runs the C unit suites of the pure parts.
  */
 #include "unit.h"
-
-static int passed, failed, case_open, case_failed;
-static const char *case_name;
-
-static void case_close(void)
-{
-    if (!case_open)
-        return;
-    if (case_failed)
-        failed++;
-    else
-        passed++;
-    case_open = 0;
-}
-
-void unit_case(const char *name)
-{
-    case_close();
-    case_open = 1;
-    case_failed = 0;
-    case_name = name;
-}
-
-void unit_check(int ok, const char *expression, const char *file, int line)
-{
-    if (ok)
-        return;
-    if (!case_failed)
-        printf("FAIL %s\n", case_name);
-    printf("  %s:%d: %s\n", file, line, expression);
-    case_failed = 1;
-}
 
 int main(void)
 {
@@ -42,7 +10,5 @@ int main(void)
     suite_codes();
     suite_clock();
     suite_decode();
-    case_close();
-    printf("C unit tests: %d passed, %d failed\n", passed, failed);
-    return failed != 0;
+    return unit_finish("C unit tests");
 }

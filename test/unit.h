@@ -2,7 +2,7 @@
  * unit.h — a minimal harness for the C unit tests of the pure parts.
  *
  * A test case is a CASE("name") followed by CHECKs; it passes when all of
- * its checks do.  main.c runs every suite and prints the closing counts.
+ * its checks do.  unit_finish prints the closing counts.
  */
 #ifndef PAYNET_UNIT_H
 #define PAYNET_UNIT_H
@@ -12,6 +12,8 @@
 
 void unit_case(const char *name);
 void unit_check(int ok, const char *expression, const char *file, int line);
+/* Prints "<label>: N passed, N failed"; returns the exit status. */
+int unit_finish(const char *label);
 
 #define CASE(name) unit_case(name)
 #define CHECK(cond) unit_check((cond) != 0, #cond, __FILE__, __LINE__)

@@ -32,18 +32,23 @@ add_counts() {
     failed=$((failed + f))
 }
 
-if [ "$specs_only" = 0 ]; then
-    build/test-units > "$work/unit.out" 2>&1
-    grep -v '^C unit tests:' "$work/unit.out"
-    line=$(grep -E '^C unit tests: [0-9]+ passed, [0-9]+ failed$' "$work/unit.out" | tail -n 1)
+# run_c LABEL COMMAND...: a C test program that ends with "LABEL: N passed, N failed"
+run_c() {
+    label=$1
+    shift
+    "$@" > "$work/c.out" 2>&1
+    grep -v "^$label:" "$work/c.out"
+    line=$(grep -E "^$label: [0-9]+ passed, [0-9]+ failed\$" "$work/c.out" | tail -n 1)
     if [ -n "$line" ]; then
         echo "$line"
         add_counts "$line"
     else
-        echo "C unit tests: no summary line (crashed?)"
+        echo "$label: no summary line (crashed?)"
         failed=$((failed + 1))
     fi
-fi
+}
+
+[ "$specs_only" = 0 ] && run_c "C unit tests" build/test-units
 
 # the shared sandbox for the specs; specs that need another start their own
 build/paynet-sandbox --port 0 > "$work/sandbox.out" 2> "$work/sandbox.log" &
@@ -61,6 +66,8 @@ done
 PAYNET_SANDBOX_URL=$(sed -n 's/^listening on //p' "$work/sandbox.out")
 PAYNET_SANDBOX_LOG="$work/sandbox.log"
 export PAYNET_SANDBOX_URL PAYNET_SANDBOX_LOG
+
+[ "$specs_only" = 0 ] && run_c "C transport tests" build/test-transport "$PAYNET_SANDBOX_URL"
 
 lua5.4 /usr/bin/busted -o plainTerminal > "$work/busted.out" 2>&1
 cat "$work/busted.out"

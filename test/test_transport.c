@@ -1,0 +1,210 @@
+/*
+ * test_transport.c — libpaynet's non-blocking API against a real sandbox.
+ *
+ * Usage: test-transport URL   (tools/check.sh passes its sandbox's URL)
+ * start / wait / step / cancel, the extra descriptor of wait, and what a
+ * cancel means for `delivered` and the cooldown.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "paynet.h"
+#include "unit.h"
+
+static const char *url;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static paynet_client *client(void)
+{
+    paynet_config config;
+    paynet_client *c = NULL;
+    paynet_error err;
+    paynet_config_init(&config);
+    config.secret_key = "sck_sandbox";
+    config.base_url = url;
+    config.timeout = 5;
+    if (paynet_client_new(&config, &c, &err) != PAYNET_OK)
+        printf("client: %s\n", err.message);
+    return c;
+}
+
+static void unique_gsm(char out[PAYNET_GSM_SIZE])
+{
+    static unsigned counter;
+    snprintf(out, PAYNET_GSM_SIZE, "59%08u",
+             (unsigned)((getpid() * 1000u + counter++ + (unsigned)time(NULL)) % 100000000u));
+}
+
+/* Drives a send until it finishes, waiting on the network only. */
+static paynet_status run(paynet_client *c, paynet_result *res, paynet_error *err)
+{
+    for (;;) {
+        paynet_status s = paynet_send_step(c, res, err);
+        if (s != PAYNET_PENDING)
+            return s;
+        paynet_wait(c, -1, 100, NULL, err);
+    }
+}
+
+static void test_success(void)
+{
+    char gsm[PAYNET_GSM_SIZE];
+    paynet_result res;
+    paynet_error err;
+    paynet_client *c = client();
+    unique_gsm(gsm);
+
+    CASE("non-blocking send: start, step and wait to a success");
+    CHECK(c != NULL);
+    CHECK(!paynet_send_in_flight(c));
+    CHECK(paynet_send_start(c, gsm, "transport-1", &err) == PAYNET_OK);
+    CHECK(paynet_send_in_flight(c));
+    CHECK(run(c, &res, &err) == PAYNET_OK);
+    CHECK(!paynet_send_in_flight(c));
+    CHECK(res.code == 0 && res.http_status == 200);
+    CHECK_STR(res.user_gsm, gsm);
+    CHECK(res.expires_in > 179 && res.expires_in <= 180.001);
+    CHECK(paynet_remaining(c, gsm) > 179);
+
+    CASE("non-blocking send: a resend is refused at start, with no I/O");
+    CHECK(paynet_send_start(c, gsm, "transport-2", &err) == PAYNET_COOLDOWN);
+    CHECK(err.retry_after > 179 && err.delivered == PAYNET_DELIVERED_NO);
+    CHECK(!paynet_send_in_flight(c));
+
+    CASE("step with nothing in flight is refused");
+    CHECK(paynet_send_step(c, &res, &err) == PAYNET_INVALID);
+    paynet_client_free(c);
+}
+
+static void test_busy_and_early_cancel(void)
+{
+    char gsm[PAYNET_GSM_SIZE];
+    paynet_error err, cancelled;
+    paynet_client *c = client();
+    unique_gsm(gsm);
+
+    CASE("a second start while one is in flight is refused (busy)");
+    CHECK(paynet_send_start(c, gsm, "busy-1", &err) == PAYNET_OK);
+    CHECK(paynet_send_start(c, "5000000103", "busy-2", &err) == PAYNET_BUSY);
+    CHECK(err.delivered == PAYNET_DELIVERED_NO);
+
+    CASE("cancel before the request could leave: delivered no, no hold");
+    paynet_send_cancel(c, &cancelled);
+    CHECK(cancelled.kind == PAYNET_CANCELLED);
+    CHECK(cancelled.delivered == PAYNET_DELIVERED_NO);
+    CHECK(!paynet_send_in_flight(c));
+    CHECK(paynet_remaining(c, gsm) == 0);
+
+    CASE("cancel with nothing in flight says so");
+    paynet_send_cancel(c, &cancelled);
+    CHECK(cancelled.kind == PAYNET_CANCELLED && cancelled.delivered == PAYNET_DELIVERED_NO);
+    paynet_client_free(c);
+}
+
+static void test_cancel_after_sending(void)
+{
+    paynet_result res;
+    paynet_error err, cancelled;
+    paynet_client *c = client();
+
+    CASE("cancel after the request left: delivered unknown, number held");
+    CHECK(paynet_send_start(c, "5000000103", "cancel-late", &err) == PAYNET_OK);
+    double until = now() + 0.5;
+    while (now() < until) {
+        CHECK(paynet_send_step(c, &res, &err) == PAYNET_PENDING);
+        paynet_wait(c, -1, 50, NULL, &err);
+    }
+    double t0 = now();
+    paynet_send_cancel(c, &cancelled);
+    CHECK(now() - t0 < 0.1);
+    CHECK(cancelled.kind == PAYNET_CANCELLED);
+    CHECK(cancelled.delivered == PAYNET_DELIVERED_UNKNOWN);
+    CHECK(cancelled.retry_after == 180);
+    CHECK(paynet_remaining(c, "5000000103") > 179);
+    CHECK(paynet_send_start(c, "5000000103", "again", &err) == PAYNET_COOLDOWN);
+
+    CASE("the client sends again after a cancel (a fresh connection)");
+    char gsm[PAYNET_GSM_SIZE];
+    unique_gsm(gsm);
+    CHECK(paynet_send_start(c, gsm, "after-cancel", &err) == PAYNET_OK);
+    CHECK(run(c, &res, &err) == PAYNET_OK);
+    paynet_client_free(c);
+}
+
+static void test_wait(void)
+{
+    int fds[2];
+    int ready = -1;
+    paynet_error err;
+    paynet_result res;
+    paynet_client *c = client();
+    if (pipe(fds) != 0)
+        return;
+
+    CASE("wait with nothing in flight sleeps for its timeout");
+    double t0 = now();
+    CHECK(paynet_wait(c, fds[0], 150, &ready, &err) == PAYNET_OK);
+    double took = now() - t0;
+    CHECK(took >= 0.14 && took < 0.5);
+    CHECK(ready == 0);
+
+    CASE("wait returns at once when the extra descriptor is readable");
+    CHECK(write(fds[1], "k", 1) == 1);
+    t0 = now();
+    CHECK(paynet_wait(c, fds[0], 5000, &ready, &err) == PAYNET_OK);
+    CHECK(now() - t0 < 0.1);
+    CHECK(ready == 1);
+
+    CASE("wait sees the extra descriptor during a send in flight");
+    CHECK(paynet_send_start(c, "5000000103", "wait-key", &err) == PAYNET_OK);
+    CHECK(paynet_send_step(c, &res, &err) == PAYNET_PENDING);
+    t0 = now();
+    CHECK(paynet_wait(c, fds[0], 5000, &ready, &err) == PAYNET_OK);
+    CHECK(now() - t0 < 0.1);
+    CHECK(ready == 1);
+    paynet_send_cancel(c, &err);
+
+    close(fds[0]);
+    close(fds[1]);
+    paynet_client_free(c);
+}
+
+static void test_config(void)
+{
+    paynet_config config;
+    paynet_client *c = (paynet_client *)&config;
+    paynet_error err;
+
+    CASE("client_new refuses a bad configuration and returns no client");
+    paynet_config_init(&config);
+    CHECK(paynet_client_new(&config, &c, &err) == PAYNET_INVALID);
+    CHECK(c == NULL);
+    CHECK(strstr(err.message, "secret_key is required") != NULL);
+    config.secret_key = "k";
+    config.retries = 9;
+    CHECK(paynet_client_new(&config, &c, &err) == PAYNET_INVALID);
+    CHECK(strstr(err.message, "retries") != NULL);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: test-transport SANDBOX_URL\n");
+        return 2;
+    }
+    url = argv[1];
+    test_success();
+    test_busy_and_early_cancel();
+    test_cancel_after_sending();
+    test_wait();
+    test_config();
+    return unit_finish("C transport tests");
+}
