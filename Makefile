@@ -18,6 +18,8 @@ PKGS      = libcurl libcjson
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) lua5.4 libmicrohttpd)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 MHD_LIBS   = $(shell pkg-config --libs libmicrohttpd libcjson)
+TUI_CFLAGS = $(shell pkg-config --cflags ncursesw formw)
+TUI_LIBS   = $(shell pkg-config --libs formw ncursesw)
 ALL_CFLAGS = $(WARNINGS) $(CFLAGS) -fPIC -Icore $(PKG_CFLAGS)
 
 CORE_SRC = core/client.c core/otp.c core/expire.c core/gsm.c core/codes.c core/clock.c
@@ -26,11 +28,18 @@ TEST_SRC = test/main.c test/unit.c test/test_expire.c test/test_gsm.c test/test_
            test/test_clock.c test/test_decode.c
 TEST_OBJ = $(TEST_SRC:%.c=build/obj/%.o)
 
-all: build/paynet.so build/libpaynet.a build/paynet-sandbox
+TUI_SRC  = tui/main.c tui/app.c tui/view.c tui/keys.c
+TUI_OBJ  = $(TUI_SRC:%.c=build/obj/%.o)
+
+all: build/paynet.so build/libpaynet.a build/paynet-sandbox build/paynet-tui
 
 build/obj/%.o: %.c core/paynet.h core/internal.h test/unit.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+build/obj/tui/%.o: tui/%.c tui/app.h tui/view.h tui/keys.h core/paynet.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(TUI_CFLAGS) -c $< -o $@
 
 build/libpaynet.a: $(CORE_OBJ)
 	rm -f $@
@@ -41,6 +50,9 @@ build/paynet.so: build/obj/lua/lpaynet.o $(CORE_OBJ)
 
 build/paynet-sandbox: build/obj/sandbox/sandbox.o build/libpaynet.a
 	$(CC) $(CFLAGS) -o $@ $^ $(MHD_LIBS) -lpthread -lm
+
+build/paynet-tui: $(TUI_OBJ) build/libpaynet.a
+	$(CC) $(CFLAGS) -o $@ $^ $(TUI_LIBS) $(PKG_LIBS) -lpthread -lm
 
 build/test-units: $(TEST_OBJ) build/libpaynet.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm

@@ -1,0 +1,456 @@
+/*
+ * app.c — the operator screen's state machine (see app.h).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+
+static void set_status(struct app *app, enum app_tone tone, const char *text)
+{
+    app->tone = tone;
+    snprintf(app->status, sizeof app->status, "%s", text);
+    app->detail[0] = '\0';
+}
+
+void app_init(struct app *app, const char *env, const char *host)
+{
+    memset(app, 0, sizeof *app);
+    app->env = env;
+    app->host = host;
+    app->live = strcmp(env, "live") == 0;
+    app->focus = FOCUS_GSM;
+    app->shown_second = -1;
+    set_status(app, TONE_INFO,
+               "Type the customer's phone number and a session id, then press Enter.");
+}
+
+void app_mask(const char *gsm, char out[PAYNET_GSM_SIZE])
+{
+    snprintf(out, PAYNET_GSM_SIZE, "%s", gsm);
+    for (size_t i = 3; i < 8 && out[i] != '\0'; i++)
+        out[i] = '*';
+}
+
+/* ---- text from outside -------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s and its code point, or 0. */
+static size_t utf8_decode(const unsigned char *s, unsigned *cp)
+{
+    size_t len;
+    unsigned min;
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    } else if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+        len = 2, min = 0x80, *cp = s[0] & 0x1F;
+    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+        len = 3, min = 0x800, *cp = s[0] & 0x0F;
+    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+        len = 4, min = 0x10000, *cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        *cp = (*cp << 6) | (s[i] & 0x3F);
+    }
+    if (*cp < min || *cp > 0x10FFFF || (*cp >= 0xD800 && *cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+static int unsafe_code_point(unsigned cp)
+{
+    return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F)
+           || (cp >= 0x202A && cp <= 0x202E)  /* bidi embeddings, overrides */
+           || (cp >= 0x2066 && cp <= 0x2069)  /* bidi isolates */
+           || cp == 0x2028 || cp == 0x2029;   /* line, paragraph separators */
+}
+
+void app_clean_text(const char *in, char *out, size_t size)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t o = 0;
+    if (size == 0)
+        return;
+    while (*s) {
+        unsigned cp;
+        size_t len = utf8_decode(s, &cp);
+        if (len == 0) {
+            if (o + 1 >= size)
+                break;
+            out[o++] = '?';
+            s++;
+            continue;
+        }
+        if (unsafe_code_point(cp)) {
+            if (o + 1 >= size)
+                break;
+            out[o++] = ' ';
+        } else {
+            if (o + len >= size)
+                break;
+            memcpy(out + o, s, len);
+            o += len;
+        }
+        s += len;
+    }
+    out[o] = '\0';
+}
+
+/* ---- countdowns --------------------------------------------------------- */
+
+const struct app_countdown *app_countdown_of(const struct app *app, const char *gsm)
+{
+    for (size_t i = 0; i < app->countdown_count; i++)
+        if (strcmp(app->countdowns[i].gsm, gsm) == 0)
+            return &app->countdowns[i];
+    return NULL;
+}
+
+static void countdown_set(struct app *app, const char *gsm, double total, int uncertain)
+{
+    struct app_countdown *c = (struct app_countdown *)app_countdown_of(app, gsm);
+    if (c == NULL) {
+        if (app->countdown_count == APP_COUNTDOWNS_MAX) {
+            /* forget the oldest: the core still guards the number */
+            memmove(app->countdowns, app->countdowns + 1,
+                    (APP_COUNTDOWNS_MAX - 1) * sizeof app->countdowns[0]);
+            app->countdown_count--;
+        }
+        c = &app->countdowns[app->countdown_count++];
+        snprintf(c->gsm, sizeof c->gsm, "%s", gsm);
+    }
+    c->total = total;
+    c->uncertain = uncertain;
+}
+
+/* ---- actions ------------------------------------------------------------ */
+
+unsigned app_set_input(struct app *app, enum app_focus field, const char *text)
+{
+    if (field == FOCUS_SESSION) {
+        snprintf(app->session_input, sizeof app->session_input, "%s", text);
+        return APP_REDRAW;
+    }
+    snprintf(app->gsm_input, sizeof app->gsm_input, "%s", text);
+    paynet_error err;
+    app->gsm_problem[0] = '\0';
+    app->gsm_valid = 0;
+    app->gsm[0] = '\0';
+    if (app->gsm_input[0] != '\0') {
+        if (paynet_gsm_normalize(app->gsm_input, app->gsm, &err) == PAYNET_OK)
+            app->gsm_valid = 1;
+        else
+            snprintf(app->gsm_problem, sizeof app->gsm_problem, "%s", err.message);
+    }
+    app->shown_second = -1; /* another number: its own countdown */
+    return APP_REDRAW;
+}
+
+unsigned app_set_session(struct app *app, const char *id)
+{
+    return app_set_input(app, FOCUS_SESSION, id);
+}
+
+unsigned app_apply(struct app *app, enum app_action action, double now)
+{
+    (void)now;
+    switch (action) {
+    case ACTION_NONE:
+        return 0;
+    case ACTION_EDIT:
+    case ACTION_RESIZE:
+        return APP_REDRAW;
+    case ACTION_NEXT_FIELD:
+    case ACTION_PREV_FIELD:
+        app->focus = app->focus == FOCUS_GSM ? FOCUS_SESSION : FOCUS_GSM;
+        return APP_REDRAW | APP_FOCUS;
+    case ACTION_HELP:
+        app->help = !app->help;
+        return APP_REDRAW;
+    case ACTION_NEW_ID:
+        return APP_NEW_ID | APP_REDRAW;
+    case ACTION_QUIT:
+        return app->sending ? APP_CANCEL_SEND | APP_QUIT : APP_QUIT;
+    case ACTION_CANCEL:
+        if (app->sending)
+            return APP_CANCEL_SEND;
+        if (app->help) {
+            app->help = 0;
+            return APP_REDRAW;
+        }
+        return 0;
+    case ACTION_SEND:
+        if (app->sending) {
+            set_status(app, TONE_WARN,
+                       "A send is in flight: wait for it, or press Esc to cancel it.");
+            return APP_REDRAW;
+        }
+        if (app->gsm_input[0] == '\0') {
+            set_status(app, TONE_ERROR, "Not sent: type the customer's phone number first.");
+            return APP_REDRAW;
+        }
+        if (!app->gsm_valid) {
+            set_status(app, TONE_ERROR, "Not sent: the phone number is not valid.");
+            snprintf(app->detail, sizeof app->detail, "%s", app->gsm_problem);
+            return APP_REDRAW;
+        }
+        if (app->session_input[0] == '\0') {
+            set_status(app, TONE_ERROR,
+                       "Not sent: the session id is empty. Type one, or press F2 for a fresh one.");
+            return APP_REDRAW;
+        }
+        return APP_START_SEND;
+    }
+    return 0;
+}
+
+/* ---- outcomes ----------------------------------------------------------- */
+
+unsigned app_send_started(struct app *app, double now)
+{
+    char masked[PAYNET_GSM_SIZE];
+    app->sending = 1;
+    app->send_started = now;
+    app->spinner_frame = 0;
+    app->send_elapsed = 0;
+    snprintf(app->sending_gsm, sizeof app->sending_gsm, "%s", app->gsm);
+    snprintf(app->sending_session, sizeof app->sending_session, "%s", app->session_input);
+    app_mask(app->gsm, masked);
+    char text[128];
+    snprintf(text, sizeof text, "Sending an OTP to %s ...", masked);
+    set_status(app, TONE_INFO, text);
+    return APP_REDRAW;
+}
+
+static void format_left(double seconds, char *out, size_t size)
+{
+    int s = seconds > 0 ? (int)ceil(seconds < 86400 ? seconds : 86400) : 0;
+    snprintf(out, size, "%02d:%02d", s / 60, s % 60);
+}
+
+unsigned app_send_refused(struct app *app, const paynet_error *err)
+{
+    char masked[PAYNET_GSM_SIZE], left[16], text[PAYNET_MESSAGE_SIZE];
+    app_mask(app->gsm, masked);
+    if (err->kind == PAYNET_COOLDOWN) {
+        const struct app_countdown *c = app_countdown_of(app, app->gsm);
+        format_left(err->retry_after, left, sizeof left);
+        if (c != NULL && c->uncertain)
+            snprintf(text, sizeof text,
+                     "Not sent: an earlier send to %s may have delivered a code. "
+                     "Wait %s before sending again.",
+                     masked, left);
+        else
+            snprintf(text, sizeof text,
+                     "Not sent: the OTP sent to %s is valid for %s more. "
+                     "The customer can use the code they have.",
+                     masked, left);
+        set_status(app, TONE_WARN, text);
+        if (c == NULL) /* held by an earlier run of this client */
+            countdown_set(app, app->gsm, err->retry_after, 0);
+        return APP_REDRAW;
+    }
+    set_status(app, TONE_ERROR, app_error_advice(err->kind, err->code, err->delivered));
+    app_clean_text(err->message, app->detail, sizeof app->detail);
+    return APP_REDRAW;
+}
+
+static void history_add(struct app *app, const char *clock_text, const char *outcome,
+                        enum app_tone tone)
+{
+    if (app->history_count < APP_HISTORY_MAX)
+        app->history_count++;
+    memmove(app->history + 1, app->history,
+            (app->history_count - 1) * sizeof app->history[0]);
+    struct app_entry *e = &app->history[0];
+    snprintf(e->time, sizeof e->time, "%s", clock_text);
+    app_mask(app->sending_gsm, e->masked);
+    app_clean_text(app->sending_session, e->session, sizeof e->session);
+    snprintf(e->outcome, sizeof e->outcome, "%s", outcome);
+    e->tone = tone;
+}
+
+/* "unauthorized (code 7, HTTP 401): Geçersiz gizli anahtar" */
+static void error_detail(const paynet_error *err, char *out, size_t size)
+{
+    char message[PAYNET_MESSAGE_SIZE];
+    char where[96] = "";
+    app_clean_text(err->message, message, sizeof message);
+    if (err->code != PAYNET_NO_CODE && err->http_status > 0) {
+        const char *name = paynet_code_name(err->code);
+        snprintf(where, sizeof where, "%s (code %d, HTTP %ld): ", name ? name : "unknown",
+                 err->code, err->http_status);
+    } else if (err->http_status > 0) {
+        snprintf(where, sizeof where, "HTTP %ld: ", err->http_status);
+    }
+    snprintf(out, size, "%s%s", where, message);
+}
+
+unsigned app_send_finished(struct app *app, paynet_status status,
+                           const paynet_result *res, const paynet_error *err,
+                           const char *clock_text, const char *expire_text)
+{
+    char masked[PAYNET_GSM_SIZE], message[PAYNET_MESSAGE_SIZE];
+    char text[PAYNET_MESSAGE_SIZE + 128], outcome[200];
+    app->sending = 0;
+    app->shown_second = -1;
+    app_mask(app->sending_gsm, masked);
+    if (status == PAYNET_OK) {
+        app_clean_text(res->message, message, sizeof message);
+        if (res->expires_in > 0) {
+            countdown_set(app, app->sending_gsm, res->expires_in, 0);
+            snprintf(text, sizeof text, "OTP sent to %s: \"%s\". Valid until %s.", masked,
+                     message, expire_text);
+            snprintf(outcome, sizeof outcome, "sent, valid until %s", expire_text);
+        } else {
+            snprintf(text, sizeof text,
+                     "OTP sent to %s: \"%s\", but it has already expired (%s).",
+                     masked, message, expire_text);
+            snprintf(outcome, sizeof outcome, "sent, already expired");
+        }
+        set_status(app, TONE_OK, text);
+        history_add(app, clock_text, outcome, TONE_OK);
+        return APP_REDRAW;
+    }
+
+    int maybe = err->delivered == PAYNET_DELIVERED_UNKNOWN;
+    enum app_tone tone = status == PAYNET_CANCELLED ? TONE_WARN : TONE_ERROR;
+    set_status(app, tone, app_error_advice(status, err->code, err->delivered));
+    error_detail(err, app->detail, sizeof app->detail);
+    if (err->retry_after > 0)
+        countdown_set(app, app->sending_gsm, err->retry_after, 1);
+    if (status == PAYNET_API) {
+        const char *name = paynet_code_name(err->code);
+        snprintf(outcome, sizeof outcome, "refused: %s (code %d)", name ? name : "unknown",
+                 err->code);
+    } else if (status == PAYNET_HTTP) {
+        snprintf(outcome, sizeof outcome, "http: HTTP %ld", err->http_status);
+    } else if (status == PAYNET_PROTOCOL) {
+        snprintf(outcome, sizeof outcome, "protocol: unreadable reply");
+    } else {
+        snprintf(outcome, sizeof outcome, "%s, %s", paynet_status_name(status),
+                 maybe ? "may have gone out" : "not sent");
+    }
+    history_add(app, clock_text, outcome, tone);
+    return APP_REDRAW;
+}
+
+unsigned app_set_status(struct app *app, enum app_tone tone, const char *status,
+                        const char *detail)
+{
+    set_status(app, tone, status);
+    app_clean_text(detail ? detail : "", app->detail, sizeof app->detail);
+    return APP_REDRAW;
+}
+
+/* ---- time --------------------------------------------------------------- */
+
+#define SPINNER_HZ 5
+
+unsigned app_tick(struct app *app, double now, double remaining)
+{
+    unsigned flags = 0;
+    app->remaining = remaining > 0 ? remaining : 0;
+    long second = (long)ceil(app->remaining);
+    if (second != app->shown_second) {
+        app->shown_second = second;
+        flags |= APP_REDRAW;
+    }
+    if (app->sending) {
+        app->send_elapsed = now - app->send_started;
+        int frame = (int)(app->send_elapsed * SPINNER_HZ);
+        if (frame != app->spinner_frame) {
+            app->spinner_frame = frame;
+            flags |= APP_REDRAW;
+        }
+    }
+    return flags;
+}
+
+int app_next_wake_ms(const struct app *app, double now)
+{
+    int wake = -1;
+    if (app->sending) {
+        double into = (now - app->send_started) * SPINNER_HZ;
+        wake = (int)((floor(into) + 1 - into) * 1000 / SPINNER_HZ) + 1;
+    }
+    if (app->remaining > 0) {
+        double fraction = app->remaining - floor(app->remaining);
+        int until = (int)(fraction * 1000) + 5;
+        if (fraction == 0)
+            until = 1000;
+        if (wake < 0 || until < wake)
+            wake = until;
+    }
+    return wake;
+}
+
+/* ---- advice ------------------------------------------------------------- */
+
+const char *app_error_advice(paynet_status kind, int code, paynet_delivered delivered)
+{
+    int maybe = delivered == PAYNET_DELIVERED_UNKNOWN;
+    switch (kind) {
+    case PAYNET_OK:
+    case PAYNET_PENDING:
+        return "";
+    case PAYNET_INVALID:
+        return "Not sent: the input is not valid. Correct it and press Enter.";
+    case PAYNET_COOLDOWN:
+        return "Not sent: this number's OTP is still valid. Wait for the countdown to end.";
+    case PAYNET_NETWORK:
+        return maybe ? "The connection broke after the request left: a code may have gone "
+                       "out. Ask the customer before sending again."
+                     : "Could not reach Paynet; nothing was sent. Check the network, "
+                       "then try again.";
+    case PAYNET_TIMEOUT:
+        return maybe ? "Paynet did not answer in time: a code may have gone out. Ask the "
+                       "customer before sending again."
+                     : "Could not connect to Paynet in time; nothing was sent. Try again.";
+    case PAYNET_TLS:
+        return "The secure connection to Paynet failed; nothing was sent. Check the "
+               "CA certificates and the system clock.";
+    case PAYNET_HTTP:
+        return "Paynet's server answered with an HTTP error. Try again in a minute; "
+               "if it goes on, call Paynet support.";
+    case PAYNET_API:
+        switch (code) {
+        case PAYNET_CODE_unauthorized:
+            return "Paynet refused the secret key. Check the secret key "
+                   "(PAYNET_SECRET_KEY or --secret-key-file).";
+        case PAYNET_CODE_duplicatedata:
+            return "Paynet says a code was already sent to this number. Wait until "
+                   "it expires.";
+        case PAYNET_CODE_companyblocked:
+        case PAYNET_CODE_agentblocked:
+        case PAYNET_CODE_agentnotfound:
+            return "Paynet says the merchant account is blocked or unknown. Call "
+                   "Paynet support.";
+        case PAYNET_CODE_servererror:
+        case PAYNET_CODE_timeout:
+            return "Paynet had a problem on its side. Try again in a minute.";
+        case PAYNET_CODE_badrequest:
+            return "Paynet could not accept the request. Check the number and the "
+                   "session id.";
+        default:
+            return "Paynet refused the request. The code and Paynet's message are below.";
+        }
+    case PAYNET_PROTOCOL:
+        return "Paynet's reply could not be read: a code may have gone out. Ask the "
+               "customer before sending again.";
+    case PAYNET_NOMEM:
+        return "Out of memory. Close other programs and try again.";
+    case PAYNET_CANCELLED:
+        return maybe ? "Cancelled after the request left: a code may have gone out, so "
+                       "the number is held."
+                     : "Cancelled before anything was sent. You can send again.";
+    case PAYNET_BUSY:
+        return "A send is already in flight.";
+    }
+    return "Unexpected error.";
+}

@@ -1,0 +1,464 @@
+/*
+ * paynet-tui — the support-desk operator screen: type a phone number and
+ * a session id, press Enter, watch the countdown to otp_expire.
+ *
+ * main.c holds the options, the secret, the audit log and the one event
+ * loop: it waits on the keyboard, the core's sockets and the next visible
+ * change of the clock together (paynet_wait), turns keys into actions
+ * (keys.c), feeds actions and the core's outcomes to the state machine
+ * (app.c), and redraws (view.c) only when the state machine says so.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <locale.h>
+#include <math.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "app.h"
+#include "keys.h"
+#include "paynet.h"
+#include "view.h"
+
+#define SECRET_MAX 512
+
+struct options {
+    const char *env;
+    const char *base_url;
+    const char *secret_key_file;
+    const char *audit_log;
+    const char *cainfo;
+    double timeout;
+    int no_color;
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int signal_number) { stop_signal = signal_number; }
+
+static double now_mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- options ------------------------------------------------------------- */
+
+static void usage(FILE *out)
+{
+    fputs("Usage: paynet-tui [OPTION]...\n"
+          "The support-desk screen for sending Paynet card-save OTPs: type the\n"
+          "customer's phone number and a session id, press Enter, and watch the\n"
+          "countdown to otp_expire. A number cannot be sent again before then.\n"
+          "\n"
+          "  --env test|live          Paynet system to use (default test); live sends\n"
+          "                           real SMS and is shown as LIVE on the screen\n"
+          "  --base-url URL           send to URL instead (e.g. a paynet-sandbox)\n"
+          "  --secret-key-file FILE   read the secret key from FILE, which must not be\n"
+          "                           readable by group or others (chmod 600 FILE);\n"
+          "                           otherwise it comes from PAYNET_SECRET_KEY\n"
+          "  --audit-log FILE         append one JSON line per send to FILE\n"
+          "  --timeout SECONDS        give up on a send after SECONDS (default 15)\n"
+          "  --cainfo FILE            trust the CA certificates in FILE\n"
+          "  --no-color               attributes only, no colours (also NO_COLOR)\n"
+          "  --help                   show this help and exit\n"
+          "  --version                show the version and exit\n"
+          "\n"
+          "Keys: Tab/Shift-Tab move between fields, Enter sends, F2 makes a fresh\n"
+          "session id, Esc cancels a send in flight, F1 shows help, F10 or Ctrl-C\n"
+          "quits.\n",
+          out);
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+    static const struct option longopts[] = {
+        {"env", required_argument, NULL, 'e'},
+        {"base-url", required_argument, NULL, 'b'},
+        {"secret-key-file", required_argument, NULL, 'k'},
+        {"audit-log", required_argument, NULL, 'a'},
+        {"timeout", required_argument, NULL, 't'},
+        {"cainfo", required_argument, NULL, 'c'},
+        {"no-color", no_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    int ch;
+    char *end;
+    while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'e':
+            if (strcmp(optarg, "test") != 0 && strcmp(optarg, "live") != 0) {
+                fprintf(stderr, "paynet-tui: --env must be test or live\n");
+                return 2;
+            }
+            o->env = optarg;
+            break;
+        case 'b':
+            o->base_url = optarg;
+            break;
+        case 'k':
+            o->secret_key_file = optarg;
+            break;
+        case 'a':
+            o->audit_log = optarg;
+            break;
+        case 't':
+            o->timeout = strtod(optarg, &end);
+            if (*end != '\0' || !(o->timeout > 0 && o->timeout <= 3600)) {
+                fprintf(stderr, "paynet-tui: --timeout must be more than 0 and at most 3600\n");
+                return 2;
+            }
+            break;
+        case 'c':
+            o->cainfo = optarg;
+            break;
+        case 'n':
+            o->no_color = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("paynet-tui %s\n", PAYNET_VERSION);
+            return 0;
+        default:
+            fprintf(stderr, "Try 'paynet-tui --help'.\n");
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "paynet-tui: unexpected argument '%s'\nTry 'paynet-tui --help'.\n",
+                argv[optind]);
+        return 2;
+    }
+    return -1;
+}
+
+/* ---- the secret ---------------------------------------------------------- */
+
+static void trim(char *s)
+{
+    size_t n = strcspn(s, "\r\n");
+    s[n] = '\0';
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+        s[--n] = '\0';
+    size_t lead = strspn(s, " \t");
+    memmove(s, s + lead, n - lead + 1);
+}
+
+/* Like ssh with a private key: a file others may read is refused. */
+static int read_secret_file(const char *path, char *out, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "paynet-tui: cannot open %s: %s\n", path, strerror(errno));
+        return 0;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "paynet-tui: %s is not a regular file\n", path);
+        close(fd);
+        return 0;
+    }
+    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+        fprintf(stderr,
+                "paynet-tui: %s is accessible by group or others (mode %04o); "
+                "a secret key file must be private:\n  chmod 600 %s\n",
+                path, (unsigned)(st.st_mode & 07777), path);
+        close(fd);
+        return 0;
+    }
+    ssize_t n = read(fd, out, size - 1);
+    close(fd);
+    if (n < 0) {
+        fprintf(stderr, "paynet-tui: cannot read %s: %s\n", path, strerror(errno));
+        return 0;
+    }
+    out[n] = '\0';
+    trim(out);
+    if (out[0] == '\0') {
+        fprintf(stderr, "paynet-tui: %s holds no secret key\n", path);
+        return 0;
+    }
+    return 1;
+}
+
+static int load_secret(const struct options *o, char *out, size_t size)
+{
+    if (o->secret_key_file != NULL)
+        return read_secret_file(o->secret_key_file, out, size);
+    const char *env = getenv("PAYNET_SECRET_KEY");
+    if (env == NULL || env[0] == '\0') {
+        fprintf(stderr, "paynet-tui: no secret key: set PAYNET_SECRET_KEY or use "
+                        "--secret-key-file FILE\n");
+        return 0;
+    }
+    snprintf(out, size, "%s", env);
+    trim(out);
+    return 1;
+}
+
+/* ---- the audit log --------------------------------------------------------- */
+
+static void local_time_text(time_t t, const char *format, char *out, size_t size)
+{
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(out, size, format, &tm);
+}
+
+/* RFC 3339 local time: "2026-11-25T20:01:02+03:00" */
+static void rfc3339_now(char *out, size_t size)
+{
+    char zone[8];
+    time_t t = time(NULL);
+    local_time_text(t, "%Y-%m-%dT%H:%M:%S", out, size);
+    local_time_text(t, "%z", zone, sizeof zone);
+    size_t n = strlen(out);
+    if (strlen(zone) == 5)
+        snprintf(out + n, size - n, "%.3s:%.2s", zone, zone + 3);
+}
+
+static const char *operator_name(void)
+{
+    const char *user = getenv("USER");
+    if (user != NULL && user[0] != '\0')
+        return user;
+    struct passwd *pw = getpwuid(getuid());
+    return pw != NULL ? pw->pw_name : "unknown";
+}
+
+/* One JSON line per send; returns 0 (with errno) when it could not. */
+static int audit_write(int fd, const char *env, const struct app *app, paynet_status status,
+                       const paynet_result *res, const paynet_error *err)
+{
+    char now[40], masked[PAYNET_GSM_SIZE];
+    if (fd < 0)
+        return 1;
+    rfc3339_now(now, sizeof now);
+    app_mask(app->sending_gsm, masked);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "time", now);
+    cJSON_AddStringToObject(o, "operator", operator_name());
+    cJSON_AddStringToObject(o, "env", env);
+    cJSON_AddStringToObject(o, "number", masked);
+    cJSON_AddStringToObject(o, "session_id", app->sending_session);
+    cJSON_AddStringToObject(o, "outcome", status == PAYNET_OK ? "sent" : paynet_status_name(status));
+    if (status == PAYNET_OK) {
+        cJSON_AddNumberToObject(o, "code", res->code);
+        cJSON_AddStringToObject(o, "otp_expire", res->otp_expire);
+        cJSON_AddStringToObject(o, "delivered", "yes");
+    } else {
+        if (err->code != PAYNET_NO_CODE)
+            cJSON_AddNumberToObject(o, "code", err->code);
+        else
+            cJSON_AddNullToObject(o, "code");
+        cJSON_AddNullToObject(o, "otp_expire");
+        cJSON_AddStringToObject(o, "delivered", paynet_delivered_name(err->delivered));
+    }
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (text == NULL) {
+        errno = ENOMEM;
+        return 0;
+    }
+    size_t n = strlen(text);
+    text[n] = '\n'; /* replaces the terminator: written by length */
+    ssize_t written = write(fd, text, n + 1);
+    cJSON_free(text);
+    return written == (ssize_t)(n + 1);
+}
+
+/* ---- the loop ------------------------------------------------------------ */
+
+struct session {
+    struct options opt;
+    paynet_client *client;
+    struct view *view;
+    struct app app;
+    int audit_fd;
+};
+
+static void fresh_session_id(char *out, size_t size)
+{
+    unsigned char bytes[8];
+    if (getrandom(bytes, sizeof bytes, 0) != sizeof bytes) {
+        unsigned long t = (unsigned long)time(NULL) ^ (unsigned long)getpid();
+        memcpy(bytes, &t, sizeof bytes < sizeof t ? sizeof bytes : sizeof t);
+    }
+    snprintf(out, size, "otp-%02x%02x%02x%02x%02x%02x%02x%02x", bytes[0], bytes[1],
+             bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]);
+}
+
+static unsigned finish(struct session *s, paynet_status status, const paynet_result *res,
+                       const paynet_error *err)
+{
+    char clock_text[16], expire_text[16] = "";
+    time_t now = time(NULL);
+    local_time_text(now, "%H:%M:%S", clock_text, sizeof clock_text);
+    if (status == PAYNET_OK) /* on the desk's clock, as the countdown is */
+        local_time_text(now + (time_t)lround(res->expires_in), "%H:%M:%S", expire_text,
+                        sizeof expire_text);
+    const char *env = s->opt.env;
+    int logged = audit_write(s->audit_fd, env, &s->app, status, res, err);
+    int saved_errno = errno;
+    unsigned flags = app_send_finished(&s->app, status, res, err, clock_text, expire_text);
+    if (!logged)
+        flags |= app_set_status(&s->app, TONE_ERROR, "The audit log could not be written.",
+                                strerror(saved_errno));
+    return flags;
+}
+
+/* Carries out what the state machine asked for. */
+static unsigned effects(struct session *s, unsigned flags, int *quit)
+{
+    paynet_error err;
+    unsigned more = 0;
+    if (flags & APP_FOCUS)
+        view_focus(s->view, s->app.focus);
+    if (flags & APP_NEW_ID) {
+        char id[32];
+        fresh_session_id(id, sizeof id);
+        more |= app_set_session(&s->app, id);
+        view_set_field(s->view, FOCUS_SESSION, id);
+    }
+    if (flags & APP_START_SEND) {
+        if (paynet_send_start(s->client, s->app.gsm, s->app.session_input, &err) == PAYNET_OK)
+            more |= app_send_started(&s->app, now_mono());
+        else
+            more |= app_send_refused(&s->app, &err);
+    }
+    if (flags & APP_CANCEL_SEND) {
+        paynet_send_cancel(s->client, &err);
+        more |= finish(s, PAYNET_CANCELLED, NULL, &err);
+    }
+    if (flags & APP_QUIT)
+        *quit = 1;
+    return flags | more;
+}
+
+static unsigned handle_key(struct session *s, int is_function, unsigned key, int *quit)
+{
+    char text[APP_SESSION_MAX * 4 + 1];
+    enum app_action action = keys_action(is_function, key);
+    if (action == ACTION_EDIT) {
+        if (!view_edit(s->view, is_function, key))
+            return 0;
+        view_field_text(s->view, s->app.focus, text, sizeof text);
+        return app_set_input(&s->app, s->app.focus, text);
+    }
+    return effects(s, app_apply(&s->app, action, now_mono()), quit);
+}
+
+static void run(struct session *s)
+{
+    unsigned flags = APP_REDRAW;
+    int quit = 0;
+    paynet_error err;
+    paynet_result res;
+    while (!quit) {
+        double now = now_mono();
+        double remaining = s->app.gsm_valid ? paynet_remaining(s->client, s->app.gsm) : 0;
+        flags |= app_tick(&s->app, now, remaining);
+        if (flags & APP_REDRAW)
+            view_draw(s->view, &s->app);
+        flags = 0;
+
+        int wake = app_next_wake_ms(&s->app, now_mono());
+        int key_ready = 0;
+        paynet_wait(s->client, STDIN_FILENO, wake < 0 ? 60 * 1000 : wake, &key_ready, &err);
+        if (stop_signal)
+            flags |= effects(s, app_apply(&s->app, ACTION_QUIT, now_mono()), &quit);
+
+        int is_function;
+        unsigned key;
+        while (!quit && view_read_key(s->view, &is_function, &key))
+            flags |= handle_key(s, is_function, key, &quit);
+
+        if (!quit && paynet_send_in_flight(s->client)) {
+            paynet_status status = paynet_send_step(s->client, &res, &err);
+            if (status != PAYNET_PENDING)
+                flags |= finish(s, status, &res, &err);
+        }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct session s;
+    memset(&s, 0, sizeof s);
+    s.opt.env = "test";
+    s.opt.timeout = 15;
+    s.audit_fd = -1;
+    setlocale(LC_ALL, "");
+    int rc = parse_options(argc, argv, &s.opt);
+    if (rc >= 0)
+        return rc;
+    const char *no_color = getenv("NO_COLOR");
+    if (no_color != NULL && no_color[0] != '\0')
+        s.opt.no_color = 1;
+
+    char secret[SECRET_MAX + 2];
+    if (!load_secret(&s.opt, secret, sizeof secret))
+        return 2;
+
+    paynet_config config;
+    paynet_error err;
+    paynet_config_init(&config);
+    config.secret_key = secret;
+    config.env = s.opt.env;
+    config.base_url = s.opt.base_url;
+    config.timeout = s.opt.timeout;
+    config.cainfo = s.opt.cainfo;
+    if (paynet_client_new(&config, &s.client, &err) != PAYNET_OK) {
+        fprintf(stderr, "paynet-tui: %s\n", err.message);
+        return 2;
+    }
+    memset(secret, 0, sizeof secret);
+
+    if (s.opt.audit_log != NULL) {
+        s.audit_fd = open(s.opt.audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        if (s.audit_fd < 0) {
+            fprintf(stderr, "paynet-tui: cannot open the audit log %s: %s\n", s.opt.audit_log,
+                    strerror(errno));
+            paynet_client_free(s.client);
+            return 1;
+        }
+    }
+
+    /* installed before curses, which then leaves them alone */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    s.view = view_open(s.opt.no_color);
+    if (s.view == NULL) {
+        paynet_client_free(s.client);
+        return 1;
+    }
+    app_init(&s.app, s.opt.env, paynet_client_url(s.client));
+    run(&s);
+    view_close(s.view);
+    paynet_client_free(s.client);
+    if (s.audit_fd >= 0)
+        close(s.audit_fd);
+    return 0;
+}
