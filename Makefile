@@ -1,6 +1,9 @@
 # paynet — libpaynet, the Lua module, the sandbox, tests.
 #
-#   make            build build/paynet.so, build/libpaynet.a, build/paynet-sandbox
+#   make            build build/paynet.so, build/libpaynet.a, build/paynet-sandbox,
+#                   build/paynet-tui
+#   make demo       install missing Debian packages, build, run the operator
+#                   screen against a local sandbox
 #   make check      install missing Debian packages, build, run every test
 #   make install    PREFIX=/usr/local DESTDIR= (library, header, module, programs)
 #   make deps       install missing Debian packages only
@@ -25,7 +28,7 @@ ALL_CFLAGS = $(WARNINGS) $(CFLAGS) -fPIC -Icore $(PKG_CFLAGS)
 CORE_SRC = core/client.c core/otp.c core/expire.c core/gsm.c core/codes.c core/clock.c
 CORE_OBJ = $(CORE_SRC:%.c=build/obj/%.o)
 TEST_SRC = test/main.c test/unit.c test/test_expire.c test/test_gsm.c test/test_codes.c \
-           test/test_clock.c test/test_decode.c
+           test/test_clock.c test/test_decode.c test/test_app.c
 TEST_OBJ = $(TEST_SRC:%.c=build/obj/%.o)
 
 TUI_SRC  = tui/main.c tui/app.c tui/view.c tui/keys.c
@@ -54,7 +57,7 @@ build/paynet-sandbox: build/obj/sandbox/sandbox.o build/libpaynet.a
 build/paynet-tui: $(TUI_OBJ) build/libpaynet.a
 	$(CC) $(CFLAGS) -o $@ $^ $(TUI_LIBS) $(PKG_LIBS) -lpthread -lm
 
-build/test-units: $(TEST_OBJ) build/libpaynet.a
+build/test-units: $(TEST_OBJ) build/obj/tui/app.o build/libpaynet.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
 build/test-transport: build/obj/test/test_transport.o build/obj/test/unit.o build/libpaynet.a
@@ -67,6 +70,11 @@ check: deps
 	@$(MAKE) --no-print-directory all build/test-units build/test-transport WERROR=-Werror
 	@sh tools/check.sh
 
+# the operator screen against a local sandbox (DEMO_ARGS="--no-color" etc.)
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh tools/demo.sh
+
 # the busted specs alone (used by `luarocks test`)
 spec: all
 	@sh tools/check.sh --specs-only
@@ -78,12 +86,14 @@ install: all
 	install -m 644 core/paynet.h $(DESTDIR)$(PREFIX)/include/paynet.h
 	install -m 755 build/paynet.so $(DESTDIR)$(LUA_CMOD)/paynet.so
 	install -m 755 build/paynet-sandbox $(DESTDIR)$(PREFIX)/bin/paynet-sandbox
+	install -m 755 build/paynet-tui $(DESTDIR)$(PREFIX)/bin/paynet-tui
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libpaynet.a $(DESTDIR)$(PREFIX)/include/paynet.h \
-	      $(DESTDIR)$(LUA_CMOD)/paynet.so $(DESTDIR)$(PREFIX)/bin/paynet-sandbox
+	      $(DESTDIR)$(LUA_CMOD)/paynet.so $(DESTDIR)$(PREFIX)/bin/paynet-sandbox \
+	      $(DESTDIR)$(PREFIX)/bin/paynet-tui
 
 clean:
 	rm -rf build
 
-.PHONY: all deps check spec install uninstall clean
+.PHONY: all deps check demo spec install uninstall clean

@@ -43,6 +43,18 @@ end
 function H.now() return socket.gettime() end
 function H.sleep(s) socket.sleep(s) end
 
+-- busted keeps one `finally` per test, the last one given: H.defer(finally,
+-- fn) gathers them all, and the one registered runs them newest first.
+local deferred = {}
+function H.defer(finally, fn)
+  deferred[#deferred + 1] = fn
+  finally(function()
+    local list = deferred
+    deferred = {}
+    for i = #list, 1, -1 do pcall(list[i]) end
+  end)
+end
+
 local function remember_pid(pid)
   local dir = os.getenv("PAYNET_SPEC_TMP")
   if dir then
@@ -173,6 +185,80 @@ function H.closed_port()
   local _, port = s:getsockname()
   s:close()
   return port
+end
+
+-- ---- the operator screen in tmux -------------------------------------------
+
+H.tui_bin = "./build/paynet-tui"
+
+local Tui = {}
+Tui.__index = Tui
+
+-- opts: args (list), env (table of NAME = value; PAYNET_SECRET_KEY defaults
+-- to the sandbox's key), x, y.  The screen runs in a private tmux server;
+-- when it exits, the pane prints "EXIT:<status>" on the restored terminal.
+function H.start_tui(opts)
+  opts = opts or {}
+  local dir = H.tmpdir()
+  local env = { LANG = "C.UTF-8", TERM = "screen-256color", PAYNET_SECRET_KEY = H.key }
+  for k, v in pairs(opts.env or {}) do env[k] = v end
+  local parts = { "env", "-u", "NO_COLOR" }
+  for k, v in pairs(env) do
+    if v ~= false then parts[#parts + 1] = quote(k .. "=" .. v) end
+  end
+  parts[#parts + 1] = H.tui_bin
+  for _, a in ipairs(opts.args or {}) do parts[#parts + 1] = quote(a) end
+  local command = table.concat(parts, " ") .. '; echo "EXIT:$?"; exec sleep 600'
+  local self = setmetatable({ dir = dir, sock = dir .. "/sock", secret = env.PAYNET_SECRET_KEY }, Tui)
+  local ok = os.execute(("tmux -S %s -f /dev/null new-session -d -x %d -y %d %s"):format(
+    quote(self.sock), opts.x or 80, opts.y or 24, quote(command)))
+  assert(ok, "tmux could not start")
+  -- the tmux server's pid: killing it ends the screen, even if a spec dies
+  local server = self:tmux("display-message -p '#{pid}'"):match("%d+")
+  if server then remember_pid(server) end
+  return self
+end
+
+function Tui:tmux(args)
+  return H.capture(("tmux -S %s %s 2>&1"):format(quote(self.sock), args))
+end
+
+-- the screen as text; with_escapes keeps colours and attributes
+function Tui:screen(with_escapes)
+  local text = self:tmux("capture-pane -p" .. (with_escapes and " -e" or ""))
+  if self.secret and #self.secret > 0 then
+    assert(not text:find(self.secret, 1, true), "the secret key is on the screen")
+  end
+  return text
+end
+
+-- waits until the screen shows `text` (plain); returns the screen
+function Tui:wait_for(text, timeout)
+  local deadline = H.now() + (timeout or 5)
+  local screen
+  repeat
+    screen = self:screen()
+    if screen:find(text, 1, true) then return screen end
+    H.sleep(0.05)
+  until H.now() > deadline
+  error(("screen never showed %q; it shows:\n%s"):format(text, screen), 2)
+end
+
+function Tui:keys(...)
+  for _, k in ipairs { ... } do self:tmux("send-keys " .. quote(k)) end
+end
+
+function Tui:type(text) self:tmux("send-keys -l " .. quote(text)) end
+
+function Tui:format(f) return (self:tmux("display-message -p " .. quote(f)):gsub("\n$", "")) end
+
+function Tui:resize(x, y) self:tmux(("resize-window -x %d -y %d"):format(x, y)) end
+
+function Tui:pid() return self:format("#{pane_pid}") end
+
+function Tui:stop()
+  self:tmux("kill-server")
+  os.execute("rm -rf " .. quote(self.dir))
 end
 
 -- Unique ordinary numbers (51.. to 59..), never the scenario ranges.

@@ -12,9 +12,9 @@ describe("README example", function()
 
   it("prints what the README says it prints, and the server's refusal on a rerun", function()
     local sandbox = H.start_sandbox()
-    finally(function() sandbox:remove() end)
+    H.defer(finally, function() sandbox:remove() end)
     local dir = H.tmpdir()
-    finally(function() os.execute("rm -rf " .. H.quote(dir)) end)
+    H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
     -- the one change: the sandbox's port is not 8080 here
     local script = example:gsub("http://127%.0%.0%.1:8080", sandbox.url)
     H.write(dir .. "/send.lua", script)

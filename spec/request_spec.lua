@@ -5,7 +5,7 @@ local H = require "spec.helper"
 describe("the request on the wire", function()
   it("is the documented POST with its headers, a versioned User-Agent and the JSON body", function()
     local dir = H.tmpdir()
-    finally(function() os.execute("rm -rf " .. H.quote(dir)) end)
+    H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
     os.execute("lua5.4 spec/capture_server.lua " .. H.quote(dir) .. " >/dev/null 2>&1 &")
     local deadline = H.now() + 5
     while not H.read(dir .. "/port") and H.now() < deadline do H.sleep(0.01) end

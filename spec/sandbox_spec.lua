@@ -154,7 +154,7 @@ end)
 describe("paynet-sandbox --ttl 0", function()
   it("answers already-expired OTPs, so a number can be sent again at once", function()
     local s = H.start_sandbox { ttl = 0 }
-    finally(function() s:remove() end)
+    H.defer(finally, function() s:remove() end)
     local gsm = H.gsm()
     for _ = 1, 3 do
       local status, body = send(s.url, gsm)

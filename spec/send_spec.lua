@@ -75,7 +75,7 @@ describe("send_otp, success", function()
 
   it("reuses one connection for many sends (keep-alive)", function()
     local own = H.start_sandbox { ttl = 0 }
-    finally(function() own:remove() end)
+    H.defer(finally, function() own:remove() end)
     local c = client(own.url)
     for _ = 1, 5 do
       assert(c:send_otp { user_gsm = H.gsm(), otp_session_id = H.session() })
@@ -86,7 +86,7 @@ describe("send_otp, success", function()
 
   it("sends the same number again at once when the OTP has already expired", function()
     local own = H.start_sandbox { ttl = 0 }
-    finally(function() own:remove() end)
+    H.defer(finally, function() own:remove() end)
     local c = client(own.url)
     local gsm = H.gsm()
     for _ = 1, 3 do
@@ -102,7 +102,7 @@ describe("send_otp, the countdown when the desk clock is wrong", function()
   for _, offset in ipairs { 3600, -3600 } do
     it("trusts Date when the server runs " .. offset .. " s away from us", function()
       local own = H.start_sandbox { clock_offset = offset }
-      finally(function() own:remove() end)
+      H.defer(finally, function() own:remove() end)
       local res = assert(client(own.url):send_otp { user_gsm = H.gsm(), otp_session_id = H.session() })
       -- naive local arithmetic would say 180 + offset
       assert.is_true(res.expires_in > 179 and res.expires_in <= 181, res.expires_in)
@@ -259,7 +259,7 @@ describe("send_otp over HTTPS", function()
   it("refuses a certificate for another host name", function()
     local other = H.make_cert(dir, "other.example")
     local own = H.start_sandbox { tls = other }
-    finally(function() own:remove() end)
+    H.defer(finally, function() own:remove() end)
     local _, err = client(own.url, { cainfo = other.cert }):send_otp {
       user_gsm = H.gsm(), otp_session_id = H.session() }
     assert.are.equal("tls", err.kind)

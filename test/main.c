@@ -10,5 +10,6 @@ int main(void)
     suite_codes();
     suite_clock();
     suite_decode();
+    suite_app();
     return unit_finish("C unit tests");
 }

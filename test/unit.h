@@ -24,5 +24,6 @@ void suite_gsm(void);
 void suite_codes(void);
 void suite_clock(void);
 void suite_decode(void);
+void suite_app(void);
 
 #endif

@@ -2,11 +2,11 @@
  * view.c — the operator screen, drawn from a const struct app.
  *
  *   row 0       header: program, environment (LIVE unmistakable), host
- *   rows 2-3    phone-number field, then what will be sent or why not
+ *   rows 2-4    phone-number field, then what will be sent or why not
  *   row 5       session-id field
  *   rows 8-11   status and detail
  *   row 13      spinner, or the countdown and its progress bar
- *   rows 15-    this run's history
+ *   rows 16-    this run's history
  *   last row    key hints
  *
  * The fields belong to the form library and are never erased by a redraw:
@@ -36,7 +36,7 @@
 #define SESSION_WIDTH 40
 #define STATUS_ROW 8
 #define COUNTDOWN_ROW 13
-#define HISTORY_ROW 15
+#define HISTORY_ROW 16
 #define BAR_WIDTH 30
 
 enum { PAIR_HEADER = 1, PAIR_LIVE, PAIR_OK, PAIR_WARN, PAIR_ERROR };
@@ -351,13 +351,13 @@ static void draw_fields(const struct view *v, const struct app *app)
                  tone_attr(v, TONE_OK));
     }
     clear_row(GSM_ROW + 1);
+    clear_row(GSM_ROW + 2);
     if (app->gsm_input[0] == '\0')
         put_text(GSM_ROW + 1, FIELD_X, COLS - FIELD_X - 1,
                  "a Turkish mobile, e.g. 0532 123 45 67", A_DIM);
     else if (!app->gsm_valid)
-        put_text(GSM_ROW + 1, FIELD_X, COLS - FIELD_X - 1, app->gsm_problem,
-                 tone_attr(v, TONE_ERROR));
-    clear_row(GSM_ROW + 2);
+        put_wrapped(GSM_ROW + 1, FIELD_X, COLS - FIELD_X - 1, 2, app->gsm_problem,
+                    tone_attr(v, TONE_ERROR));
 
     move(SESSION_ROW, 0);
     addnstr("                 ", FIELD_X);
@@ -367,7 +367,6 @@ static void draw_fields(const struct view *v, const struct app *app)
     clrtoeol();
     put_text(SESSION_ROW, FIELD_X + SESSION_WIDTH + 2, COLS - FIELD_X - SESSION_WIDTH - 3,
              "F2: new id", A_DIM);
-    clear_row(SESSION_ROW - 1);
     clear_row(SESSION_ROW + 1);
 }
 

@@ -1,0 +1,303 @@
+-- paynet-tui, the real binary in a real terminal (tmux, 80x24, UTF-8),
+-- against real sandboxes.
+local H = require "spec.helper"
+
+local function run(args, env)
+  return H.capture(("env %s %s %s 2>&1"):format(env or "", H.tui_bin, args))
+end
+
+describe("paynet-tui command line", function()
+  it("prints --help with every option and exits 0", function()
+    local out, code = run("--help")
+    assert.are.equal(0, code)
+    for _, option in ipairs { "--env", "--base-url", "--secret-key-file", "--audit-log",
+                              "--timeout", "--cainfo", "--no-color", "--help", "--version" } do
+      assert.truthy(out:find(option, 1, true), option)
+    end
+  end)
+
+  it("prints --version", function()
+    assert.are.equal("paynet-tui 0.1.0\n", (run("--version")))
+  end)
+
+  for _, bad in ipairs { "--nope", "--env prod", "--timeout 0", "--timeout x", "extra" } do
+    it("exits 2 on '" .. bad .. "'", function()
+      local out, code = run(bad, "PAYNET_SECRET_KEY=k")
+      assert.are.equal(2, code)
+      assert.truthy(#out > 0)
+    end)
+  end
+
+  it("needs a secret key and says where to put it", function()
+    local out, code = run("", "-u PAYNET_SECRET_KEY")
+    assert.are.equal(2, code)
+    assert.truthy(out:find("set PAYNET_SECRET_KEY or use --secret-key-file", 1, true), out)
+  end)
+
+  it("refuses a key file that group or others can read, like ssh, without showing it", function()
+    local dir = H.tmpdir()
+    H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
+    local file = dir .. "/key"
+    H.write(file, "sck_file_secret_9\n")
+    os.execute("chmod 640 " .. H.quote(file))
+    local out, code = run("--secret-key-file " .. H.quote(file), "-u PAYNET_SECRET_KEY")
+    assert.are.equal(2, code)
+    assert.truthy(out:find("accessible by group or others (mode 0640)", 1, true), out)
+    assert.truthy(out:find("chmod 600", 1, true))
+    assert.falsy(out:find("sck_file_secret_9", 1, true))
+    local _, missing = run("--secret-key-file " .. H.quote(dir .. "/none"), "-u PAYNET_SECRET_KEY")
+    assert.are.equal(2, missing)
+  end)
+end)
+
+describe("paynet-tui on screen", function()
+  local sandbox
+  setup(function() sandbox = H.start_sandbox() end)
+  teardown(function() sandbox:remove() end)
+
+  local function screen_for(args, env)
+    local tui = H.start_tui { args = args or { "--base-url", sandbox.url }, env = env }
+    tui:wait_for("F10 Quit")
+    return tui
+  end
+
+  local function send(tui, number, session)
+    tui:keys("C-u")
+    tui:type(number)
+    tui:keys("Tab", "C-u")
+    tui:type(session or H.session())
+    tui:keys("BTab", "Enter")
+  end
+
+  it("sends, shows Paynet's message and a countdown that goes down", function()
+    local tui = screen_for()
+    H.defer(finally, function() tui:stop() end)
+    assert.truthy(tui:screen():find("env: TEST", 1, true))
+    local gsm = H.gsm()
+    tui:type("0" .. gsm:sub(1, 3) .. " " .. gsm:sub(4, 6) .. " " .. gsm:sub(7))
+    tui:wait_for("→ " .. gsm)
+    tui:keys("Tab")
+    tui:type("sipariş-42")
+    tui:keys("Enter")
+    local masked = gsm:sub(1, 3) .. "*****" .. gsm:sub(9)
+    local screen = tui:wait_for('OTP sent to ' .. masked .. ': "Başarılı İşlem". Valid until')
+    local m1, s1 = screen:match("Code for " .. masked:gsub("%*", "%%*") .. " valid%s+(%d%d):(%d%d)")
+    assert.truthy(m1, screen)
+    assert.truthy(screen:find("sipariş-42", 1, true), "the session id in the history")
+    H.sleep(2.1)
+    local m2, s2 = tui:screen():match("valid%s+(%d%d):(%d%d)")
+    local before, after = m1 * 60 + s1, m2 * 60 + s2
+    assert.is_true(before > 170 and after <= before - 2 and after >= before - 3, before .. " -> " .. after)
+  end)
+
+  it("refuses a resend during the countdown without a request", function()
+    local tui = screen_for()
+    H.defer(finally, function() tui:stop() end)
+    local gsm = H.gsm()
+    send(tui, gsm)
+    tui:wait_for("OTP sent to")
+    local before = sandbox:requests_settled()
+    tui:keys("Enter")
+    tui:wait_for("Not sent: the OTP sent to " .. gsm:sub(1, 3) .. "*****" .. gsm:sub(9) .. " is valid for")
+    H.sleep(0.2)
+    assert.are.equal(before, sandbox:requests())
+  end)
+
+  it("refuses an invalid number before sending, and says why as you type", function()
+    local tui = screen_for()
+    H.defer(finally, function() tui:stop() end)
+    local before = sandbox:requests_settled()
+    tui:type("0212 123 45 67")
+    tui:wait_for("phone number is not a Turkish mobile number: it must start")
+    tui:keys("Tab")
+    tui:type("s-1")
+    tui:keys("Enter")
+    tui:wait_for("Not sent: the phone number is not valid.")
+    H.sleep(0.2)
+    assert.are.equal(before, sandbox:requests())
+  end)
+
+  local kinds = {
+    { "5000000012", "Paynet refused the request.", "nodata (code 12, HTTP 200)", "refused: nodata (code 12)" },
+    { "5000000102", "Paynet's server answered with an HTTP error.", "HTTP 502", "http: HTTP 502" },
+    { "5000000105", "Paynet's reply could not be read: a code may have gone out.", "not JSON", "protocol:" },
+    { "5000000104", "The connection broke after the request left", "transfer closed", "network, may have gone out" },
+  }
+  for _, k in ipairs(kinds) do
+    it("shows its line for " .. k[1] .. ": " .. k[2], function()
+      local tui = screen_for()
+      H.defer(finally, function() tui:stop() end)
+      send(tui, k[1])
+      local screen = tui:wait_for(k[2])
+      assert.truthy(screen:find(k[3], 1, true), screen)
+      assert.truthy(screen:find(k[4], 1, true), screen)
+    end)
+  end
+
+  it("tells the operator to check the secret key when Paynet refuses it", function()
+    local tui = screen_for(nil, { PAYNET_SECRET_KEY = "sck_wrong_on_screen" })
+    H.defer(finally, function() tui:stop() end)
+    send(tui, H.gsm())
+    local screen = tui:wait_for("Paynet refused the secret key. Check the secret key")
+    assert.truthy(screen:find("unauthorized (code 7, HTTP 401): Geçersiz gizli anahtar", 1, true), screen)
+  end)
+
+  it("says a code may have gone out when Paynet does not answer in time", function()
+    local tui = screen_for { "--base-url", sandbox.url, "--timeout", "1" }
+    H.defer(finally, function() tui:stop() end)
+    send(tui, "5000000103")
+    local screen = tui:wait_for("Paynet did not answer in time: a code may have gone out.", 4)
+    assert.truthy(screen:find("500*****03 is held", 1, true), screen)
+  end)
+
+  it("says nothing was sent when Paynet cannot be reached", function()
+    local tui = screen_for { "--base-url", "http://127.0.0.1:" .. H.closed_port() }
+    H.defer(finally, function() tui:stop() end)
+    send(tui, H.gsm())
+    tui:wait_for("Could not reach Paynet; nothing was sent.")
+  end)
+
+  it("says the secure connection failed for an untrusted certificate", function()
+    local dir = H.tmpdir()
+    local https = H.start_sandbox { tls = H.make_cert(dir) }
+    H.defer(finally, function() https:remove(); os.execute("rm -rf " .. H.quote(dir)) end)
+    local tui = screen_for { "--base-url", https.url }
+    H.defer(finally, function() tui:stop() end)
+    send(tui, H.gsm())
+    tui:wait_for("The secure connection to Paynet failed; nothing was sent.")
+  end)
+
+  it("keeps counting while a slow send is in flight, and Esc cancels it", function()
+    local tui = screen_for()
+    H.defer(finally, function() tui:stop() end)
+    send(tui, "5000000115")
+    tui:wait_for("Sending to 500*****15")
+    H.sleep(0.5)
+    local t0 = H.now()
+    tui:keys("Escape")
+    local screen = tui:wait_for("Cancelled after the request left: a code may have gone out")
+    assert.is_true(H.now() - t0 < 1, "Esc acted at once")
+    assert.truthy(screen:find("cancelled, may have gone out", 1, true), screen)
+    assert.truthy(screen:find("500*****15 is held", 1, true), screen)
+  end)
+
+  it("draws the server's control characters as harmless text", function()
+    local tui = screen_for()
+    H.defer(finally, function() tui:stop() end)
+    local title = tui:format("#{pane_title}")
+    send(tui, "5000000117")
+    local screen = tui:wait_for("OTP sent to 500*****17")
+    assert.truthy(screen:find("Başarılı [2J ]0;pwned  İşlem", 1, true), screen)
+    assert.truthy(screen:find("paynet-tui 0.1.0", 1, true), "the header was not cleared")
+    assert.are.equal(title, tui:format("#{pane_title}"))
+  end)
+
+  it("survives a resize down to 20x5 and back", function()
+    local tui = screen_for()
+    H.defer(finally, function() tui:stop() end)
+    tui:type("0532 111 22 33")
+    tui:wait_for("→ 5321112233")
+    tui:resize(20, 5)
+    local small = tui:wait_for("Terminal too small")
+    assert.truthy(small:find("20x5, needs 80x24", 1, true), small)
+    tui:resize(80, 24)
+    local screen = tui:wait_for("F10 Quit")
+    assert.truthy(screen:find("0532 111 22 33", 1, true), "the typed number survived")
+    tui:resize(120, 40)
+    tui:wait_for("F10 Quit")
+    tui:keys("F10")
+    tui:wait_for("EXIT:0")
+  end)
+
+  it("uses colour by default and attributes only with NO_COLOR or --no-color", function()
+    local colour = screen_for()
+    H.defer(finally, function() colour:stop() end)
+    assert.truthy(colour:screen(true):find("\27%[[0-9;]*4[0-7]m") or
+                  colour:screen(true):find("\27%[[0-9;]*44[;m]"), "a coloured header")
+    for _, case in ipairs { { env = { NO_COLOR = "1" } }, { args = { "--no-color" } } } do
+      local args = { "--base-url", sandbox.url }
+      for _, a in ipairs(case.args or {}) do args[#args + 1] = a end
+      local plain = screen_for(args, case.env)
+      H.defer(finally, function() plain:stop() end)
+      local text = plain:screen(true)
+      assert.falsy(text:find("\27%[[0-9;]*[34][0-7]m"), "no colour")
+      assert.falsy(text:find("\27%[[0-9;]*[34]8;5"), "no colour")
+      assert.truthy(text:find("\27%[[0-9;]*7m"), "reverse video for the header")
+    end
+  end)
+
+  it("shows LIVE unmistakably when asked for the live system", function()
+    local tui = screen_for { "--env", "live", "--base-url", sandbox.url }
+    H.defer(finally, function() tui:stop() end)
+    tui:wait_for("*** LIVE: REAL SMS TO REAL CUSTOMERS ***")
+  end)
+
+  for _, key in ipairs { "F10", "C-c" } do
+    it("exits 0 on " .. key .. " and gives the terminal back", function()
+      local tui = screen_for()
+      H.defer(finally, function() tui:stop() end)
+      assert.are.equal("1", tui:format("#{alternate_on}"))
+      tui:keys(key)
+      tui:wait_for("EXIT:0")
+      assert.are.equal("0", tui:format("#{alternate_on}"))
+      assert.are.equal("1", tui:format("#{cursor_flag}"))
+    end)
+  end
+
+  it("exits 0 on SIGTERM and gives the terminal back", function()
+    local tui = screen_for()
+    H.defer(finally, function() tui:stop() end)
+    os.execute("pkill -TERM -P " .. tui:pid() .. " -x paynet-tui")
+    tui:wait_for("EXIT:0")
+    assert.are.equal("0", tui:format("#{alternate_on}"))
+  end)
+
+  it("writes one JSON line per send to the audit log, never the secret", function()
+    local dir = H.tmpdir()
+    H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
+    local log = dir .. "/audit.jsonl"
+    local tui = screen_for({ "--base-url", sandbox.url, "--audit-log", log },
+                           { USER = "ayse", PAYNET_SECRET_KEY = "sck_sandbox" })
+    H.defer(finally, function() tui:stop() end)
+    local gsm = H.gsm()
+    send(tui, gsm, "audit-1")
+    tui:wait_for("OTP sent to")
+    send(tui, "5000000007", "audit-2")
+    tui:wait_for("Check the secret key")
+    send(tui, "bad")
+    tui:wait_for("Not sent: the phone number is not valid.")
+    tui:keys("F10")
+    tui:wait_for("EXIT:0")
+    local text = assert(H.read(log))
+    assert.falsy(text:find("sck_sandbox", 1, true))
+    local lines = {}
+    for line in text:gmatch("[^\n]+") do lines[#lines + 1] = line end
+    assert.are.equal(2, #lines, text)
+    local first, second = lines[1], lines[2]
+    assert.truthy(first:match('^{"time":"%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d[+-]%d%d:%d%d"'), first)
+    assert.truthy(first:find('"operator":"ayse","env":"test","number":"' .. gsm:sub(1, 3) ..
+                             '*****' .. gsm:sub(9) .. '","session_id":"audit-1","outcome":"sent","code":0', 1, true), first)
+    assert.truthy(first:match('"otp_expire":"[^"]+%+03:00","delivered":"yes"}$'), first)
+    assert.truthy(second:find('"session_id":"audit-2","outcome":"api","code":7,"otp_expire":null,"delivered":"yes"}', 1, true), second)
+    local mode = H.capture("stat -c %a " .. H.quote(log))
+    assert.are.equal("600\n", mode)
+  end)
+
+  it("is idle between clock ticks: the countdown redraws once a second", function()
+    local tui = screen_for()
+    H.defer(finally, function() tui:stop() end)
+    send(tui, H.gsm())
+    tui:wait_for("OTP sent to")
+    local pid = H.capture("pgrep -P " .. tui:pid() .. " -x paynet-tui"):match("%d+")
+    local function ticks()
+      local stat = H.read("/proc/" .. pid .. "/stat")
+      local fields = {}
+      for f in stat:match("%) (.*)"):gmatch("%S+") do fields[#fields + 1] = f end
+      return tonumber(fields[12]) + tonumber(fields[13])  -- utime + stime
+    end
+    local t0 = ticks()
+    H.sleep(3)
+    -- 3 s of countdown: a busy loop would burn ~300 ticks; a handful is redraws
+    assert.is_true(ticks() - t0 <= 5, "CPU ticks: " .. (ticks() - t0))
+  end)
+end)

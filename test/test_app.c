@@ -1,0 +1,276 @@
+/*
+ * test_app.c — the operator screen's state machine, without curses.
+ */
+#include "../tui/app.h"
+#include "unit.h"
+
+static void fresh(struct app *app)
+{
+    app_init(app, "test", "http://127.0.0.1:1/v1/card/send_otp");
+}
+
+static paynet_error error_of(paynet_status kind, paynet_delivered delivered, int code,
+                             long http_status, double retry_after, const char *message)
+{
+    paynet_error err;
+    memset(&err, 0, sizeof err);
+    err.kind = kind;
+    err.delivered = delivered;
+    err.code = code;
+    err.http_status = http_status;
+    err.retry_after = retry_after;
+    snprintf(err.message, sizeof err.message, "%s", message);
+    return err;
+}
+
+static void ready_to_send(struct app *app)
+{
+    fresh(app);
+    app_set_input(app, FOCUS_GSM, "0532 123 45 67");
+    app_set_input(app, FOCUS_SESSION, "order-42");
+}
+
+static void test_inputs(void)
+{
+    struct app app;
+    CASE("app starts on the phone field with a hint, test env not live");
+    fresh(&app);
+    CHECK(app.focus == FOCUS_GSM && !app.live && !app.sending);
+    CHECK(strstr(app.status, "phone number") != NULL);
+    app_init(&app, "live", "https://api.paynet.com.tr/v1/card/send_otp");
+    CHECK(app.live);
+
+    CASE("app shows the number as it will be sent, or why not");
+    fresh(&app);
+    CHECK(app_set_input(&app, FOCUS_GSM, "+90 (532) 123 45 67") & APP_REDRAW);
+    CHECK(app.gsm_valid);
+    CHECK_STR(app.gsm, "5321234567");
+    app_set_input(&app, FOCUS_GSM, "0532 123");
+    CHECK(!app.gsm_valid && strstr(app.gsm_problem, "has 7 digits") != NULL);
+    app_set_input(&app, FOCUS_GSM, "");
+    CHECK(!app.gsm_valid && app.gsm_problem[0] == '\0');
+
+    CASE("Tab and Shift-Tab move the focus and tell the form");
+    fresh(&app);
+    CHECK(app_apply(&app, ACTION_NEXT_FIELD, 0) == (APP_REDRAW | APP_FOCUS));
+    CHECK(app.focus == FOCUS_SESSION);
+    app_apply(&app, ACTION_PREV_FIELD, 0);
+    CHECK(app.focus == FOCUS_GSM);
+
+    CASE("F2 asks for a fresh id; F1 toggles help; Esc closes help");
+    fresh(&app);
+    CHECK(app_apply(&app, ACTION_NEW_ID, 0) & APP_NEW_ID);
+    app_set_session(&app, "otp-0011223344556677");
+    CHECK_STR(app.session_input, "otp-0011223344556677");
+    app_apply(&app, ACTION_HELP, 0);
+    CHECK(app.help);
+    CHECK(app_apply(&app, ACTION_CANCEL, 0) == APP_REDRAW);
+    CHECK(!app.help);
+    CHECK(app_apply(&app, ACTION_CANCEL, 0) == 0);
+}
+
+static void test_send_refusals(void)
+{
+    struct app app;
+    CASE("Enter without a number, with a bad number, without a session: no send");
+    fresh(&app);
+    CHECK(!(app_apply(&app, ACTION_SEND, 0) & APP_START_SEND));
+    CHECK(app.tone == TONE_ERROR && strstr(app.status, "type the customer's phone") != NULL);
+    app_set_input(&app, FOCUS_GSM, "4321234567");
+    CHECK(!(app_apply(&app, ACTION_SEND, 0) & APP_START_SEND));
+    CHECK(strstr(app.status, "not valid") != NULL);
+    CHECK(strstr(app.detail, "start with 5") != NULL);
+    app_set_input(&app, FOCUS_GSM, "5321234567");
+    CHECK(!(app_apply(&app, ACTION_SEND, 0) & APP_START_SEND));
+    CHECK(strstr(app.status, "F2") != NULL);
+
+    CASE("Enter with both inputs asks the loop to start the send");
+    ready_to_send(&app);
+    CHECK(app_apply(&app, ACTION_SEND, 0) == APP_START_SEND);
+
+    CASE("a cooldown refusal shows the time left and what the customer can do");
+    ready_to_send(&app);
+    paynet_error err = error_of(PAYNET_COOLDOWN, PAYNET_DELIVERED_NO, PAYNET_NO_CODE, 0,
+                                151.2, "valid for 152 s more");
+    app_send_refused(&app, &err);
+    CHECK(app.tone == TONE_WARN);
+    CHECK(strstr(app.status, "02:32") != NULL);
+    CHECK(strstr(app.status, "532*****67") != NULL);
+    CHECK(!app.sending && app.history_count == 0);
+}
+
+static void test_sending(void)
+{
+    struct app app;
+    paynet_result res;
+    memset(&res, 0, sizeof res);
+
+    CASE("while sending: Enter is refused, Esc cancels, F10 cancels and quits");
+    ready_to_send(&app);
+    app_send_started(&app, 100.0);
+    CHECK(app.sending);
+    CHECK(strstr(app.status, "Sending an OTP to 532*****67") != NULL);
+    CHECK(!(app_apply(&app, ACTION_SEND, 100.1) & APP_START_SEND));
+    CHECK(app.tone == TONE_WARN);
+    CHECK(app_apply(&app, ACTION_CANCEL, 100.2) == APP_CANCEL_SEND);
+    CHECK(app_apply(&app, ACTION_QUIT, 100.2) == (APP_CANCEL_SEND | APP_QUIT));
+
+    CASE("success: status with the cleaned message, countdown, history");
+    snprintf(res.message, sizeof res.message, "Başarılı\x1b[2J İşlem");
+    res.expires_in = 179.6;
+    app_send_finished(&app, PAYNET_OK, &res, NULL, "20:01:02", "20:04:02");
+    CHECK(!app.sending && app.tone == TONE_OK);
+    CHECK(strstr(app.status, "Başarılı [2J İşlem") != NULL);
+    CHECK(strstr(app.status, "Valid until 20:04:02") != NULL);
+    CHECK(strchr(app.status, 0x1b) == NULL);
+    const struct app_countdown *c = app_countdown_of(&app, "5321234567");
+    CHECK(c != NULL && c->total == 179.6 && !c->uncertain);
+    CHECK(app.history_count == 1);
+    CHECK_STR(app.history[0].masked, "532*****67");
+    CHECK_STR(app.history[0].session, "order-42");
+    CHECK_STR(app.history[0].time, "20:01:02");
+    CHECK(strstr(app.history[0].outcome, "sent, valid until 20:04:02") != NULL);
+
+    CASE("a success whose OTP already expired says so");
+    ready_to_send(&app);
+    app_send_started(&app, 0);
+    res.expires_in = -0.2;
+    app_send_finished(&app, PAYNET_OK, &res, NULL, "20:01:02", "20:01:02");
+    CHECK(strstr(app.status, "already expired") != NULL);
+    CHECK(app_countdown_of(&app, "5321234567") == NULL);
+
+    CASE("a timeout after sending: may have gone out, number held");
+    ready_to_send(&app);
+    app_send_started(&app, 0);
+    paynet_error err = error_of(PAYNET_TIMEOUT, PAYNET_DELIVERED_UNKNOWN, PAYNET_NO_CODE, 0,
+                                180, "no complete reply within 15 s");
+    app_send_finished(&app, PAYNET_TIMEOUT, NULL, &err, "20:01:02", "");
+    CHECK(app.tone == TONE_ERROR);
+    CHECK(strstr(app.status, "may have gone out") != NULL);
+    CHECK(strstr(app.detail, "no complete reply") != NULL);
+    c = app_countdown_of(&app, "5321234567");
+    CHECK(c != NULL && c->uncertain && c->total == 180);
+    CHECK_STR(app.history[0].outcome, "timeout, may have gone out");
+
+    CASE("a wrong key: check the secret key, with the code name and server message");
+    ready_to_send(&app);
+    app_send_started(&app, 0);
+    err = error_of(PAYNET_API, PAYNET_DELIVERED_YES, 7, 401, 0, "Geçersiz gizli anahtar");
+    app_send_finished(&app, PAYNET_API, NULL, &err, "20:01:02", "");
+    CHECK(strstr(app.status, "Check the secret key") != NULL);
+    CHECK_STR(app.detail, "unauthorized (code 7, HTTP 401): Geçersiz gizli anahtar");
+    CHECK_STR(app.history[0].outcome, "refused: unauthorized (code 7)");
+    CHECK(app_countdown_of(&app, "5321234567") == NULL);
+
+    CASE("a cancel before sending is a warning, not an error");
+    ready_to_send(&app);
+    app_send_started(&app, 0);
+    err = error_of(PAYNET_CANCELLED, PAYNET_DELIVERED_NO, PAYNET_NO_CODE, 0, 0, "cancelled");
+    app_send_finished(&app, PAYNET_CANCELLED, NULL, &err, "20:01:02", "");
+    CHECK(app.tone == TONE_WARN && strstr(app.status, "before anything was sent") != NULL);
+    CHECK_STR(app.history[0].outcome, "cancelled, not sent");
+
+    CASE("history keeps the newest first, at most APP_HISTORY_MAX");
+    ready_to_send(&app);
+    for (int i = 0; i < APP_HISTORY_MAX + 5; i++) {
+        char clock_text[16];
+        snprintf(clock_text, sizeof clock_text, "t%d", i);
+        app_send_started(&app, 0);
+        app_send_finished(&app, PAYNET_CANCELLED, NULL, &err, clock_text, "");
+    }
+    CHECK(app.history_count == APP_HISTORY_MAX);
+    CHECK_STR(app.history[0].time, "t104");
+    CHECK_STR(app.history[APP_HISTORY_MAX - 1].time, "t5");
+}
+
+static void test_clock(void)
+{
+    struct app app;
+    CASE("tick redraws only when the displayed second changes");
+    ready_to_send(&app);
+    CHECK(app_tick(&app, 10.0, 179.5) == APP_REDRAW);
+    CHECK(app.shown_second == 180);
+    CHECK(app_tick(&app, 10.2, 179.3) == 0);
+    CHECK(app_tick(&app, 10.6, 178.9) == APP_REDRAW);
+    CHECK(app_tick(&app, 10.7, 178.8) == 0);
+
+    CASE("the next wake is the next second boundary; idle never wakes");
+    CHECK(app_next_wake_ms(&app, 10.7) >= 800 && app_next_wake_ms(&app, 10.7) <= 810);
+    app_tick(&app, 200, 0);
+    CHECK(app.shown_second == 0);
+    CHECK(app_next_wake_ms(&app, 200) == -1);
+
+    CASE("another number shows its own countdown (redraw forced)");
+    app_tick(&app, 10.0, 50.5);
+    app_set_input(&app, FOCUS_GSM, "5329999999");
+    CHECK(app_tick(&app, 10.0, 50.5) == APP_REDRAW);
+
+    CASE("while sending: the spinner moves at 5 Hz and the elapsed time follows");
+    ready_to_send(&app);
+    app_tick(&app, 0, 0);
+    app_send_started(&app, 100.0);
+    CHECK(app_tick(&app, 100.1, 0) == 0);
+    CHECK(app_tick(&app, 100.25, 0) == APP_REDRAW);
+    CHECK(app.send_elapsed > 0.24 && app.send_elapsed < 0.26);
+    int wake = app_next_wake_ms(&app, 100.25);
+    CHECK(wake > 140 && wake <= 160);
+}
+
+static void test_text(void)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"Başarılı İşlem", "Başarılı İşlem"},
+        {"a\x1b[2Jb", "a [2Jb"},
+        {"a\r\nb\tc", "a  b c"},
+        {"title\x1b]0;pwned\x07!", "title ]0;pwned !"},
+        {"c1 \xc2\x9b" "31m", "c1  31m"},            /* U+009B, the 8-bit CSI */
+        {"rtl \xe2\x80\xae" "gnp.exe", "rtl  gnp.exe"}, /* U+202E */
+        {"bad \xff\xfe utf8", "bad ?? utf8"},
+        {"cut \xc3", "cut ?"},
+        {"del \x7f", "del  "},
+    };
+    char out[64];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "clean_text case %zu", i);
+        CASE(name);
+        app_clean_text(cases[i].in, out, sizeof out);
+        CHECK_STR(out, cases[i].out);
+    }
+    CASE("clean_text never cuts a character and always terminates");
+    app_clean_text("şşşş", out, 6);
+    CHECK_STR(out, "şş");
+    app_clean_text("abc", out, 1);
+    CHECK_STR(out, "");
+
+    CASE("mask shows the first three and last two digits");
+    char masked[PAYNET_GSM_SIZE];
+    app_mask("5321234567", masked);
+    CHECK_STR(masked, "532*****67");
+
+    CASE("every error kind has its own advice, and delivered changes it");
+    paynet_status kinds[] = {PAYNET_INVALID, PAYNET_COOLDOWN, PAYNET_NETWORK, PAYNET_TIMEOUT,
+                             PAYNET_TLS, PAYNET_HTTP, PAYNET_API, PAYNET_PROTOCOL,
+                             PAYNET_NOMEM, PAYNET_CANCELLED};
+    size_t n = sizeof kinds / sizeof kinds[0];
+    for (size_t i = 0; i < n; i++) {
+        const char *a = app_error_advice(kinds[i], 1, PAYNET_DELIVERED_NO);
+        CHECK(a != NULL && strlen(a) > 20);
+        for (size_t j = 0; j < i; j++)
+            CHECK(strcmp(a, app_error_advice(kinds[j], 1, PAYNET_DELIVERED_NO)) != 0);
+    }
+    CHECK(strstr(app_error_advice(PAYNET_NETWORK, -1, PAYNET_DELIVERED_NO), "nothing was sent"));
+    CHECK(strstr(app_error_advice(PAYNET_NETWORK, -1, PAYNET_DELIVERED_UNKNOWN), "may have gone out"));
+    CHECK(strstr(app_error_advice(PAYNET_API, 7, PAYNET_DELIVERED_YES), "secret key"));
+}
+
+void suite_app(void)
+{
+    test_inputs();
+    test_send_refusals();
+    test_sending();
+    test_clock();
+    test_text();
+}
