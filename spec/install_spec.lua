@@ -33,7 +33,8 @@ describe("installing", function()
     local out, code = H.capture(("make -s install PREFIX=/opt/pn DESTDIR=%s 2>&1"):format(H.quote(root)))
     assert.are.equal(0, code, out)
     for _, path in ipairs { "/opt/pn/lib/libpaynet.a", "/opt/pn/include/paynet.h",
-                            "/opt/pn/lib/lua/5.4/paynet.so", "/opt/pn/bin/paynet-sandbox" } do
+                            "/opt/pn/lib/lua/5.4/paynet.so", "/opt/pn/bin/paynet-sandbox",
+                            "/opt/pn/bin/paynet-tui" } do
       assert.truthy(H.read(root .. path), path)
     end
     out, code = H.capture(("make -s uninstall PREFIX=/opt/pn DESTDIR=%s 2>&1"):format(H.quote(root)))
