@@ -256,6 +256,23 @@ function Tui:resize(x, y) self:tmux(("resize-window -x %d -y %d"):format(x, y)) 
 
 function Tui:pid() return self:format("#{pane_pid}") end
 
+-- The pid of the child of `parent` whose command is `name`, read from /proc
+-- (procps is not on a minimal Debian).
+function H.child_pid(parent, name)
+  for pid in H.capture("ls /proc"):gmatch("%d+") do
+    local stat = H.read("/proc/" .. pid .. "/stat")
+    if stat then
+      local comm, ppid = stat:match("^%d+ %((.*)%) %S+ (%d+)")
+      if comm == name and ppid == tostring(parent) then return pid end
+    end
+  end
+end
+
+-- The paynet-tui process of this screen.
+function Tui:program_pid()
+  return H.child_pid(self:pid(), "paynet-tui")
+end
+
 function Tui:stop()
   self:tmux("kill-server")
   os.execute("rm -rf " .. quote(self.dir))
