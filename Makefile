@@ -6,6 +6,9 @@
 #                   screen against a local sandbox
 #   make check      install missing Debian packages, build, run every test
 #   make install    PREFIX=/usr/local DESTDIR= (library, header, module, programs)
+#   make check-asan      every test with AddressSanitizer + UBSan (build-asan/)
+#   make check-valgrind  the C tests and the specs under valgrind
+#   make fuzz            each libFuzzer target for FUZZ_SECONDS (build-fuzz/)
 #   make deps       install missing Debian packages only
 
 PREFIX   ?= /usr/local
@@ -26,49 +29,96 @@ TUI_LIBS   = $(shell pkg-config --libs formw ncursesw)
 ALL_CFLAGS = $(WARNINGS) $(CFLAGS) -fPIC -Icore $(PKG_CFLAGS)
 
 CORE_SRC = core/client.c core/otp.c core/expire.c core/gsm.c core/codes.c core/clock.c
-CORE_OBJ = $(CORE_SRC:%.c=build/obj/%.o)
+# BUILD: where objects and programs go; build-asan/ holds the sanitized twin
+BUILD    ?= build
+B         = $(BUILD)
+CORE_OBJ = $(CORE_SRC:%.c=$(B)/obj/%.o)
 TEST_SRC = test/main.c test/unit.c test/test_expire.c test/test_gsm.c test/test_codes.c \
            test/test_clock.c test/test_decode.c test/test_app.c
-TEST_OBJ = $(TEST_SRC:%.c=build/obj/%.o)
+TEST_OBJ = $(TEST_SRC:%.c=$(B)/obj/%.o)
 
 TUI_SRC  = tui/main.c tui/app.c tui/view.c tui/keys.c
-TUI_OBJ  = $(TUI_SRC:%.c=build/obj/%.o)
+TUI_OBJ  = $(TUI_SRC:%.c=$(B)/obj/%.o)
 
-all: build/paynet.so build/libpaynet.a build/paynet-sandbox build/paynet-tui
+all: $(B)/paynet.so $(B)/libpaynet.a $(B)/paynet-sandbox $(B)/paynet-tui
 
-build/obj/%.o: %.c core/paynet.h core/internal.h test/unit.h
+$(B)/obj/%.o: %.c core/paynet.h core/internal.h test/unit.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
-build/obj/tui/%.o: tui/%.c tui/app.h tui/view.h tui/keys.h core/paynet.h
+$(B)/obj/tui/%.o: tui/%.c tui/app.h tui/view.h tui/keys.h core/paynet.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(TUI_CFLAGS) -c $< -o $@
 
-build/libpaynet.a: $(CORE_OBJ)
+$(B)/libpaynet.a: $(CORE_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-build/paynet.so: build/obj/lua/lpaynet.o $(CORE_OBJ)
+$(B)/paynet.so: $(B)/obj/lua/lpaynet.o $(CORE_OBJ)
 	$(CC) $(CFLAGS) -shared -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
-build/paynet-sandbox: build/obj/sandbox/sandbox.o build/libpaynet.a
+$(B)/paynet-sandbox: $(B)/obj/sandbox/sandbox.o $(B)/libpaynet.a
 	$(CC) $(CFLAGS) -o $@ $^ $(MHD_LIBS) -lpthread -lm
 
-build/paynet-tui: $(TUI_OBJ) build/libpaynet.a
+$(B)/paynet-tui: $(TUI_OBJ) $(B)/libpaynet.a
 	$(CC) $(CFLAGS) -o $@ $^ $(TUI_LIBS) $(PKG_LIBS) -lpthread -lm
 
-build/test-units: $(TEST_OBJ) build/obj/tui/app.o build/libpaynet.a
+$(B)/test-units: $(TEST_OBJ) $(B)/obj/tui/app.o $(B)/libpaynet.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
-build/test-transport: build/obj/test/test_transport.o build/obj/test/unit.o build/libpaynet.a
+$(B)/test-transport: $(B)/obj/test/test_transport.o $(B)/obj/test/unit.o $(B)/libpaynet.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+
+# A Lua host for the sanitized module (see test/lua_host.c).
+$(B)/lua: test/lua_host.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(CFLAGS) $(shell pkg-config --libs lua5.4)
 
 deps:
 	@sh tools/deps.sh
 
 check: deps
-	@$(MAKE) --no-print-directory all build/test-units build/test-transport WERROR=-Werror
+	@$(MAKE) --no-print-directory all $(B)/test-units $(B)/test-transport WERROR=-Werror
 	@sh tools/check.sh
+
+SAN_CFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+             -fno-omit-frame-pointer
+SAN_ENV    = ASAN_OPTIONS=halt_on_error=1:abort_on_error=0:detect_leaks=1:exitcode=86 \
+             UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=86
+
+# every C test and spec with the core, the module and the programs built
+# under AddressSanitizer + UndefinedBehaviorSanitizer; the first report halts
+deps-hardening:
+	@sh tools/deps.sh hardening
+
+check-asan: deps-hardening
+	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(SAN_CFLAGS)" WERROR=-Werror \
+	    all build-asan/test-units build-asan/test-transport build-asan/lua
+	@$(SAN_ENV) PAYNET_BUILD=build-asan PAYNET_LUA=build-asan/lua sh tools/check.sh
+
+VALGRIND = valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,indirect \
+           --show-leak-kinds=definite,indirect --error-exitcode=99
+
+# the C tests and the specs (the Lua process, with the module and the core)
+# under valgrind: no errors, nothing definitely or indirectly lost
+check-valgrind: deps-hardening
+	@$(MAKE) --no-print-directory all $(B)/test-units $(B)/test-transport WERROR=-Werror
+	@PAYNET_WRAP="$(VALGRIND)" sh tools/check.sh
+
+FUZZ_CC     = clang
+FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+              -std=c11 -Icore $(shell pkg-config --cflags libcjson libcurl)
+FUZZ_CORE   = core/otp.c core/expire.c core/codes.c core/clock.c core/gsm.c
+FUZZ_SECONDS ?= 60
+
+build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_CORE) core/paynet.h core/internal.h
+	@mkdir -p build-fuzz
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_CORE) $(shell pkg-config --libs libcjson libcurl)
+
+# every libFuzzer target for FUZZ_SECONDS from its committed seeds
+fuzz: deps-hardening
+	@$(MAKE) --no-print-directory build-fuzz/fuzz_decode build-fuzz/fuzz_expire build-fuzz/fuzz_gsm
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tools/fuzz.sh
 
 # the operator screen against a local sandbox (DEMO_ARGS="--no-color" etc.)
 demo: deps
@@ -82,11 +132,11 @@ spec: all
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
 	           $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LUA_CMOD)
-	install -m 644 build/libpaynet.a $(DESTDIR)$(PREFIX)/lib/libpaynet.a
+	install -m 644 $(B)/libpaynet.a $(DESTDIR)$(PREFIX)/lib/libpaynet.a
 	install -m 644 core/paynet.h $(DESTDIR)$(PREFIX)/include/paynet.h
-	install -m 755 build/paynet.so $(DESTDIR)$(LUA_CMOD)/paynet.so
-	install -m 755 build/paynet-sandbox $(DESTDIR)$(PREFIX)/bin/paynet-sandbox
-	install -m 755 build/paynet-tui $(DESTDIR)$(PREFIX)/bin/paynet-tui
+	install -m 755 $(B)/paynet.so $(DESTDIR)$(LUA_CMOD)/paynet.so
+	install -m 755 $(B)/paynet-sandbox $(DESTDIR)$(PREFIX)/bin/paynet-sandbox
+	install -m 755 $(B)/paynet-tui $(DESTDIR)$(PREFIX)/bin/paynet-tui
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libpaynet.a $(DESTDIR)$(PREFIX)/include/paynet.h \
@@ -94,6 +144,6 @@ uninstall:
 	      $(DESTDIR)$(PREFIX)/bin/paynet-tui
 
 clean:
-	rm -rf build
+	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps check demo spec install uninstall clean
+.PHONY: all deps deps-hardening fuzz check check-asan check-valgrind demo spec install uninstall clean

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -212,16 +211,8 @@ static size_t on_header(char *data, size_t size, size_t count, void *userp)
 {
     paynet_client *c = userp;
     size_t n = size * count;
-    if (n > 5 && n < 128 && strncasecmp(data, "Date:", 5) == 0) {
-        char value[128];
-        memcpy(value, data + 5, n - 5);
-        value[n - 5] = '\0';
-        time_t t = curl_getdate(value, NULL);
-        if (t != (time_t)-1) {
-            c->have_date = 1;
-            c->date = (double)t;
-        }
-    }
+    if (paynet_date_header(data, n, &c->date))
+        c->have_date = 1;
     return n;
 }
 
@@ -276,7 +267,10 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
     c->retries = config->retries;
     c->unknown_hold = config->unknown_hold;
     c->url = build_url(config);
-    c->secret = strdup(config->secret_key);
+    size_t secret_size = strlen(config->secret_key) + 1;
+    c->secret = malloc(secret_size);
+    if (c->secret != NULL)
+        memcpy(c->secret, config->secret_key, secret_size);
     c->headers = c->secret ? build_headers(c->secret) : NULL;
     c->easy = curl_easy_init();
     c->multi = curl_multi_init();

@@ -12,7 +12,11 @@
  * do not move.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <string.h>
+#include <strings.h>
 #include <time.h>
+
+#include <curl/curl.h>
 
 #include "internal.h"
 
@@ -38,3 +42,17 @@ static double clock_read(clockid_t id)
 double paynet_clock_mono(void) { return clock_read(CLOCK_MONOTONIC); }
 
 double paynet_clock_wall(void) { return clock_read(CLOCK_REALTIME); }
+
+int paynet_date_header(const char *line, size_t length, double *date)
+{
+    char value[128];
+    if (length <= 5 || length >= 5 + sizeof value || strncasecmp(line, "Date:", 5) != 0)
+        return 0;
+    memcpy(value, line + 5, length - 5);
+    value[length - 5] = '\0';
+    time_t t = curl_getdate(value, NULL);
+    if (t == (time_t)-1)
+        return 0;
+    *date = (double)t;
+    return 1;
+}

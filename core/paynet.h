@@ -183,6 +183,10 @@ int paynet_expire_format(paynet_instant t, int offset_minutes, int digits,
                          char *buf, size_t size);
 double paynet_instant_seconds(paynet_instant t);
 
+/* A reply header line: when it is a valid "Date:" header, its instant in
+ * *date and 1; otherwise 0. */
+int paynet_date_header(const char *line, size_t length, double *date);
+
 /* "server now" from the local wall clock and the reply's Date header. */
 double paynet_server_now(double local_wall, int have_date, double date);
 

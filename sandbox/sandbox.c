@@ -722,13 +722,15 @@ int main(int argc, char **argv)
     pthread_mutex_init(&s.lock, NULL);
 
     char *cert = NULL, *key = NULL;
+    int status = 0;
     if (s.opt.tls_cert) {
         cert = read_file(s.opt.tls_cert);
         key = read_file(s.opt.tls_key);
         if (cert == NULL || key == NULL) {
             fprintf(stderr, "paynet-sandbox: cannot read %s\n",
                     cert == NULL ? s.opt.tls_cert : s.opt.tls_key);
-            return 1;
+            status = 1;
+            goto done;
         }
     }
 
@@ -764,7 +766,8 @@ int main(int argc, char **argv)
     if (daemon == NULL) {
         fprintf(stderr, "paynet-sandbox: cannot listen on 127.0.0.1:%u%s\n",
                 s.opt.port, cert ? " (check the certificate and key)" : "");
-        return 1;
+        status = 1;
+        goto done;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
     snprintf(s.redirect, sizeof s.redirect, "%s://localhost:%u" PATH,
@@ -778,9 +781,11 @@ int main(int argc, char **argv)
     atomic_store(&s.stopping, 1);
     MHD_stop_daemon(daemon);
     log_line(&s, "stopped");
+done:
     free(s.issued);
     free(s.authorization);
     free(cert);
     free(key);
-    return 0;
+    pthread_mutex_destroy(&s.lock);
+    return status;
 }

@@ -6,7 +6,11 @@ local socket = require "socket"
 
 local H = {}
 
-H.sandbox_bin = "./build/paynet-sandbox"
+-- the build the specs run against (build-asan/ for make check-asan), and
+-- the Lua that can load its module
+H.build = os.getenv("PAYNET_BUILD") or "build"
+H.lua = os.getenv("PAYNET_LUA") or "lua5.4"
+H.sandbox_bin = "./" .. H.build .. "/paynet-sandbox"
 H.key = "sck_sandbox"
 
 local function quote(s)
@@ -189,7 +193,7 @@ end
 
 -- ---- the operator screen in tmux -------------------------------------------
 
-H.tui_bin = "./build/paynet-tui"
+H.tui_bin = "./" .. H.build .. "/paynet-tui"
 
 local Tui = {}
 Tui.__index = Tui

@@ -30,14 +30,14 @@ describe("installing", function()
 
   it("make install honours PREFIX and DESTDIR", function()
     local root = dir .. "/root"
-    local out, code = H.capture(("make -s install PREFIX=/opt/pn DESTDIR=%s 2>&1"):format(H.quote(root)))
+    local out, code = H.capture(("make -s install BUILD=%s PREFIX=/opt/pn DESTDIR=%s 2>&1"):format(H.build, H.quote(root)))
     assert.are.equal(0, code, out)
     for _, path in ipairs { "/opt/pn/lib/libpaynet.a", "/opt/pn/include/paynet.h",
                             "/opt/pn/lib/lua/5.4/paynet.so", "/opt/pn/bin/paynet-sandbox",
                             "/opt/pn/bin/paynet-tui" } do
       assert.truthy(H.read(root .. path), path)
     end
-    out, code = H.capture(("make -s uninstall PREFIX=/opt/pn DESTDIR=%s 2>&1"):format(H.quote(root)))
+    out, code = H.capture(("make -s uninstall BUILD=%s PREFIX=/opt/pn DESTDIR=%s 2>&1"):format(H.build, H.quote(root)))
     assert.are.equal(0, code, out)
     assert.falsy(H.read(root .. "/opt/pn/include/paynet.h"))
   end)

@@ -18,7 +18,7 @@ describe("README example", function()
     -- the one change: the sandbox's port is not 8080 here
     local script = example:gsub("http://127%.0%.0%.1:8080", sandbox.url)
     H.write(dir .. "/send.lua", script)
-    local command = "env -u PAYNET_SECRET_KEY LUA_CPATH='build/?.so;;' lua5.4 " ..
+    local command = "env -u PAYNET_SECRET_KEY LUA_CPATH='" .. H.build .. "/?.so;;' " .. H.lua .. " " ..
                     H.quote(dir .. "/send.lua") .. " 2>&1"
     local out, code = H.capture(command)
     assert.are.equal(0, code, out)

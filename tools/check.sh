@@ -2,9 +2,17 @@
 # Runs the C unit tests and every busted spec against a sandbox started on
 # a free port, stops every sandbox it or the specs started, and ends with
 # one line "N passed, N failed".  Exit status 0 only when nothing failed.
-#   --specs-only   skip the C unit tests
+#   --specs-only   skip the C tests
+# Environment: PAYNET_BUILD (default build) holds the programs and the
+# module; PAYNET_LUA runs busted (default lua5.4); PAYNET_WRAP prefixes the C
+# tests and busted (valgrind).
 set -u
 cd "$(dirname "$0")/.." || exit 1
+
+B=${PAYNET_BUILD:-build}
+LUA=${PAYNET_LUA:-lua5.4}
+WRAP=${PAYNET_WRAP:-}
+export PAYNET_BUILD="$B" PAYNET_LUA="$LUA"
 
 specs_only=0
 [ "${1:-}" = "--specs-only" ] && specs_only=1
@@ -36,22 +44,29 @@ add_counts() {
 run_c() {
     label=$1
     shift
-    "$@" > "$work/c.out" 2>&1
+    # shellcheck disable=SC2086
+    $WRAP "$@" > "$work/c.out" 2>&1
+    rc=$?
     grep -v "^$label:" "$work/c.out"
     line=$(grep -E "^$label: [0-9]+ passed, [0-9]+ failed\$" "$work/c.out" | tail -n 1)
-    if [ -n "$line" ]; then
-        echo "$line"
-        add_counts "$line"
-    else
+    if [ -z "$line" ]; then
         echo "$label: no summary line (crashed?)"
         failed=$((failed + 1))
+    else
+        echo "$line"
+        before=$failed
+        add_counts "$line"
+        if [ "$rc" != 0 ] && [ "$failed" = "$before" ]; then
+            echo "$label: exit status $rc with no failed test: a sanitizer or valgrind report"
+            failed=$((failed + 1))
+        fi
     fi
 }
 
-[ "$specs_only" = 0 ] && run_c "C unit tests" build/test-units
+[ "$specs_only" = 0 ] && run_c "C unit tests" "$B/test-units"
 
 # the shared sandbox for the specs; specs that need another start their own
-build/paynet-sandbox --port 0 > "$work/sandbox.out" 2> "$work/sandbox.log" &
+"$B/paynet-sandbox" --port 0 > "$work/sandbox.out" 2> "$work/sandbox.log" &
 echo $! >> "$work/pids"
 i=0
 while ! grep -q '^listening on ' "$work/sandbox.out" 2>/dev/null; do
@@ -67,18 +82,25 @@ PAYNET_SANDBOX_URL=$(sed -n 's/^listening on //p' "$work/sandbox.out")
 PAYNET_SANDBOX_LOG="$work/sandbox.log"
 export PAYNET_SANDBOX_URL PAYNET_SANDBOX_LOG
 
-[ "$specs_only" = 0 ] && run_c "C transport tests" build/test-transport "$PAYNET_SANDBOX_URL"
+[ "$specs_only" = 0 ] && run_c "C transport tests" "$B/test-transport" "$PAYNET_SANDBOX_URL"
 
-lua5.4 /usr/bin/busted -o plainTerminal > "$work/busted.out" 2>&1
+# shellcheck disable=SC2086
+$WRAP "$LUA" /usr/bin/busted -o plainTerminal --cpath="./$B/?.so" > "$work/busted.out" 2>&1
+busted_rc=$?
 cat "$work/busted.out"
 summary=$(grep -E '^[0-9]+ success(es)? / [0-9]+ failures? / [0-9]+ errors? / [0-9]+ pending' \
           "$work/busted.out" | tail -n 1)
 if [ -n "$summary" ]; then
     set -- $summary
     # successes / failures / errors / pending: a pending spec is not a pass
-    echo "busted specs: $1 passed, $(($4 + $7 + ${10})) failed"
+    spec_failed=$(($4 + $7 + ${10}))
+    if [ "$busted_rc" != 0 ] && [ "$spec_failed" = 0 ]; then
+        echo "busted: exit status $busted_rc with no failed spec: a sanitizer or valgrind report"
+        spec_failed=1
+    fi
+    echo "busted specs: $1 passed, $spec_failed failed"
     passed=$((passed + $1))
-    failed=$((failed + $4 + $7 + ${10}))
+    failed=$((failed + spec_failed))
 else
     echo "busted specs: no summary line"
     failed=$((failed + 1))

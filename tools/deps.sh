@@ -2,11 +2,16 @@
 # Installs the Debian packages paynet needs to build and test, if missing.
 # As root it runs apt-get; otherwise sudo when available; otherwise it
 # prints the exact command and fails.
+#   tools/deps.sh              building, the demo, make check
+#   tools/deps.sh hardening    also valgrind, clang and its sanitizer runtime
 set -eu
 
 packages="build-essential pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev
 libcjson-dev libncurses-dev libmicrohttpd-dev lua-busted lua-socket luarocks
 curl openssl tmux"
+if [ "${1:-}" = "hardening" ]; then
+    packages="$packages valgrind clang libclang-rt-14-dev"
+fi
 
 missing=""
 for p in $packages; do
