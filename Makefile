@@ -69,6 +69,11 @@ $(B)/test-units: $(TEST_OBJ) $(B)/obj/tui/app.o $(B)/libpaynet.a
 $(B)/test-transport: $(B)/obj/test/test_transport.o $(B)/obj/test/unit.o $(B)/libpaynet.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
+# Every allocation of the core, libcurl and cJSON through counting hooks.
+$(B)/test-nomem: $(B)/obj/test/test_nomem.o $(B)/obj/test/unit.o $(CORE_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm \
+	    -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
+
 # A Lua host for the sanitized module (see test/lua_host.c).
 $(B)/lua: test/lua_host.c
 	@mkdir -p $(dir $@)
@@ -78,7 +83,7 @@ deps:
 	@sh tools/deps.sh
 
 check: deps
-	@$(MAKE) --no-print-directory all $(B)/test-units $(B)/test-transport WERROR=-Werror
+	@$(MAKE) --no-print-directory all $(B)/test-units $(B)/test-transport $(B)/test-nomem WERROR=-Werror
 	@sh tools/check.sh
 
 SAN_CFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -93,7 +98,7 @@ deps-hardening:
 
 check-asan: deps-hardening
 	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(SAN_CFLAGS)" WERROR=-Werror \
-	    all build-asan/test-units build-asan/test-transport build-asan/lua
+	    all build-asan/test-units build-asan/test-transport build-asan/test-nomem build-asan/lua
 	@$(SAN_ENV) PAYNET_BUILD=build-asan PAYNET_LUA=build-asan/lua sh tools/check.sh
 
 VALGRIND = valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,indirect \
@@ -102,7 +107,7 @@ VALGRIND = valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,i
 # the C tests and the specs (the Lua process, with the module and the core)
 # under valgrind: no errors, nothing definitely or indirectly lost
 check-valgrind: deps-hardening
-	@$(MAKE) --no-print-directory all $(B)/test-units $(B)/test-transport WERROR=-Werror
+	@$(MAKE) --no-print-directory all $(B)/test-units $(B)/test-transport $(B)/test-nomem WERROR=-Werror
 	@PAYNET_WRAP="$(VALGRIND)" sh tools/check.sh
 
 FUZZ_CC     = clang

@@ -332,30 +332,39 @@ double paynet_remaining(paynet_client *c, const char *gsm)
     return left > 0 ? left : 0;
 }
 
-/* Holds gsm until `seconds` from now; failing to remember costs only the
- * guard, never the send's result, so an allocation failure is ignored. */
-static void hold_set(paynet_client *c, const char *gsm, double seconds, int uncertain)
+/* Makes room for one more hold before a send starts, so that recording
+ * its outcome never needs memory: a send whose cooldown could not be
+ * remembered must not happen at all. */
+static int hold_reserve(paynet_client *c)
 {
     double now = paynet_clock_mono();
+    size_t kept = 0; /* drop the expired ones first */
+    for (size_t i = 0; i < c->hold_count; i++)
+        if (c->holds[i].until > now)
+            c->holds[kept++] = c->holds[i];
+    c->hold_count = kept;
+    if (c->hold_count < c->hold_capacity)
+        return 1;
+    size_t want = c->hold_capacity ? c->hold_capacity * 2 : 8;
+    struct hold *grown = realloc(c->holds, want * sizeof *grown);
+    if (grown == NULL)
+        return 0;
+    c->holds = grown;
+    c->hold_capacity = want;
+    return 1;
+}
+
+/* Holds gsm until `seconds` from now, in the room hold_reserve made. */
+static void hold_set(paynet_client *c, const char *gsm, double seconds, int uncertain)
+{
     struct hold *h = hold_find(c, gsm);
     if (h == NULL) {
-        size_t kept = 0;  /* drop the expired ones first */
-        for (size_t i = 0; i < c->hold_count; i++)
-            if (c->holds[i].until > now)
-                c->holds[kept++] = c->holds[i];
-        c->hold_count = kept;
-        if (c->hold_count == c->hold_capacity) {
-            size_t want = c->hold_capacity ? c->hold_capacity * 2 : 8;
-            struct hold *grown = realloc(c->holds, want * sizeof *grown);
-            if (grown == NULL)
-                return;
-            c->holds = grown;
-            c->hold_capacity = want;
-        }
+        if (c->hold_count == c->hold_capacity)
+            return; /* not reached: every send reserves first */
         h = &c->holds[c->hold_count++];
         memcpy(h->gsm, gsm, PAYNET_GSM_SIZE);
     }
-    h->until = now + seconds;
+    h->until = paynet_clock_mono() + seconds;
     h->uncertain = uncertain;
 }
 
@@ -428,6 +437,8 @@ paynet_status paynet_send_start(paynet_client *c, const char *user_gsm,
         return PAYNET_COOLDOWN;
     }
 
+    if (!hold_reserve(c))
+        return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
     c->body = otp_request_body(gsm, otp_session_id);
     if (c->body == NULL)
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");

@@ -33,6 +33,12 @@ paynet_status paynet_session_id_check(const char *id, paynet_error *err)
     if (!paynet_utf8_valid((const unsigned char *)id, n))
         return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
                            "session id is not valid UTF-8");
+    for (size_t i = 0; i + 1 < n; i++) /* C1 controls: U+0080..U+009F */
+        if ((unsigned char)id[i] == 0xC2 && (unsigned char)id[i + 1] <= 0x9F)
+            return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
+                               "session id contains a control character at "
+                               "byte %zu",
+                               i + 1);
     return PAYNET_OK;
 }
 
@@ -222,6 +228,18 @@ paynet_status paynet_decode_reply(long http_status, const char *body,
                                   paynet_error *err)
 {
     cJSON *root = parse_body(body, length);
+    if (root == NULL && length > 0) {
+        /* cJSON answers NULL both for bad JSON and for a failed
+         * allocation: a second parse that succeeds tells them apart */
+        cJSON *again = parse_body(body, length);
+        if (again != NULL) {
+            cJSON_Delete(again);
+            paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_UNKNOWN,
+                        "out of memory while decoding the reply");
+            err->http_status = http_status;
+            return PAYNET_NOMEM;
+        }
+    }
     paynet_status status;
     if (http_status != 200)
         status = decode_error_object(http_status, root, err);

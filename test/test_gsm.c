@@ -89,6 +89,8 @@ void suite_gsm(void)
         {"\xc3\x28", 0},    /* broken UTF-8 */
         {"\xed\xa0\x80", 0}, /* a surrogate */
         {"\xc0\xaf", 0},     /* overlong */
+        {"a\xc2\x9b" "b", 0}, /* U+009B, a C1 control */
+        {"a\xc2\xa0" "b", 1}, /* U+00A0, a no-break space */
     };
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
         paynet_error err;

@@ -24,7 +24,7 @@ cleanup() {
     for pid in $(cat "$work/pids" 2>/dev/null); do
         kill "$pid" 2>/dev/null
     done
-    rm -rf "$work"
+    [ -n "${PAYNET_KEEP_OUTPUT:-}" ] && cp -r "$work" "$PAYNET_KEEP_OUTPUT"; rm -rf "$work"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -82,7 +82,10 @@ PAYNET_SANDBOX_URL=$(sed -n 's/^listening on //p' "$work/sandbox.out")
 PAYNET_SANDBOX_LOG="$work/sandbox.log"
 export PAYNET_SANDBOX_URL PAYNET_SANDBOX_LOG
 
-[ "$specs_only" = 0 ] && run_c "C transport tests" "$B/test-transport" "$PAYNET_SANDBOX_URL"
+if [ "$specs_only" = 0 ]; then
+    run_c "C transport tests" "$B/test-transport" "$PAYNET_SANDBOX_URL"
+    run_c "C allocation-failure tests" "$B/test-nomem" "$PAYNET_SANDBOX_URL"
+fi
 
 # shellcheck disable=SC2086
 $WRAP "$LUA" /usr/bin/busted -o plainTerminal --cpath="./$B/?.so" > "$work/busted.out" 2>&1
@@ -103,6 +106,28 @@ if [ -n "$summary" ]; then
     failed=$((failed + spec_failed))
 else
     echo "busted specs: no summary line"
+    failed=$((failed + 1))
+fi
+
+# Every secret key the specs use, looked for in everything the programs
+# printed: the sandboxes' logs, the screens, the commands' output, busted's.
+# (The sandbox's --help names its default key, sck_sandbox, which is public.)
+cat "$work/sandbox.log" "$work/busted.out" > "$work/outputs-check.txt"
+cat "$work"/outputs-*.txt | grep -vF "(default sck_sandbox)" > "$work/all-output"
+leaks=""
+for key in $(grep -ohE 'sck_[A-Za-z0-9_]+' spec/*.lua | sort -u); do
+    if grep -qF "$key" "$work/all-output"; then
+        leaks="$leaks $key"
+    fi
+done
+if [ -z "$leaks" ] && ls "$work"/outputs-screens.txt > /dev/null 2>&1; then
+    echo "secret scan: $(wc -l < "$work/all-output") lines of output hold no secret key: 1 passed, 0 failed"
+    passed=$((passed + 1))
+elif [ -z "$leaks" ]; then
+    echo "secret scan: no screen output was recorded: 0 passed, 1 failed"
+    failed=$((failed + 1))
+else
+    echo "secret scan: secret keys found in the output:$leaks: 0 passed, 1 failed"
     failed=$((failed + 1))
 fi
 
