@@ -11,6 +11,8 @@ local H = {}
 H.build = os.getenv("PAYNET_BUILD") or "build"
 H.lua = os.getenv("PAYNET_LUA") or "lua5.4"
 H.sandbox_bin = "./" .. H.build .. "/paynet-sandbox"
+-- how much slower than native this run is (valgrind: PAYNET_SLOW)
+H.slow = os.getenv("PAYNET_SLOW") and 5 or 1
 H.key = "sck_sandbox"
 
 local function quote(s)
