@@ -74,6 +74,13 @@ $(B)/test-nomem: $(B)/obj/test/test_nomem.o $(B)/obj/test/unit.o $(CORE_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm \
 	    -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
 
+# Benchmarks (a) the transport limit and (b) the core, in C.
+$(B)/bench-limit: bench/limit.c
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(CFLAGS) $(PKG_LIBS)
+
+$(B)/bench-core: bench/core.c $(B)/libpaynet.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CFLAGS) $(PKG_LIBS) -lpthread -lm
+
 # A Lua host for the sanitized module (see test/lua_host.c).
 $(B)/lua: test/lua_host.c
 	@mkdir -p $(dir $@)
@@ -125,6 +132,14 @@ fuzz: deps-hardening
 	@$(MAKE) --no-print-directory build-fuzz/fuzz_decode build-fuzz/fuzz_expire build-fuzz/fuzz_gsm
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tools/fuzz.sh
 
+deps-bench:
+	@sh tools/deps.sh bench
+
+# paynet against the transport limit and the peers (see the README)
+bench: deps-bench
+	@$(MAKE) --no-print-directory all $(B)/bench-limit $(B)/bench-core WERROR=-Werror
+	@$(LUA) bench/run.lua $(B)
+
 # the operator screen against a local sandbox (DEMO_ARGS="--no-color" etc.)
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -151,4 +166,4 @@ uninstall:
 clean:
 	rm -rf build build-asan build-fuzz
 
-.PHONY: all deps deps-hardening fuzz check check-asan check-valgrind demo spec install uninstall clean
+.PHONY: all bench deps deps-bench deps-hardening fuzz check check-asan check-valgrind demo spec install uninstall clean

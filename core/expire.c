@@ -40,7 +40,7 @@ static int days_in_month(int year, int month)
 /* Days from 1970-01-01 to year-month-day (proleptic Gregorian): count
  * whole 400-year eras from year 0 of a calendar that starts in March, so
  * that the leap day falls at the end of each year. */
-static int64_t days_from_civil(int64_t year, int month, int day)
+int64_t paynet_days_from_civil(int64_t year, int month, int day)
 {
     year -= month <= 2;
     int64_t era = (year >= 0 ? year : year - 399) / 400;
@@ -136,7 +136,7 @@ paynet_status paynet_expire_parse(const char *s, size_t n, paynet_instant *out,
         return BAD("otp_expire has %zu unexpected bytes after the time zone",
                    n - i);
 
-    int64_t days = days_from_civil(year, month, day);
+    int64_t days = paynet_days_from_civil(year, month, day);
     out->sec = days * 86400 + hour * 3600 + minute * 60 + second
                - (int64_t)offset_minutes * 60;
     out->nsec = nsec;

@@ -28,6 +28,9 @@ int paynet_utf8_valid(const unsigned char *s, size_t n);
  * with cJSON_free. */
 char *otp_request_body(const char *gsm, const char *session_id);
 
+/* Days from 1970-01-01 to a date of the proleptic Gregorian calendar. */
+int64_t paynet_days_from_civil(int64_t year, int month, int day);
+
 /* Clocks, in seconds. */
 double paynet_clock_mono(void);
 double paynet_clock_wall(void);

@@ -1,6 +1,8 @@
 /*
  * test_clock.c — the "server now" rule behind the countdown.
  */
+#include <string.h>
+
 #include "paynet.h"
 #include "unit.h"
 
@@ -20,6 +22,23 @@ void suite_clock(void)
     CHECK(paynet_server_now(100.0, 1, 1000) == 1000);
     CHECK(paynet_server_now(1002.5, 1, 1000) == 1000);
     CHECK(paynet_server_now(998.5, 1, 1000) == 1000);
+
+    CASE("Date header: IMF-fixdate, the obsolete forms, and refusals");
+    {
+        double d = 0;
+        const char *fix = "Date: Wed, 25 Nov 2026 19:53:05 GMT\r\n";
+        CHECK(paynet_date_header(fix, strlen(fix), &d) == 1 && d == 1795636385.0);
+        const char *lower = "date:Sun, 06 Nov 1994 08:49:37 GMT";
+        CHECK(paynet_date_header(lower, strlen(lower), &d) == 1 && d == 784111777.0);
+        const char *rfc850 = "Date: Sunday, 06-Nov-94 08:49:37 GMT\r\n";
+        CHECK(paynet_date_header(rfc850, strlen(rfc850), &d) == 1 && d == 784111777.0);
+        const char *asctime_form = "Date: Sun Nov  6 08:49:37 1994\r\n";
+        CHECK(paynet_date_header(asctime_form, strlen(asctime_form), &d) == 1 && d == 784111777.0);
+        const char *bad[] = {"Date: yesterday\r\n", "Dated: Sun, 06 Nov 1994 08:49:37 GMT",
+                             "Content-Type: text/plain", "Date:", "Date: Sun, 06 Xyz 1994 08:49:37 GMT"};
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+            CHECK(paynet_date_header(bad[i], strlen(bad[i]), &d) == 0);
+    }
 
     CASE("countdown arithmetic: expires_in from otp_expire and server now");
     {

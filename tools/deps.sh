@@ -4,14 +4,16 @@
 # prints the exact command and fails.
 #   tools/deps.sh              building, the demo, make check
 #   tools/deps.sh hardening    also valgrind, clang and its sanitizer runtime
+#   tools/deps.sh bench        also luasec, a peer in the benchmarks
 set -eu
 
 packages="build-essential pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev
 libcjson-dev libncurses-dev libmicrohttpd-dev lua-busted lua-socket luarocks
 curl openssl tmux"
-if [ "${1:-}" = "hardening" ]; then
-    packages="$packages valgrind clang libclang-rt-14-dev"
-fi
+case "${1:-}" in
+    hardening) packages="$packages valgrind clang libclang-rt-14-dev" ;;
+    bench) packages="$packages lua-sec" ;;
+esac
 
 missing=""
 for p in $packages; do

@@ -1,0 +1,51 @@
+/*
+ * core.c — benchmark (b): libpaynet's blocking paynet_send_otp in a loop,
+ * on one client (one reused connection), against a sandbox with --ttl 0.
+ *
+ * Usage: bench-core URL CALLS [CAINFO]   prints "<calls> <seconds>"
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "paynet.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: bench-core URL CALLS [CAINFO]\n");
+        return 2;
+    }
+    paynet_config config;
+    paynet_client *c;
+    paynet_result res;
+    paynet_error err;
+    paynet_config_init(&config);
+    config.secret_key = "sck_sandbox";
+    config.base_url = argv[1];
+    config.cainfo = argc > 3 ? argv[3] : NULL;
+    if (paynet_client_new(&config, &c, &err) != PAYNET_OK) {
+        fprintf(stderr, "bench-core: %s\n", err.message);
+        return 1;
+    }
+    long calls = atol(argv[2]);
+    double t0 = now();
+    for (long i = 0; i < calls; i++) {
+        if (paynet_send_otp(c, "5321234567", "bench", &res, &err) != PAYNET_OK) {
+            fprintf(stderr, "bench-core: call %ld: %s: %s\n", i, paynet_status_name(err.kind),
+                    err.message);
+            return 1;
+        }
+    }
+    printf("%ld %.6f\n", calls, now() - t0);
+    paynet_client_free(c);
+    return 0;
+}

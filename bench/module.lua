@@ -1,0 +1,29 @@
+-- bench/module.lua — benchmark (c): client:send_otp in a loop, one client.
+-- Usage: lua5.4 bench/module.lua BUILD URL CALLS [CAINFO] [--rss]
+-- Prints "<calls> <seconds>"; with --rss also "rss <calls> <KiB>" after
+-- call 10 000 and after the last one.
+local build, url, calls, cainfo, rss = arg[1], arg[2], tonumber(arg[3]), arg[4], arg[5]
+if cainfo == "--rss" then cainfo, rss = nil, "--rss" end
+if cainfo == "" then cainfo = nil end
+package.cpath = build .. "/?.so;" .. package.cpath
+local paynet = require "paynet"
+local socket = require "socket"
+
+local function resident_kib()
+  local f = assert(io.open("/proc/self/statm"))
+  local pages = f:read("a"):match("^%d+ (%d+)")
+  f:close()
+  return tonumber(pages) * 4
+end
+
+local client = paynet.new { secret_key = "sck_sandbox", base_url = url, cainfo = cainfo }
+local request = { user_gsm = "5321234567", otp_session_id = "bench" }
+local t0 = socket.gettime()
+for i = 1, calls do
+  local res, err = client:send_otp(request)
+  if not res then error("call " .. i .. ": " .. tostring(err)) end
+  if rss and (i == 10000 or i == calls) then
+    io.write("rss ", i, " ", resident_kib(), "\n")
+  end
+end
+io.write(calls, " ", string.format("%.6f", socket.gettime() - t0), "\n")

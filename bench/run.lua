@@ -1,0 +1,189 @@
+-- bench/run.lua — make bench: paynet against the transport limit and the
+-- peers, over HTTP and HTTPS, in one run on one machine.
+--
+-- Usage: lua5.4 bench/run.lua BUILD
+-- Environment: BENCH_ROUNDS (default 5), BENCH_CALLS (default 3000 for the
+-- libcurl-based contenders), BENCH_TUI_SECONDS (default 60).
+--
+-- Each contender runs BENCH_ROUNDS times, the contenders taking turns in a
+-- rotating order, so that drift of the machine hits all alike; the table
+-- shows the median of each and its ratio to (a), measured in the same run.
+local socket = require "socket"
+
+local build = arg[1] or "build"
+local rounds = tonumber(os.getenv("BENCH_ROUNDS") or "5")
+local calls = tonumber(os.getenv("BENCH_CALLS") or "3000")
+local tui_seconds = tonumber(os.getenv("BENCH_TUI_SECONDS") or "60")
+
+local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local function capture(command)
+  local p = assert(io.popen(command, "r"))
+  local out = p:read("a")
+  local ok = p:close()
+  return out, ok
+end
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local work = capture("mktemp -d"):gsub("%s+$", "")
+local pids = {}
+
+local function cleanup()
+  for _, pid in ipairs(pids) do os.execute("kill " .. pid .. " 2>/dev/null") end
+  os.execute("tmux -S " .. quote(work .. "/tmux") .. " kill-server 2>/dev/null")
+  os.execute("rm -rf " .. quote(work))
+end
+
+local function start_sandbox(name, extra)
+  local out = work .. "/" .. name .. ".out"
+  local pid = capture(("%s/paynet-sandbox --port 0 --quiet %s > %s 2>&1 & echo $!"):format(
+    build, extra or "", quote(out))):match("%d+")
+  pids[#pids + 1] = pid
+  local deadline = socket.gettime() + 5
+  while socket.gettime() < deadline do
+    local url = (read(out) or ""):match("listening on (%S+)")
+    if url then return url, pid end
+    socket.sleep(0.01)
+  end
+  error("paynet-sandbox did not start")
+end
+
+local function run(command)
+  local out, ok = capture(command .. " 2>&1")
+  local n, seconds = out:match("(%d+) ([%d.]+)%s*$")
+  if not ok or not n then error(command .. " failed:\n" .. out) end
+  return tonumber(n) / tonumber(seconds)
+end
+
+local function median(list)
+  local t = {}
+  for i, v in ipairs(list) do t[i] = v end
+  table.sort(t)
+  local n = #t
+  return n % 2 == 1 and t[(n + 1) // 2] or (t[n // 2] + t[n // 2 + 1]) / 2
+end
+
+local ok, failure = pcall(function()
+  -- the machine
+  local cpu = (read("/proc/cpuinfo") or ""):match("model name%s*:%s*([^\n]+)") or "unknown CPU"
+  local cores = capture("nproc"):gsub("%s+$", "")
+  local kernel = capture("uname -sr"):gsub("%s+$", "")
+  print(("machine: %s, %s cores, %s, %s"):format(cpu, cores, kernel, os.date("!%Y-%m-%d %H:%M UTC")))
+  print(("method: %d rounds, contenders in rotating order; median calls/s; ratio to (a)"):format(rounds))
+  print()
+
+  os.execute(("openssl req -x509 -newkey rsa:2048 -nodes -keyout %s -out %s -days 2 " ..
+    "-subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>/dev/null"):format(
+    quote(work .. "/key.pem"), quote(work .. "/cert.pem")))
+  local cainfo = work .. "/cert.pem"
+  local http_url = start_sandbox("http", "--ttl 0")
+  local https_url = start_sandbox("https", ("--ttl 0 --tls-cert %s --tls-key %s"):format(
+    quote(cainfo), quote(work .. "/key.pem")))
+
+  local results = {}
+  for _, scheme in ipairs { "http", "https" } do
+    local url = scheme == "http" and http_url or https_url
+    local ca = scheme == "https" and quote(cainfo) or ""
+    local peer_name = scheme == "http" and "luasocket socket.http.request" or "luasec ssl.https.request"
+    local contenders = {
+      { "(a) libcurl, one reused handle (the limit)", ("%s/bench-limit %s %d %s"):format(build, url, calls, ca) },
+      { "(b) libpaynet paynet_send_otp (C)", ("%s/bench-core %s %d %s"):format(build, url, calls, ca) },
+      { "(c) paynet Lua module client:send_otp", ("lua5.4 bench/module.lua %s %s %d %s"):format(build, url, calls, ca) },
+      { "(d) " .. peer_name, ("lua5.4 bench/peer.lua %s %d %s"):format(url, calls // 6, ca) },
+      { "(d) curl command line, once per call", ("sh bench/curl-cli.sh %s %d %s"):format(url, calls // 30, ca) },
+    }
+    local rates = {}
+    for i = 1, #contenders do rates[i] = {} end
+    for r = 1, rounds do
+      for k = 0, #contenders - 1 do
+        local i = (r - 1 + k) % #contenders + 1
+        rates[i][#rates[i] + 1] = run(contenders[i][2])
+      end
+    end
+    print(("%s (sandbox --ttl 0 on loopback)"):format(scheme:upper()))
+    print(("  %-46s %10s %8s"):format("contender", "calls/s", "ratio"))
+    local limit = median(rates[1])
+    for i, c in ipairs(contenders) do
+      local m = median(rates[i])
+      print(("  %-46s %10.0f %8.3f"):format(c[1], m, m / limit))
+    end
+    results[scheme] = { limit = limit, module = median(rates[3]) / limit }
+    print()
+  end
+
+  -- is the sandbox what (a) measures?  two clients at once
+  local single, pair = {}, {}
+  for _ = 1, 3 do
+    single[#single + 1] = run(("%s/bench-limit %s %d"):format(build, http_url, calls))
+    local a = work .. "/pair-a"
+    local b = work .. "/pair-b"
+    local t0 = socket.gettime()
+    os.execute(("%s/bench-limit %s %d > %s & %s/bench-limit %s %d > %s; wait"):format(
+      build, http_url, calls, quote(a), build, http_url, calls, quote(b)))
+    local elapsed = socket.gettime() - t0
+    assert(read(a):match("^%d+") and read(b):match("^%d+"), "a parallel client failed")
+    pair[#pair + 1] = 2 * calls / elapsed
+  end
+  print(("Sandbox headroom (HTTP): one client %.0f calls/s, two clients together %.0f calls/s (x%.2f)"):format(
+    median(single), median(pair), median(pair) / median(single)))
+
+  -- resident memory of (c)
+  local out = capture(("lua5.4 bench/module.lua %s %s 100000 --rss 2>&1"):format(build, http_url))
+  local at10k = tonumber(out:match("rss 10000 (%d+)"))
+  local at100k = tonumber(out:match("rss 100000 (%d+)"))
+  if not at10k or not at100k then error("memory run failed:\n" .. out) end
+  print(("Memory of (c): resident %d KiB after 10 000 calls, %d KiB after 100 000 (growth %d KiB)"):format(
+    at10k, at100k, at100k - at10k))
+
+  -- the operator screen during a countdown
+  local sandbox_url = start_sandbox("tui")
+  local sock = quote(work .. "/tmux")
+  os.execute(("tmux -S %s -f /dev/null new-session -d -x 80 -y 24 %s"):format(sock,
+    quote(("env LANG=C.UTF-8 PAYNET_SECRET_KEY=sck_sandbox %s/paynet-tui --base-url %s"):format(build, sandbox_url))))
+  socket.sleep(0.5)
+  os.execute(("tmux -S %s send-keys -l 5321234567; tmux -S %s send-keys Tab F2 Enter"):format(sock, sock))
+  socket.sleep(1)
+  local screen = capture(("tmux -S %s capture-pane -p"):format(sock))
+  if not screen:find("valid", 1, true) then error("the screen did not start its countdown:\n" .. screen) end
+  local pane = capture(("tmux -S %s display-message -p '#{pane_pid}'"):format(sock)):match("%d+")
+  local function usage()
+    local stat = read("/proc/" .. pane .. "/stat")
+    local fields = {}
+    for f in stat:match("%) (.*)"):gmatch("%S+") do fields[#fields + 1] = f end
+    local status = read("/proc/" .. pane .. "/status")
+    return tonumber(fields[12]) + tonumber(fields[13]),
+           tonumber(status:match("voluntary_ctxt_switches:%s*(%d+)"))
+  end
+  local hz = tonumber((capture("getconf CLK_TCK"):gsub("%s+$", "")))
+  local ticks0, wakes0 = usage()
+  local t0 = socket.gettime()
+  socket.sleep(tui_seconds)
+  local ticks1, wakes1 = usage()
+  local elapsed = socket.gettime() - t0
+  local cpu = (ticks1 - ticks0) / hz / elapsed * 100
+  print(("Operator screen during a countdown: %.2f %% CPU over %.0f s, %.1f wake-ups a second"):format(
+    cpu, elapsed, (wakes1 - wakes0) / elapsed))
+
+  print()
+  local verdict = {}
+  for _, scheme in ipairs { "http", "https" } do
+    verdict[#verdict + 1] = ("(c)/(a) %s %.3f %s 0.90"):format(scheme:upper(), results[scheme].module,
+      results[scheme].module >= 0.90 and ">=" or "<")
+  end
+  verdict[#verdict + 1] = ("memory growth %d KiB %s 256"):format(at100k - at10k, at100k - at10k < 256 and "<" or ">=")
+  verdict[#verdict + 1] = ("screen CPU %.2f %% %s 0.5"):format(cpu, cpu < 0.5 and "<" or ">=")
+  print("targets: " .. table.concat(verdict, "; "))
+end)
+
+cleanup()
+if not ok then
+  io.stderr:write("make bench: ", tostring(failure), "\n")
+  os.exit(1)
+end
