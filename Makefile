@@ -28,7 +28,8 @@ TUI_CFLAGS = $(shell pkg-config --cflags ncursesw formw)
 TUI_LIBS   = $(shell pkg-config --libs formw ncursesw)
 ALL_CFLAGS = $(WARNINGS) $(CFLAGS) -fPIC -Icore $(PKG_CFLAGS)
 
-CORE_SRC = core/client.c core/otp.c core/expire.c core/gsm.c core/codes.c core/clock.c
+CORE_SRC = core/client.c core/otp.c core/expire.c core/gsm.c core/codes.c core/clock.c \
+           core/keyfile.c
 # BUILD: where objects and programs go; build-asan/ holds the sanitized twin
 BUILD    ?= build
 B         = $(BUILD)
@@ -149,19 +150,33 @@ demo: deps
 spec: all
 	@sh tools/check.sh --specs-only
 
+MAN_PAGES = man/paynet-otp.1 man/paynet-tui.1 man/paynet-sandbox.1
+
+# paynet.pc for pkg-config, written for this PREFIX: C programs link the
+# static libpaynet and, through it, libcurl and cJSON
+PC_LINES = 'prefix=$(PREFIX)' 'includedir=$${prefix}/include' 'libdir=$${prefix}/lib' '' \
+    'Name: paynet' 'Description: send Paynet card-save OTPs (POST /v1/card/send_otp)' \
+    'Version: 0.1.0' 'Requires: libcurl libcjson' 'Cflags: -I$${includedir}' \
+    'Libs: -L$${libdir} -lpaynet -lpthread -lm'
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
-	           $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LUA_CMOD)
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
+	           $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LUA_CMOD) $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 644 $(B)/libpaynet.a $(DESTDIR)$(PREFIX)/lib/libpaynet.a
+	printf '%s\n' $(PC_LINES) > $(DESTDIR)$(PREFIX)/lib/pkgconfig/paynet.pc
 	install -m 644 core/paynet.h $(DESTDIR)$(PREFIX)/include/paynet.h
 	install -m 755 $(B)/paynet.so $(DESTDIR)$(LUA_CMOD)/paynet.so
 	install -m 755 $(B)/paynet-sandbox $(DESTDIR)$(PREFIX)/bin/paynet-sandbox
 	install -m 755 $(B)/paynet-tui $(DESTDIR)$(PREFIX)/bin/paynet-tui
+	install -m 755 bin/paynet-otp $(DESTDIR)$(PREFIX)/bin/paynet-otp
+	install -m 644 $(MAN_PAGES) $(DESTDIR)$(PREFIX)/share/man/man1/
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/lib/libpaynet.a $(DESTDIR)$(PREFIX)/include/paynet.h \
-	      $(DESTDIR)$(LUA_CMOD)/paynet.so $(DESTDIR)$(PREFIX)/bin/paynet-sandbox \
-	      $(DESTDIR)$(PREFIX)/bin/paynet-tui
+	rm -f $(DESTDIR)$(PREFIX)/lib/libpaynet.a $(DESTDIR)$(PREFIX)/lib/pkgconfig/paynet.pc \
+	      $(DESTDIR)$(PREFIX)/include/paynet.h $(DESTDIR)$(LUA_CMOD)/paynet.so \
+	      $(DESTDIR)$(PREFIX)/bin/paynet-sandbox $(DESTDIR)$(PREFIX)/bin/paynet-tui \
+	      $(DESTDIR)$(PREFIX)/bin/paynet-otp \
+	      $(MAN_PAGES:man/%=$(DESTDIR)$(PREFIX)/share/man/man1/%)
 
 clean:
 	rm -rf build build-asan build-fuzz

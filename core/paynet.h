@@ -165,6 +165,11 @@ int paynet_send_in_flight(const paynet_client *client);
 /* Seconds until this normalised number may be sent again (0 when free). */
 double paynet_remaining(paynet_client *client, const char *normalised_gsm);
 
+/* Reads the secret key from the first line of a file, refusing a file
+ * that group or others may access (as ssh does with private keys). */
+paynet_status paynet_read_key_file(const char *path, char *out, size_t size,
+                                   paynet_error *err);
+
 /* ---- pure helpers -------------------------------------------------------- */
 
 /* "+90 (532) 123 45 67" -> "5321234567". */

@@ -195,6 +195,18 @@ static int l_parse_expire(lua_State *L)
     return 1;
 }
 
+static int l_read_key_file(lua_State *L)
+{
+    char key[600];
+    paynet_error err;
+    const char *path = luaL_checkstring(L, 1);
+    if (paynet_read_key_file(path, key, sizeof key, &err) != PAYNET_OK)
+        return push_error(L, &err);
+    lua_pushstring(L, key);
+    memset(key, 0, sizeof key);
+    return 1;
+}
+
 static const char *const client_options[] = {
     "secret_key", "env", "base_url", "timeout", "connect_timeout",
     "cainfo", "retries", "unknown_hold", NULL};
@@ -312,6 +324,7 @@ static const luaL_Reg module_functions[] = {
     {"new", l_new},
     {"normalize_gsm", l_normalize_gsm},
     {"parse_expire", l_parse_expire},
+    {"read_key_file", l_read_key_file},
     {NULL, NULL},
 };
 
@@ -343,6 +356,17 @@ static void push_codes(lua_State *L)
     }
 }
 
+static void push_meanings(lua_State *L)
+{
+    size_t n = paynet_code_count();
+    lua_createtable(L, 0, (int)n);
+    for (size_t i = 0; i < n; i++) {
+        int code = paynet_code_at(i);
+        lua_pushstring(L, paynet_code_meaning(code));
+        lua_rawseti(L, -2, code);
+    }
+}
+
 int luaopen_paynet(lua_State *L);
 
 int luaopen_paynet(lua_State *L)
@@ -364,5 +388,7 @@ int luaopen_paynet(lua_State *L)
     lua_setfield(L, -2, "_VERSION");
     push_codes(L);
     lua_setfield(L, -2, "codes");
+    push_meanings(L);
+    lua_setfield(L, -2, "meanings");
     return 1;
 }

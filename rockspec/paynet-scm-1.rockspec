@@ -31,12 +31,15 @@ build = {
          sources = {
             "lua/lpaynet.c",
             "core/client.c", "core/otp.c", "core/expire.c",
-            "core/gsm.c", "core/codes.c", "core/clock.c",
+            "core/gsm.c", "core/codes.c", "core/clock.c", "core/keyfile.c",
          },
          incdirs = { "core", "$(CJSON_INCDIR)" },
          libdirs = { "$(CURL_LIBDIR)", "$(CJSON_LIBDIR)" },
          libraries = { "curl", "cjson", "pthread", "m" },
       },
+   },
+   install = {
+      bin = { ["paynet-otp"] = "bin/paynet-otp" },
    },
 }
 test = {

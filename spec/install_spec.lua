@@ -9,7 +9,7 @@ describe("installing", function()
   it("luarocks make installs a module that works from another directory", function()
     -- build from a copy, so that the checkout keeps no objects of luarocks'
     local src = dir .. "/src"
-    assert(os.execute(("mkdir -p %s && cp -r core lua rockspec %s/"):format(H.quote(src), H.quote(src))))
+    assert(os.execute(("mkdir -p %s && cp -r core lua bin rockspec %s/"):format(H.quote(src), H.quote(src))))
     local out, code = H.capture(("cd %s && luarocks --lua-version=5.4 make --tree=%s " ..
       "rockspec/paynet-scm-1.rockspec 2>&1"):format(H.quote(src), H.quote(dir .. "/tree")))
     assert.are.equal(0, code, out)
@@ -26,19 +26,73 @@ describe("installing", function()
     local run = H.capture(("cd / && lua5.4 %s %s %s %s 2>&1"):format(H.quote(script),
       H.quote(dir .. "/tree"), H.quote(H.shared().url), H.gsm()))
     assert.are.equal("paynet 0.1.0\t0\t" .. dir .. "/tree/lib/lua/5.4/paynet.so\n", run)
+
+    -- the rock installs paynet-otp too, wrapped to find its module
+    local version = H.capture(("cd / && %s/tree/bin/paynet-otp --version 2>&1"):format(H.quote(dir)))
+    assert.are.equal("paynet-otp 0.1.0\n", version)
   end)
 
-  it("make install honours PREFIX and DESTDIR", function()
+  it("make install honours PREFIX and DESTDIR, and make uninstall takes it all back", function()
     local root = dir .. "/root"
-    local out, code = H.capture(("make -s install BUILD=%s PREFIX=/opt/pn DESTDIR=%s 2>&1"):format(H.build, H.quote(root)))
+    local out, code = H.capture(("make -s install BUILD=%s PREFIX=/opt/pn DESTDIR=%s 2>&1"):format(
+      H.build, H.quote(root)))
     assert.are.equal(0, code, out)
-    for _, path in ipairs { "/opt/pn/lib/libpaynet.a", "/opt/pn/include/paynet.h",
-                            "/opt/pn/lib/lua/5.4/paynet.so", "/opt/pn/bin/paynet-sandbox",
-                            "/opt/pn/bin/paynet-tui" } do
-      assert.truthy(H.read(root .. path), path)
+    local expected = {
+      "/opt/pn/bin/paynet-otp", "/opt/pn/bin/paynet-sandbox", "/opt/pn/bin/paynet-tui",
+      "/opt/pn/include/paynet.h", "/opt/pn/lib/libpaynet.a", "/opt/pn/lib/lua/5.4/paynet.so",
+      "/opt/pn/lib/pkgconfig/paynet.pc", "/opt/pn/share/man/man1/paynet-otp.1",
+      "/opt/pn/share/man/man1/paynet-sandbox.1", "/opt/pn/share/man/man1/paynet-tui.1",
+    }
+    local tree = H.capture(("cd %s && find . -type f | sed 's|^\\.||' | sort"):format(H.quote(root)))
+    assert.are.equal(table.concat(expected, "\n") .. "\n", tree)
+    for _, program in ipairs { "paynet-otp", "paynet-sandbox", "paynet-tui" } do
+      assert.truthy(H.capture("test -x " .. H.quote(root .. "/opt/pn/bin/" .. program) .. " && echo yes")
+                    :find("yes"), program .. " is executable")
     end
-    out, code = H.capture(("make -s uninstall BUILD=%s PREFIX=/opt/pn DESTDIR=%s 2>&1"):format(H.build, H.quote(root)))
+    assert.truthy(H.read(root .. "/opt/pn/lib/pkgconfig/paynet.pc"):find("prefix=/opt/pn\n", 1, true))
+
+    -- the installed module and paynet-otp work together
+    out = H.capture(("LUA_CPATH=%s lua5.4 %s codes 2>&1"):format(
+      H.quote(root .. "/opt/pn/lib/lua/5.4/?.so"), H.quote(root .. "/opt/pn/bin/paynet-otp")))
+    assert.truthy(out:find("  7  unauthorized", 1, true), out)
+
+    -- a C program builds against it with pkg-config paynet and sends an OTP
+    H.write(dir .. "/hello.c", [[
+#include <stdio.h>
+#include <paynet.h>
+int main(int argc, char **argv)
+{
+    paynet_config config;
+    paynet_client *client;
+    paynet_result res;
+    paynet_error err;
+    paynet_config_init(&config);
+    config.secret_key = "sck_sandbox";
+    config.base_url = argv[1];
+    if (argc != 3 || paynet_client_new(&config, &client, &err) != PAYNET_OK)
+        return 2;
+    if (paynet_send_otp(client, argv[2], "pkg-config", &res, &err) != PAYNET_OK) {
+        printf("%s: %s\n", paynet_status_name(err.kind), err.message);
+        return 1;
+    }
+    printf("%s %d %s\n", res.user_gsm, res.code, paynet_code_name(7));
+    paynet_client_free(client);
+    return 0;
+}
+]])
+    local env = ("PKG_CONFIG_SYSROOT_DIR=%s PKG_CONFIG_PATH=%s"):format(H.quote(root),
+      H.quote(root .. "/opt/pn/lib/pkgconfig"))
+    out, code = H.capture(("%s sh -c 'cc -o %s %s $(pkg-config --cflags --libs paynet)' 2>&1"):format(
+      env, H.quote(dir .. "/hello"), H.quote(dir .. "/hello.c")))
     assert.are.equal(0, code, out)
-    assert.falsy(H.read(root .. "/opt/pn/include/paynet.h"))
+    local gsm = H.gsm()
+    out, code = H.capture(("%s %s %s 2>&1"):format(H.quote(dir .. "/hello"), H.shared().url, gsm))
+    assert.are.equal(0, code, out)
+    assert.are.equal(gsm .. " 0 unauthorized\n", out)
+
+    out, code = H.capture(("make -s uninstall BUILD=%s PREFIX=/opt/pn DESTDIR=%s 2>&1"):format(
+      H.build, H.quote(root)))
+    assert.are.equal(0, code, out)
+    assert.are.equal("", H.capture(("cd %s && find . -type f"):format(H.quote(root))))
   end)
 end)

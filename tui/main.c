@@ -160,47 +160,15 @@ static void trim(char *s)
     memmove(s, s + lead, n - lead + 1);
 }
 
-/* Like ssh with a private key: a file others may read is refused. */
-static int read_secret_file(const char *path, char *out, size_t size)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        fprintf(stderr, "paynet-tui: cannot open %s: %s\n", path, strerror(errno));
-        return 0;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        fprintf(stderr, "paynet-tui: %s is not a regular file\n", path);
-        close(fd);
-        return 0;
-    }
-    if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-        fprintf(stderr,
-                "paynet-tui: %s is accessible by group or others (mode %04o); "
-                "a secret key file must be private:\n  chmod 600 %s\n",
-                path, (unsigned)(st.st_mode & 07777), path);
-        close(fd);
-        return 0;
-    }
-    ssize_t n = read(fd, out, size - 1);
-    close(fd);
-    if (n < 0) {
-        fprintf(stderr, "paynet-tui: cannot read %s: %s\n", path, strerror(errno));
-        return 0;
-    }
-    out[n] = '\0';
-    trim(out);
-    if (out[0] == '\0') {
-        fprintf(stderr, "paynet-tui: %s holds no secret key\n", path);
-        return 0;
-    }
-    return 1;
-}
-
 static int load_secret(const struct options *o, char *out, size_t size)
 {
-    if (o->secret_key_file != NULL)
-        return read_secret_file(o->secret_key_file, out, size);
+    paynet_error err;
+    if (o->secret_key_file != NULL) {
+        if (paynet_read_key_file(o->secret_key_file, out, size, &err) == PAYNET_OK)
+            return 1;
+        fprintf(stderr, "paynet-tui: %s\n", err.message);
+        return 0;
+    }
     const char *env = getenv("PAYNET_SECRET_KEY");
     if (env == NULL || env[0] == '\0') {
         fprintf(stderr, "paynet-tui: no secret key: set PAYNET_SECRET_KEY or use "
