@@ -230,3 +230,36 @@ describe("error values", function()
     assert.are.equal(getmetatable(a), getmetatable(b))
   end)
 end)
+
+describe("paynet.meanings and paynet.read_key_file", function()
+  local H = require "spec.helper"
+
+  it("gives a meaning for every code", function()
+    for number, name in pairs(paynet.codes) do
+      if math.type(number) == "integer" then
+        assert.are.equal("string", type(paynet.meanings[number]), name)
+      end
+    end
+    assert.are.equal("unauthorized: wrong or missing secret key", paynet.meanings[7])
+  end)
+
+  it("reads the first line of a private key file and refuses a shared one", function()
+    local dir = H.tmpdir()
+    H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
+    local file = dir .. "/key"
+    H.write(file, "  sck_file_key_42 \r\nsecond line\n")
+    os.execute("chmod 600 " .. H.quote(file))
+    assert.are.equal("sck_file_key_42", paynet.read_key_file(file))
+    os.execute("chmod 640 " .. H.quote(file))
+    local key, err = paynet.read_key_file(file)
+    assert.is_nil(key)
+    assert.are.equal("invalid", err.kind)
+    assert.truthy(err.message:find("mode 0640", 1, true))
+    assert.falsy(err.message:find("sck_file_key_42", 1, true))
+    H.write(dir .. "/empty", "\n")
+    os.execute("chmod 600 " .. H.quote(dir .. "/empty"))
+    assert.truthy(select(2, paynet.read_key_file(dir .. "/empty")).message:find("holds no secret key"))
+    assert.truthy(select(2, paynet.read_key_file(dir)).message:find("not a regular file"))
+    assert.truthy(select(2, paynet.read_key_file(dir .. "/none")).message:find("cannot open"))
+  end)
+end)
