@@ -96,8 +96,8 @@ local ok, failure = pcall(function()
       { "(a) libcurl, one reused handle (the limit)", ("%s/bench-limit %s %d %s"):format(build, url, calls, ca) },
       { "(b) libpaynet paynet_send_otp (C)", ("%s/bench-core %s %d %s"):format(build, url, calls, ca) },
       { "(c) paynet Lua module client:send_otp", ("lua5.4 bench/module.lua %s %s %d %s"):format(build, url, calls, ca) },
-      { "(d) " .. peer_name, ("lua5.4 bench/peer.lua %s %d %s"):format(url, calls // 6, ca) },
-      { "(d) curl command line, once per call", ("sh bench/curl-cli.sh %s %d %s"):format(url, calls // 30, ca) },
+      { "(d) " .. peer_name, ("lua5.4 bench/peer.lua %s %d %s"):format(url, calls // 30, ca) },
+      { "(d) curl command line, once per call", ("sh bench/curl-cli.sh %s %d %s"):format(url, calls // 60, ca) },
     }
     local rates = {}
     for i = 1, #contenders do rates[i] = {} end
@@ -116,6 +116,20 @@ local ok, failure = pcall(function()
     end
     results[scheme] = { limit = limit, module = median(rates[3]) / limit }
     print()
+  end
+
+  -- the client's own CPU per call, in instructions: repeatable, whatever
+  -- else the machine is doing (valgrind's callgrind counts, not times)
+  if os.execute("command -v valgrind > /dev/null") then
+    local per_call = {}
+    for _, c in ipairs { { "limit", "(a)" }, { "core", "(b)" } } do
+      local out = capture(("valgrind --tool=callgrind --callgrind-out-file=/dev/null %s/bench-%s %s 1000 2>&1"):format(
+        build, c[1], http_url))
+      local total = out:match("Collected : (%d+)")
+      per_call[#per_call + 1] = total and tonumber(total) / 1000 or 0
+    end
+    print(("Client CPU per call (HTTP, callgrind): (a) %.1fk instructions, (b) %.1fk (x%.2f, start-up included)"):format(
+      per_call[1] / 1000, per_call[2] / 1000, per_call[2] / per_call[1]))
   end
 
   -- is the sandbox what (a) measures?  two clients at once
@@ -153,6 +167,15 @@ local ok, failure = pcall(function()
   local screen = capture(("tmux -S %s capture-pane -p"):format(sock))
   if not screen:find("valid", 1, true) then error("the screen did not start its countdown:\n" .. screen) end
   local pane = capture(("tmux -S %s display-message -p '#{pane_pid}'"):format(sock)):match("%d+")
+  if not (read("/proc/" .. pane .. "/comm") or ""):match("^paynet%-tui") then
+    -- the shell tmux started did not exec: the screen is its child
+    for pid in capture("ls /proc"):gmatch("%d+") do
+      local stat = read("/proc/" .. pid .. "/stat") or ""
+      local comm, ppid = stat:match("^%d+ %((.*)%) %S+ (%d+)")
+      if comm == "paynet-tui" and ppid == pane then pane = pid end
+    end
+  end
+  assert((read("/proc/" .. pane .. "/comm") or ""):match("^paynet%-tui"), "paynet-tui not found")
   local function usage()
     local stat = read("/proc/" .. pane .. "/stat")
     local fields = {}
