@@ -52,8 +52,8 @@ describe("installing", function()
     assert.truthy(H.read(root .. "/opt/pn/lib/pkgconfig/paynet.pc"):find("prefix=/opt/pn\n", 1, true))
 
     -- the installed module and paynet-otp work together
-    out = H.capture(("LUA_CPATH=%s lua5.4 %s codes 2>&1"):format(
-      H.quote(root .. "/opt/pn/lib/lua/5.4/?.so"), H.quote(root .. "/opt/pn/bin/paynet-otp")))
+    out = H.capture(("LUA_CPATH=%s %s %s codes 2>&1"):format(
+      H.quote(root .. "/opt/pn/lib/lua/5.4/?.so"), H.lua, H.quote(root .. "/opt/pn/bin/paynet-otp")))
     assert.truthy(out:find("  7  unauthorized", 1, true), out)
 
     -- a C program builds against it with pkg-config paynet and sends an OTP
@@ -82,8 +82,9 @@ int main(int argc, char **argv)
 ]])
     local env = ("PKG_CONFIG_SYSROOT_DIR=%s PKG_CONFIG_PATH=%s"):format(H.quote(root),
       H.quote(root .. "/opt/pn/lib/pkgconfig"))
-    out, code = H.capture(("%s sh -c 'cc -o %s %s $(pkg-config --cflags --libs paynet)' 2>&1"):format(
-      env, H.quote(dir .. "/hello"), H.quote(dir .. "/hello.c")))
+    -- (a sanitized build's library needs the same sanitizers at link time)
+    out, code = H.capture(("%s sh -c 'cc %s -o %s %s $(pkg-config --cflags --libs paynet)' 2>&1"):format(
+      env, os.getenv("PAYNET_CFLAGS") or "", H.quote(dir .. "/hello"), H.quote(dir .. "/hello.c")))
     assert.are.equal(0, code, out)
     local gsm = H.gsm()
     out, code = H.capture(("%s %s %s 2>&1"):format(H.quote(dir .. "/hello"), H.shared().url, gsm))
