@@ -3,14 +3,8 @@
 local cjson = require "cjson"
 local H = require "spec.helper"
 
-local function otp(args, env)
-  local command = ("env -u PAYNET_SECRET_KEY LUA_CPATH=%s %s %s bin/paynet-otp %s 2>%s"):format(
-    H.quote("./" .. H.build .. "/?.so;;"), env or "PAYNET_SECRET_KEY=" .. H.key, H.lua, args,
-    "/dev/stdout")
-  local out, code = H.capture(command)
-  return out, code
-end
-
+-- paynet-otp ARGS with the build's module: standard output, standard
+-- error, exit status
 local function otp_split(args, env)
   local dir = H.tmpdir()
   local command = ("env -u PAYNET_SECRET_KEY LUA_CPATH=%s %s %s bin/paynet-otp %s > %s 2> %s"):format(
@@ -18,8 +12,16 @@ local function otp_split(args, env)
     H.quote(dir .. "/out"), H.quote(dir .. "/err"))
   local _, code = H.capture(command)
   local out, err = H.read(dir .. "/out"), H.read(dir .. "/err")
+  H.record("commands", err)
+  H.record("commands", out)
   os.execute("rm -rf " .. H.quote(dir))
   return out, err, code
+end
+
+-- the same, both streams together
+local function otp(args, env)
+  local out, err, code = otp_split(args, env)
+  return out .. err, code
 end
 
 describe("paynet-otp", function()
