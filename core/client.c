@@ -9,6 +9,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,12 +47,16 @@ struct paynet_client {
     char *secret;  /* kept only to scrub it from server text */
     double timeout, unknown_hold;
     int retries;
+    void (*debug)(void *data, const char *line);
+    void *debug_data;
 
     /* the send in flight */
-    int busy, added, performed, attempts_left;
+    int busy, added, attempts_left;
     double deadline, retry_at;
     char gsm[PAYNET_GSM_SIZE];
     char *body;
+    size_t body_length, body_offset;
+    int body_left; /* a byte of the body went to libcurl on some attempt */
     struct reply reply;
     int have_date;
     double date;
@@ -207,6 +212,33 @@ static size_t on_body(char *data, size_t size, size_t count, void *userp)
     return n;
 }
 
+/* The body goes to libcurl through a read callback, never as POSTFIELDS:
+ * when a kept-alive connection dies after the server read the request,
+ * libcurl would replay POSTFIELDS on a fresh connection by itself (a
+ * second SMS).  To replay a body it read through a callback it must
+ * rewind it first, and on_seek refuses: the transfer then fails with
+ * CURLE_SEND_FAIL_REWIND, which we report as delivered "unknown". */
+static size_t on_read(char *buffer, size_t size, size_t count, void *userp)
+{
+    paynet_client *c = userp;
+    size_t n = size * count, left = c->body_length - c->body_offset;
+    if (n > left)
+        n = left;
+    memcpy(buffer, c->body + c->body_offset, n);
+    c->body_offset += n;
+    if (n > 0)
+        c->body_left = 1;
+    return n;
+}
+
+static int on_seek(void *userp, curl_off_t offset, int origin)
+{
+    paynet_client *c = userp;
+    if (offset == 0 && origin == SEEK_SET && c->body_offset == 0)
+        return CURL_SEEKFUNC_OK; /* nothing was read: nothing to replay */
+    return CURL_SEEKFUNC_FAIL;
+}
+
 static size_t on_header(char *data, size_t size, size_t count, void *userp)
 {
     paynet_client *c = userp;
@@ -235,6 +267,10 @@ static paynet_status set_options(paynet_client *c, const paynet_config *config)
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     SET(CURLOPT_CONNECTTIMEOUT_MS, (long)ceil(config->connect_timeout * 1000));
+    SET(CURLOPT_READFUNCTION, on_read);
+    SET(CURLOPT_READDATA, c);
+    SET(CURLOPT_SEEKFUNCTION, on_seek);
+    SET(CURLOPT_SEEKDATA, c);
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, &c->reply);
     SET(CURLOPT_HEADERFUNCTION, on_header);
@@ -266,6 +302,8 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
     c->timeout = config->timeout;
     c->retries = config->retries;
     c->unknown_hold = config->unknown_hold;
+    c->debug = config->debug;
+    c->debug_data = config->debug_data;
     c->url = build_url(config);
     size_t secret_size = strlen(config->secret_key) + 1;
     c->secret = malloc(secret_size);
@@ -377,6 +415,21 @@ static void mask_gsm(const char *gsm, char out[PAYNET_GSM_SIZE])
 
 /* ---- sending ------------------------------------------------------------- */
 
+static void client_debug(const paynet_client *c, const char *format, ...)
+    PAYNET_PRINTF(2, 3);
+
+static void client_debug(const paynet_client *c, const char *format, ...)
+{
+    char line[PAYNET_MESSAGE_SIZE];
+    if (c->debug == NULL)
+        return;
+    va_list ap;
+    va_start(ap, format);
+    vsnprintf(line, sizeof line, format, ap);
+    va_end(ap);
+    c->debug(c->debug_data, line);
+}
+
 static paynet_status begin_attempt(paynet_client *c, paynet_error *err)
 {
     double left = c->deadline - paynet_clock_mono();
@@ -386,10 +439,9 @@ static paynet_status begin_attempt(paynet_client *c, paynet_error *err)
     c->reply.nomem = 0;
     c->have_date = 0;
     c->errbuf[0] = '\0';
-    c->performed = 0;
+    c->body_offset = 0;
     curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
-    curl_easy_setopt(c->easy, CURLOPT_POSTFIELDS, c->body);
-    curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(c->body));
+    curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_length);
     if (curl_multi_add_handle(c->multi, c->easy) != CURLM_OK)
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO,
                            "libcurl could not start the transfer");
@@ -443,6 +495,8 @@ paynet_status paynet_send_start(paynet_client *c, const char *user_gsm,
     if (c->body == NULL)
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
     memcpy(c->gsm, gsm, sizeof gsm);
+    c->body_length = strlen(c->body);
+    c->body_left = 0;
     c->busy = 1;
     c->attempts_left = c->retries;
     c->deadline = paynet_clock_mono() + c->timeout;
@@ -477,18 +531,11 @@ paynet_status paynet_wait(paynet_client *c, int extra_fd, int timeout_ms,
     return PAYNET_OK;
 }
 
-/* Whether any byte of the request may have left: conservatively, once
- * libcurl got past connecting (and the TLS handshake) on this attempt. */
-static int request_may_have_left(paynet_client *c)
-{
-    if (!c->performed)
-        return 0;
-    curl_off_t pretransfer = 0;
-    long request_size = 0;
-    curl_easy_getinfo(c->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
-    curl_easy_getinfo(c->easy, CURLINFO_REQUEST_SIZE, &request_size);
-    return pretransfer > 0 || request_size > 0;
-}
+/* Whether the request may have reached the server on any attempt of this
+ * send: once libcurl took a byte of the body, it may have.  (Without the
+ * body, Paynet cannot act on the request.)  Sticky for the whole send:
+ * a later attempt that fails to connect does not make it "no" again. */
+static int request_may_have_left(const paynet_client *c) { return c->body_left; }
 
 static paynet_status transport_error(paynet_client *c, CURLcode rc, long http_status,
                                      paynet_error *err)
@@ -502,7 +549,6 @@ static paynet_status transport_error(paynet_client *c, CURLcode rc, long http_st
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_CONNECT:
         kind = PAYNET_NETWORK;
-        d = PAYNET_DELIVERED_NO;
         break;
     case CURLE_OPERATION_TIMEDOUT:
         kind = PAYNET_TIMEOUT;
@@ -521,6 +567,11 @@ static paynet_status transport_error(paynet_client *c, CURLcode rc, long http_st
         break;
     case CURLE_OUT_OF_MEMORY:
         kind = PAYNET_NOMEM;
+        break;
+    case CURLE_SEND_FAIL_REWIND:
+        kind = PAYNET_NETWORK;
+        detail = "the connection closed after the request was sent, before any "
+                 "reply; it was not sent again";
         break;
     case CURLE_WEIRD_SERVER_REPLY:
         kind = PAYNET_PROTOCOL;
@@ -605,7 +656,6 @@ paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
     }
     int running = 0;
     CURLMcode mc = curl_multi_perform(c->multi, &running);
-    c->performed = 1;
     if (mc != CURLM_OK) {
         paynet_fail(err, mc == CURLM_OUT_OF_MEMORY ? PAYNET_NOMEM : PAYNET_NETWORK,
                     PAYNET_DELIVERED_UNKNOWN, "libcurl failed: %s",
@@ -635,12 +685,18 @@ paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
         return PAYNET_PENDING;
     }
     if (status == PAYNET_OK) {
-        double server_now = paynet_server_now(paynet_clock_wall(), c->have_date, c->date);
-        result->expires_in = paynet_instant_seconds(result->expires_at) - server_now;
+        double wall = paynet_clock_wall(), expire = paynet_instant_seconds(result->expires_at);
+        if (c->have_date && !paynet_date_trusted(wall, c->date))
+            client_debug(c, "the reply's Date header is %.0f s away from this machine's "
+                            "clock; it is ignored", c->date - wall);
+        result->expires_in = expire - paynet_server_now(wall, c->have_date, c->date);
+        result->held_for = paynet_hold_seconds(expire, wall, c->have_date, c->date);
         memcpy(result->user_gsm, c->gsm, PAYNET_GSM_SIZE);
         scrub_secret(c->secret, result->message);
-        if (result->expires_in > 0)
-            hold_set(c, c->gsm, result->expires_in, 0);
+        if (result->held_for > 0)
+            hold_set(c, c->gsm, result->held_for, 0);
+        else
+            result->held_for = 0;
     } else {
         scrub_secret(c->secret, err->message);
         hold_if_uncertain(c, err);

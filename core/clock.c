@@ -10,6 +10,12 @@
  * meant, so the countdown errs long (never lets a resend through early).
  * From then on the caller counts on CLOCK_MONOTONIC, which wall-clock jumps
  * do not move.
+ *
+ * A Date more than a day away from the desk's clock is not a clock that
+ * drifted but a broken one (a gateway in 1970): it is ignored.  The hold is
+ * the longer of the two estimates of otp_expire - now (paynet_hold_seconds):
+ * when the clocks disagree nobody knows which is right, and a hold must err
+ * long, never short.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <string.h>
@@ -21,15 +27,28 @@
 #include "internal.h"
 
 #define DATE_AGREEMENT_SLACK 1.0
+#define DATE_TRUST_LIMIT 86400.0
+
+int paynet_date_trusted(double local_wall, double date)
+{
+    return date > local_wall - DATE_TRUST_LIMIT && date < local_wall + DATE_TRUST_LIMIT;
+}
 
 double paynet_server_now(double local_wall, int have_date, double date)
 {
-    if (!have_date)
+    if (!have_date || !paynet_date_trusted(local_wall, date))
         return local_wall;
     if (local_wall >= date - DATE_AGREEMENT_SLACK
         && local_wall < date + 1.0 + DATE_AGREEMENT_SLACK)
         return local_wall;
     return date;
+}
+
+double paynet_hold_seconds(double expire, double local_wall, int have_date, double date)
+{
+    double hold = expire - local_wall;
+    double by_server = expire - paynet_server_now(local_wall, have_date, date);
+    return by_server > hold ? by_server : hold;
 }
 
 static double clock_read(clockid_t id)

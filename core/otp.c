@@ -160,6 +160,10 @@ static paynet_status decode_error_object(long status, const cJSON *root,
         paynet_fail(err, PAYNET_HTTP, PAYNET_DELIVERED_YES,
                     "server answered HTTP %ld without a Paynet error object",
                     status);
+    /* a 5xx that is not Paynet's own error object came from a gateway or a
+     * proxy: the backend behind it may have sent the SMS before it failed */
+    if (status >= 500)
+        err->delivered = PAYNET_DELIVERED_UNKNOWN;
     err->http_status = status;
     return PAYNET_HTTP;
 }

@@ -78,9 +78,10 @@ typedef enum paynet_status {
     PAYNET_PENDING    /* paynet_send_step: not finished yet */
 } paynet_status;
 
-/* Did an SMS possibly go out?  NO: the request provably never left.
- * YES: the server answered.  UNKNOWN: the request was sent and the reply
- * was lost. */
+/* Did an SMS possibly go out?  NO: the request provably never left (no
+ * byte of the body went to libcurl on any attempt).  YES: the server
+ * answered.  UNKNOWN: the request may have been sent and the reply was
+ * lost, or a gateway answered 5xx for a backend that may have sent. */
 typedef enum paynet_delivered {
     PAYNET_DELIVERED_NO = 0,
     PAYNET_DELIVERED_YES,
@@ -114,6 +115,9 @@ typedef struct paynet_result {
     char otp_expire[PAYNET_EXPIRE_SIZE];  /* raw string from the reply */
     paynet_instant expires_at;            /* otp_expire as a UTC instant */
     double expires_in;       /* seconds left at the reply, server's clock */
+    double held_for;         /* seconds the number is held from the reply:
+                                the longer of the desk's and the server's
+                                estimate, so a wrong clock errs long */
     char user_gsm[PAYNET_GSM_SIZE];       /* normalised number */
 } paynet_result;
 
@@ -127,6 +131,10 @@ typedef struct paynet_config {
     int retries;             /* 0..3, default 1; only delivered == NO */
     double unknown_hold;     /* seconds a number is held after an
                                 uncertain failure; default 180 */
+    /* Called during a send with one line (no newline) about something
+     * worth a look that is not an error (a Date header ignored ...). */
+    void (*debug)(void *debug_data, const char *line);
+    void *debug_data;
 } paynet_config;
 
 typedef struct paynet_client paynet_client;
@@ -192,8 +200,13 @@ double paynet_instant_seconds(paynet_instant t);
  * *date and 1; otherwise 0. */
 int paynet_date_header(const char *line, size_t length, double *date);
 
-/* "server now" from the local wall clock and the reply's Date header. */
+/* "server now" from the local wall clock and the reply's Date header (a
+ * Date more than a day off is ignored: paynet_date_trusted says 0). */
 double paynet_server_now(double local_wall, int have_date, double date);
+int paynet_date_trusted(double local_wall, double date);
+/* Seconds to hold a number whose OTP expires at `expire`: the longer of
+ * the desk clock's and the server clock's estimate of expire - now. */
+double paynet_hold_seconds(double expire, double local_wall, int have_date, double date);
 
 const char *paynet_code_name(int code);     /* NULL if not in the table */
 const char *paynet_code_meaning(int code);  /* NULL if not in the table */

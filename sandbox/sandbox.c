@@ -64,6 +64,11 @@ struct sandbox {
     size_t issued_count, issued_capacity;
 };
 
+/* Per connection: how many requests it has carried. */
+struct link {
+    unsigned requests;
+};
+
 struct request {
     char *body;
     size_t length;
@@ -380,6 +385,19 @@ static enum MHD_Result fault(struct MHD_Connection *c, struct sandbox *s, int n,
                  "\"Başarılı\\u001b[2J\\u001b]0;pwned\\u0007 İşlem\\r\\n\"}",
                  expire);
         return send_text(c, s, MHD_HTTP_OK, text, "application/json; charset=utf-8");
+    case 19: { /* the kept-alive connection dies after the request was read,
+                * before any reply byte (a restarted backend, an idle
+                * timeout in a load balancer); on a fresh connection, success */
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        const struct link *l = info ? info->socket_context : NULL;
+        if (l != NULL && l->requests > 1) {
+            log_line(s, "%s request %u on this connection: closed without a reply",
+                     masked, l->requests);
+            return MHD_NO;
+        }
+        return send_success(c, s, server_now(s) + s->opt.ttl, 0);
+    }
     case 18: { /* a careless server that echoes the Authorization header */
         const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                        MHD_HTTP_HEADER_AUTHORIZATION);
@@ -514,6 +532,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (req == NULL)
             return MHD_NO;
         *state = req;
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        if (info != NULL && info->socket_context != NULL)
+            ((struct link *)info->socket_context)->requests++;
         return MHD_YES;
     }
     if (*upload_size > 0) {
@@ -559,9 +581,14 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_sta
                           enum MHD_ConnectionNotificationCode code)
 {
     struct sandbox *s = cls;
-    (void)c, (void)socket_state;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+    (void)c;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_state = calloc(1, sizeof(struct link)); /* NULL: fault 19 answers */
         log_line(s, "connection %d opened", atomic_fetch_add(&s->connections, 1) + 1);
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        free(*socket_state);
+        *socket_state = NULL;
+    }
 }
 
 /* ---- main ----------------------------------------------------------------- */

@@ -23,6 +23,25 @@ void suite_clock(void)
     CHECK(paynet_server_now(1002.5, 1, 1000) == 1000);
     CHECK(paynet_server_now(998.5, 1, 1000) == 1000);
 
+    CASE("server now: a Date more than a day off is ignored");
+    CHECK(paynet_server_now(1795636385.0, 1, 0) == 1795636385.0); /* 1970 */
+    CHECK(paynet_server_now(1000000.0, 1, 1000000 + 86400) == 1000000.0);
+    CHECK(paynet_server_now(1000000.0, 1, 1000000 + 86399) == 1000000 + 86399);
+    CHECK(paynet_date_trusted(1000000.0, 1000000 - 86400) == 0);
+    CHECK(paynet_date_trusted(1000000.0, 1000000 - 86399) == 1);
+
+    CASE("hold: the longer of the two estimates of otp_expire - now");
+    /* a front end whose Date runs 10 minutes fast: the desk's estimate */
+    CHECK(paynet_hold_seconds(1000180, 1000000, 1, 1000600) == 180);
+    /* the desk runs 10 minutes fast: the server's estimate */
+    CHECK(paynet_hold_seconds(1000180, 1000600, 1, 1000000) == 180);
+    /* both agree: the desk's finer clock */
+    CHECK(paynet_hold_seconds(1000180, 1000000.5, 1, 1000000) == 179.5);
+    /* no Date: the desk's */
+    CHECK(paynet_hold_seconds(1000180, 1000000, 0, 0) == 180);
+    /* a Date in 1970 is ignored: no decades-long hold */
+    CHECK(paynet_hold_seconds(1000180, 1000000, 1, 0) == 180);
+
     CASE("Date header: IMF-fixdate, the obsolete forms, and refusals");
     {
         double d = 0;

@@ -22,9 +22,7 @@ static const struct {
           "\"result_code\":7}", PAYNET_API, 7, "Geçersiz"},
     {400, "{\"type\":\"x\",\"message\":\"m\",\"code\":400,\"result_code\":\"11\"}",
      PAYNET_API, 11, "m"},
-    {500, "{\"type\":\"x\",\"message\":\"down\",\"code\":500}", PAYNET_HTTP, -1, "HTTP 500: down"},
-    {502, "<html>Bad Gateway</html>", PAYNET_HTTP, -1, "HTTP 502 without"},
-    {503, "", PAYNET_HTTP, -1, "HTTP 503"},
+    {500, "{\"type\":\"x\",\"message\":\"m\",\"code\":500,\"result_code\":8}", PAYNET_API, 8, "m"},
     {302, "", PAYNET_HTTP, -1, "redirects are not followed"},
     {404, "[1,2]", PAYNET_HTTP, -1, "HTTP 404"},
     {200, "", PAYNET_PROTOCOL, -1, "empty"},
@@ -71,6 +69,28 @@ void suite_decode(void)
             CHECK(err.delivered == PAYNET_DELIVERED_YES);
             CHECK(err.http_status == cases[i].status);
             CHECK(strstr(err.message, cases[i].message_part) != NULL);
+        }
+    }
+    CASE("a 5xx without Paynet's error object: delivered unknown (a gateway "
+         "answered; the backend behind it may have sent the SMS)");
+    {
+        static const struct {
+            long status;
+            const char *body, *message_part;
+        } gateway[] = {
+            {500, "{\"type\":\"x\",\"message\":\"down\",\"code\":500}", "HTTP 500: down"},
+            {502, "<html>Bad Gateway</html>", "HTTP 502 without"},
+            {503, "", "HTTP 503"},
+            {504, "<html>Gateway Timeout</html>", "HTTP 504 without"},
+        };
+        for (size_t i = 0; i < sizeof gateway / sizeof gateway[0]; i++) {
+            paynet_result res;
+            paynet_error err;
+            CHECK(paynet_decode_reply(gateway[i].status, gateway[i].body,
+                                      strlen(gateway[i].body), &res, &err) == PAYNET_HTTP);
+            CHECK(err.delivered == PAYNET_DELIVERED_UNKNOWN);
+            CHECK(err.http_status == gateway[i].status && err.code == PAYNET_NO_CODE);
+            CHECK(strstr(err.message, gateway[i].message_part) != NULL);
         }
     }
     CASE("decode keeps the server's UTF-8 message and the raw otp_expire");
