@@ -19,7 +19,7 @@ LUA      ?= lua5.4
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARNINGS  = -std=c11 -Wall -Wextra -Wshadow -Wmissing-prototypes -Wwrite-strings $(WERROR)
-PKGS      = libcurl libcjson
+PKGS      = libcurl libcjson sqlite3 hiredis libcrypto
 # evaluated when used, so that `make check` can install the packages first
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) lua5.4 libmicrohttpd)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
@@ -29,7 +29,8 @@ TUI_LIBS   = $(shell pkg-config --libs formw ncursesw)
 ALL_CFLAGS = $(WARNINGS) $(CFLAGS) -fPIC -Icore $(PKG_CFLAGS)
 
 CORE_SRC = core/client.c core/otp.c core/expire.c core/gsm.c core/codes.c core/clock.c \
-           core/keyfile.c
+           core/keyfile.c core/ledger.c core/ledger_memory.c core/ledger_sqlite.c \
+           core/ledger_redis.c
 # BUILD: where objects and programs go; build-asan/ holds the sanitized twin
 BUILD    ?= build
 B         = $(BUILD)
@@ -43,7 +44,7 @@ TUI_OBJ  = $(TUI_SRC:%.c=$(B)/obj/%.o)
 
 all: $(B)/paynet.so $(B)/libpaynet.a $(B)/paynet-sandbox $(B)/paynet-tui
 
-$(B)/obj/%.o: %.c core/paynet.h core/internal.h test/unit.h
+$(B)/obj/%.o: %.c core/paynet.h core/internal.h core/ledger.h test/unit.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -59,7 +60,7 @@ $(B)/paynet.so: $(B)/obj/lua/lpaynet.o $(CORE_OBJ)
 	$(CC) $(CFLAGS) -shared -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
 $(B)/paynet-sandbox: $(B)/obj/sandbox/sandbox.o $(B)/libpaynet.a
-	$(CC) $(CFLAGS) -o $@ $^ $(MHD_LIBS) -lpthread -lm
+	$(CC) $(CFLAGS) -o $@ $^ $(MHD_LIBS) $(PKG_LIBS) -lpthread -lm
 
 $(B)/paynet-tui: $(TUI_OBJ) $(B)/libpaynet.a
 	$(CC) $(CFLAGS) -o $@ $^ $(TUI_LIBS) $(PKG_LIBS) -lpthread -lm
@@ -157,7 +158,7 @@ MAN_PAGES = man/paynet-otp.1 man/paynet-tui.1 man/paynet-sandbox.1
 # static libpaynet and, through it, libcurl and cJSON
 PC_LINES = 'prefix=$(PREFIX)' 'includedir=$${prefix}/include' 'libdir=$${prefix}/lib' '' \
     'Name: paynet' 'Description: send Paynet card-save OTPs (POST /v1/card/send_otp)' \
-    'Version: 0.1.0' 'Requires: libcurl libcjson' 'Cflags: -I$${includedir}' \
+    'Version: 0.1.0' 'Requires: libcurl libcjson sqlite3 hiredis libcrypto' 'Cflags: -I$${includedir}' \
     'Libs: -L$${libdir} -lpaynet -lpthread -lm'
 
 install: all

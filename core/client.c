@@ -9,7 +9,9 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <pwd.h>
 #include <stdarg.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +20,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
-#include "internal.h"
+#include "ledger.h"
 
 #define TEST_HOST "https://pts-api.paynet.com.tr"
 #define LIVE_HOST "https://api.paynet.com.tr"
@@ -26,12 +28,6 @@
 #define SECRET_MAX 512
 #define URL_MAX 2048
 #define RETRY_DELAY 0.25
-
-struct hold {
-    char gsm[PAYNET_GSM_SIZE];
-    double until;   /* CLOCK_MONOTONIC seconds */
-    int uncertain;  /* held after a failure that may have delivered */
-};
 
 struct reply {
     char *data;
@@ -62,8 +58,11 @@ struct paynet_client {
     double date;
     char errbuf[CURL_ERROR_SIZE];
 
-    struct hold *holds;
-    size_t hold_count, hold_capacity;
+    /* the ledger, and this send's claim in it */
+    struct ledger *ledger;
+    char key[LEDGER_KEY_SIZE];
+    char token[LEDGER_TOKEN_SIZE];
+    paynet_holder record; /* who sends: the claim's record */
 };
 
 /* ---- global init, once ------------------------------------------------- */
@@ -129,6 +128,14 @@ static paynet_status check_config(const paynet_config *c, paynet_error *err)
         return invalid(err, "retries must be 0 to 3");
     if (!(c->unknown_hold >= 0 && c->unknown_hold <= 86400))
         return invalid(err, "unknown_hold must be 0 to 86400 seconds");
+    if (c->operator_name != NULL
+        && (c->operator_name[0] == '\0' || strlen(c->operator_name) >= PAYNET_WHO_SIZE
+            || !printable_ascii(c->operator_name, 1)))
+        return invalid(err, "operator must be 1 to 63 printable ASCII characters");
+    if (c->program != NULL
+        && (c->program[0] == '\0' || strlen(c->program) >= PAYNET_WHO_SIZE
+            || !printable_ascii(c->program, 1)))
+        return invalid(err, "program must be 1 to 63 printable ASCII characters");
     return PAYNET_OK;
 }
 
@@ -284,6 +291,25 @@ static paynet_status set_options(paynet_client *c, const paynet_config *config)
     return rc == CURLE_OK ? PAYNET_OK : PAYNET_INVALID;
 }
 
+static void who_init(paynet_holder *who, const paynet_config *config)
+{
+    const char *user = config->operator_name;
+    if (user == NULL) {
+        user = getenv("USER");
+        if (user == NULL || user[0] == '\0' || strlen(user) >= PAYNET_WHO_SIZE) {
+            struct passwd *pw = getpwuid(getuid());
+            user = pw != NULL ? pw->pw_name : "unknown";
+        }
+    }
+    ledger_copy_clean(who->operator_name, sizeof who->operator_name, user);
+    if (gethostname(who->host, sizeof who->host) != 0)
+        snprintf(who->host, sizeof who->host, "unknown");
+    who->host[sizeof who->host - 1] = '\0';
+    ledger_copy_clean(who->host, sizeof who->host, who->host);
+    ledger_copy_clean(who->program, sizeof who->program,
+                      config->program != NULL ? config->program : "libpaynet");
+}
+
 paynet_status paynet_client_new(const paynet_config *config, paynet_client **out,
                                 paynet_error *err)
 {
@@ -304,6 +330,7 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
     c->unknown_hold = config->unknown_hold;
     c->debug = config->debug;
     c->debug_data = config->debug_data;
+    who_init(&c->record, config);
     c->url = build_url(config);
     size_t secret_size = strlen(config->secret_key) + 1;
     c->secret = malloc(secret_size);
@@ -312,6 +339,11 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
     c->headers = c->secret ? build_headers(c->secret) : NULL;
     c->easy = curl_easy_init();
     c->multi = curl_multi_init();
+    status = ledger_open(config->ledger, config->connect_timeout, &c->ledger, err);
+    if (status != PAYNET_OK) {
+        paynet_client_free(c);
+        return status;
+    }
     if (c->url == NULL || c->secret == NULL || c->headers == NULL
         || c->easy == NULL || c->multi == NULL) {
         paynet_client_free(c);
@@ -345,75 +377,11 @@ void paynet_client_free(paynet_client *c)
     free(c->url);
     cJSON_free(c->body);
     free(c->reply.data);
-    free(c->holds);
+    ledger_close(c->ledger);
     free(c);
 }
 
 const char *paynet_client_url(const paynet_client *c) { return c->url; }
-
-/* ---- cooldown ------------------------------------------------------------ */
-
-static struct hold *hold_find(paynet_client *c, const char *gsm)
-{
-    for (size_t i = 0; i < c->hold_count; i++)
-        if (strcmp(c->holds[i].gsm, gsm) == 0)
-            return &c->holds[i];
-    return NULL;
-}
-
-double paynet_remaining(paynet_client *c, const char *gsm)
-{
-    struct hold *h = hold_find(c, gsm);
-    if (h == NULL)
-        return 0;
-    double left = h->until - paynet_clock_mono();
-    return left > 0 ? left : 0;
-}
-
-/* Makes room for one more hold before a send starts, so that recording
- * its outcome never needs memory: a send whose cooldown could not be
- * remembered must not happen at all. */
-static int hold_reserve(paynet_client *c)
-{
-    double now = paynet_clock_mono();
-    size_t kept = 0; /* drop the expired ones first */
-    for (size_t i = 0; i < c->hold_count; i++)
-        if (c->holds[i].until > now)
-            c->holds[kept++] = c->holds[i];
-    c->hold_count = kept;
-    if (c->hold_count < c->hold_capacity)
-        return 1;
-    size_t want = c->hold_capacity ? c->hold_capacity * 2 : 8;
-    struct hold *grown = realloc(c->holds, want * sizeof *grown);
-    if (grown == NULL)
-        return 0;
-    c->holds = grown;
-    c->hold_capacity = want;
-    return 1;
-}
-
-/* Holds gsm until `seconds` from now, in the room hold_reserve made. */
-static void hold_set(paynet_client *c, const char *gsm, double seconds, int uncertain)
-{
-    struct hold *h = hold_find(c, gsm);
-    if (h == NULL) {
-        if (c->hold_count == c->hold_capacity)
-            return; /* not reached: every send reserves first */
-        h = &c->holds[c->hold_count++];
-        memcpy(h->gsm, gsm, PAYNET_GSM_SIZE);
-    }
-    h->until = paynet_clock_mono() + seconds;
-    h->uncertain = uncertain;
-}
-
-static void mask_gsm(const char *gsm, char out[PAYNET_GSM_SIZE])
-{
-    memcpy(out, gsm, PAYNET_GSM_SIZE);
-    for (int i = 3; i < 8; i++)
-        out[i] = '*';
-}
-
-/* ---- sending ------------------------------------------------------------- */
 
 static void client_debug(const paynet_client *c, const char *format, ...)
     PAYNET_PRINTF(2, 3);
@@ -429,6 +397,132 @@ static void client_debug(const paynet_client *c, const char *format, ...)
     va_end(ap);
     c->debug(c->debug_data, line);
 }
+
+/* ---- the ledger ---------------------------------------------------------- */
+
+static void mask_gsm(const char *gsm, char out[PAYNET_GSM_SIZE])
+{
+    memcpy(out, gsm, PAYNET_GSM_SIZE);
+    for (int i = 3; i < 8; i++)
+        out[i] = '*';
+}
+
+const char *paynet_client_ledger(const paynet_client *c) { return c->ledger->name; }
+
+static paynet_status key_of(paynet_client *c, const char *gsm, char key[LEDGER_KEY_SIZE],
+                            paynet_error *err)
+{
+    if (!ledger_key(c->secret, c->url, gsm, key))
+        return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO,
+                           "out of memory while hashing the number");
+    return PAYNET_OK;
+}
+
+paynet_status paynet_hold_lookup(paynet_client *c, const char *user_gsm, int *held,
+                                 paynet_holder *holder, paynet_error *err)
+{
+    char gsm[PAYNET_GSM_SIZE], key[LEDGER_KEY_SIZE];
+    *held = 0;
+    paynet_status status = paynet_gsm_normalize(user_gsm, gsm, err);
+    if (status == PAYNET_OK)
+        status = key_of(c, gsm, key, err);
+    if (status == PAYNET_OK)
+        status = c->ledger->methods->lookup(c->ledger, key, held, holder, err);
+    return status;
+}
+
+double paynet_remaining(paynet_client *c, const char *gsm)
+{
+    paynet_holder holder;
+    paynet_error err;
+    int held = 0;
+    if (paynet_hold_lookup(c, gsm, &held, &holder, &err) != PAYNET_OK)
+        return err.kind == PAYNET_INVALID ? 0 : -1;
+    return held && holder.remaining > 0 ? holder.remaining : 0;
+}
+
+paynet_status paynet_release(paynet_client *c, const char *user_gsm, const char *reason,
+                             int *released, paynet_error *err)
+{
+    char gsm[PAYNET_GSM_SIZE], key[LEDGER_KEY_SIZE];
+    *released = 0;
+    if (c->busy)
+        return paynet_fail(err, PAYNET_BUSY, PAYNET_DELIVERED_NO,
+                           "a send is in flight on this client");
+    paynet_status status = paynet_gsm_normalize(user_gsm, gsm, err);
+    if (status == PAYNET_OK)
+        status = key_of(c, gsm, key, err);
+    if (status != PAYNET_OK)
+        return status;
+    paynet_holder who = c->record;
+    snprintf(who.state, sizeof who.state, "released");
+    mask_gsm(gsm, who.masked);
+    who.session_id[0] = '\0';
+    snprintf(who.scope, sizeof who.scope, "%s", c->url);
+    who.sent_at = paynet_clock_wall();
+    who.otp_expire[0] = '\0';
+    ledger_copy_clean(who.reason, sizeof who.reason, reason);
+    return c->ledger->methods->release(c->ledger, key, &who, released, err);
+}
+
+/* Claims this send's number; PAYNET_COOLDOWN with the holder when another
+ * send holds it. */
+static paynet_status claim(paynet_client *c, const char *gsm, const char *session_id,
+                           paynet_error *err)
+{
+    paynet_holder *r = &c->record, holder;
+    paynet_status status = key_of(c, gsm, c->key, err);
+    if (status != PAYNET_OK)
+        return status;
+    ledger_token(c->token);
+    snprintf(r->state, sizeof r->state, "pending");
+    mask_gsm(gsm, r->masked);
+    paynet_copy_utf8(r->session_id, sizeof r->session_id, session_id);
+    snprintf(r->scope, sizeof r->scope, "%s", c->url);
+    r->sent_at = paynet_clock_wall();
+    r->otp_expire[0] = '\0';
+    r->reason[0] = '\0';
+    int granted = 0;
+    /* the claim covers the whole call and an uncertain outcome after it */
+    status = c->ledger->methods->claim(c->ledger, c->key, c->token, r,
+                                       c->timeout + c->unknown_hold + 1, &granted, &holder,
+                                       err);
+    if (status != PAYNET_OK || granted)
+        return status;
+    char line[PAYNET_MESSAGE_SIZE - 32];
+    paynet_holder_describe(&holder, line, sizeof line);
+    paynet_fail(err, PAYNET_COOLDOWN, PAYNET_DELIVERED_NO, "%s is held: %s", r->masked, line);
+    err->retry_after = holder.remaining;
+    err->has_holder = 1;
+    err->holder = holder;
+    return PAYNET_COOLDOWN;
+}
+
+/* Ends this send's claim: holds the number `seconds` more in `state`, or
+ * releases it (seconds <= 0).  A ledger that fails here leaves the claim's
+ * own hold standing; warning (if given) says so. */
+static void settle(paynet_client *c, const char *state, double seconds, const char *otp_expire,
+                   char *warning, size_t warning_size)
+{
+    paynet_holder r = c->record;
+    paynet_error e;
+    int ours = 0;
+    snprintf(r.state, sizeof r.state, "%s", state);
+    snprintf(r.otp_expire, sizeof r.otp_expire, "%s", otp_expire != NULL ? otp_expire : "");
+    if (c->ledger->methods->settle(c->ledger, c->key, c->token, &r, seconds, &ours, &e)
+        != PAYNET_OK) {
+        client_debug(c, "%s", e.message);
+        if (warning != NULL) {
+            static const char tail[] = "; the number stays held only until its claim runs out";
+            paynet_copy_utf8(warning, warning_size - (sizeof tail - 1), e.message);
+            strcat(warning, tail);
+        }
+    } else if (!ours) {
+        client_debug(c, "the claim on %s ran out before the send ended", r.masked);
+    }
+}
+
+/* ---- sending ------------------------------------------------------------- */
 
 static paynet_status begin_attempt(paynet_client *c, paynet_error *err)
 {
@@ -451,6 +545,7 @@ static paynet_status begin_attempt(paynet_client *c, paynet_error *err)
 
 static void end_send(paynet_client *c)
 {
+    /* c->key and c->token stay: a test may look at the last claim */
     if (c->added)
         curl_multi_remove_handle(c->multi, c->easy);
     c->added = 0;
@@ -458,6 +553,21 @@ static void end_send(paynet_client *c)
     c->retry_at = 0;
     cJSON_free(c->body);
     c->body = NULL;
+}
+
+/* Ends a send that failed: a failure after which an SMS may have gone out
+ * holds the number for unknown_hold; any other releases it. */
+static void fail_send(paynet_client *c, paynet_error *err)
+{
+    int uncertain = err->delivered == PAYNET_DELIVERED_UNKNOWN
+                    || (err->kind == PAYNET_PROTOCOL && err->http_status == 200);
+    if (uncertain && c->unknown_hold > 0) {
+        settle(c, "uncertain", c->unknown_hold, NULL, NULL, 0);
+        err->retry_after = c->unknown_hold;
+    } else {
+        settle(c, "released", 0, NULL, NULL, 0);
+    }
+    end_send(c);
 }
 
 paynet_status paynet_send_start(paynet_client *c, const char *user_gsm,
@@ -473,27 +583,15 @@ paynet_status paynet_send_start(paynet_client *c, const char *user_gsm,
     if (status != PAYNET_OK)
         return status;
 
-    double left = paynet_remaining(c, gsm);
-    if (left > 0) {
-        char masked[PAYNET_GSM_SIZE];
-        mask_gsm(gsm, masked);
-        struct hold *h = hold_find(c, gsm);
-        paynet_fail(err, PAYNET_COOLDOWN, PAYNET_DELIVERED_NO,
-                    h->uncertain
-                        ? "%s is held for %.0f s more: an earlier send may have "
-                          "delivered an OTP"
-                        : "the OTP sent to %s is valid for %.0f s more; wait "
-                          "before sending another",
-                    masked, ceil(left));
-        err->retry_after = left;
-        return PAYNET_COOLDOWN;
-    }
-
-    if (!hold_reserve(c))
-        return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
     c->body = otp_request_body(gsm, otp_session_id);
     if (c->body == NULL)
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
+    /* no send without a claim in the ledger: one OTP per number per window */
+    status = claim(c, gsm, otp_session_id, err);
+    if (status != PAYNET_OK) {
+        end_send(c);
+        return status;
+    }
     memcpy(c->gsm, gsm, sizeof gsm);
     c->body_length = strlen(c->body);
     c->body_left = 0;
@@ -503,7 +601,7 @@ paynet_status paynet_send_start(paynet_client *c, const char *user_gsm,
     c->retry_at = 0;
     status = begin_attempt(c, err);
     if (status != PAYNET_OK)
-        end_send(c);
+        fail_send(c, err);
     return status;
 }
 
@@ -628,16 +726,6 @@ static int retryable(const paynet_client *c, paynet_status status, const paynet_
            && paynet_clock_mono() + RETRY_DELAY < c->deadline;
 }
 
-/* A failure after which an SMS may have gone out holds the number. */
-static void hold_if_uncertain(paynet_client *c, paynet_error *err)
-{
-    int uncertain = err->delivered == PAYNET_DELIVERED_UNKNOWN
-                    || (err->kind == PAYNET_PROTOCOL && err->http_status == 200);
-    if (uncertain && c->unknown_hold > 0) {
-        hold_set(c, c->gsm, c->unknown_hold, 1);
-        err->retry_after = c->unknown_hold;
-    }
-}
 
 paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
                                paynet_error *err)
@@ -650,7 +738,7 @@ paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
         c->retry_at = 0;
         paynet_status status = begin_attempt(c, err);
         if (status != PAYNET_OK) {
-            end_send(c);
+            fail_send(c, err);
             return status;
         }
     }
@@ -660,8 +748,7 @@ paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
         paynet_fail(err, mc == CURLM_OUT_OF_MEMORY ? PAYNET_NOMEM : PAYNET_NETWORK,
                     PAYNET_DELIVERED_UNKNOWN, "libcurl failed: %s",
                     curl_multi_strerror(mc));
-        hold_if_uncertain(c, err);
-        end_send(c);
+        fail_send(c, err);
         return err->kind;
     }
     int queued;
@@ -693,15 +780,16 @@ paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
         result->held_for = paynet_hold_seconds(expire, wall, c->have_date, c->date);
         memcpy(result->user_gsm, c->gsm, PAYNET_GSM_SIZE);
         scrub_secret(c->secret, result->message);
-        if (result->held_for > 0)
-            hold_set(c, c->gsm, result->held_for, 0);
-        else
+        result->warning[0] = '\0';
+        if (result->held_for <= 0)
             result->held_for = 0;
+        settle(c, "sent", result->held_for, result->otp_expire, result->warning,
+               sizeof result->warning);
+        end_send(c);
     } else {
         scrub_secret(c->secret, err->message);
-        hold_if_uncertain(c, err);
+        fail_send(c, err);
     }
-    end_send(c);
     return status;
 }
 
@@ -711,14 +799,13 @@ void paynet_send_cancel(paynet_client *c, paynet_error *err)
         paynet_fail(err, PAYNET_CANCELLED, PAYNET_DELIVERED_NO, "no send was in flight");
         return;
     }
-    int left = c->added && request_may_have_left(c);
+    int left = request_may_have_left(c);
     paynet_fail(err, PAYNET_CANCELLED,
                 left ? PAYNET_DELIVERED_UNKNOWN : PAYNET_DELIVERED_NO,
                 left ? "cancelled after the request was sent: an OTP may "
                        "have been delivered"
                      : "cancelled before the request was sent");
-    hold_if_uncertain(c, err);
-    end_send(c);
+    fail_send(c, err);
 }
 
 paynet_status paynet_send_otp(paynet_client *c, const char *user_gsm,

@@ -64,6 +64,7 @@ const char *paynet_status_name(paynet_status status)
     case PAYNET_OK: return "ok";
     case PAYNET_INVALID: return "invalid";
     case PAYNET_COOLDOWN: return "cooldown";
+    case PAYNET_LEDGER: return "ledger";
     case PAYNET_NETWORK: return "network";
     case PAYNET_TIMEOUT: return "timeout";
     case PAYNET_TLS: return "tls";
@@ -97,6 +98,7 @@ paynet_status paynet_fail(paynet_error *err, paynet_status kind,
     err->delivered = delivered;
     err->http_status = 0;
     err->code = PAYNET_NO_CODE;
+    err->has_holder = 0;
     err->retry_after = 0;
     va_list ap;
     va_start(ap, format);

@@ -66,6 +66,7 @@ typedef enum paynet_status {
     PAYNET_OK = 0,
     PAYNET_INVALID,   /* bad input; no I/O done */
     PAYNET_COOLDOWN,  /* resend before that number's otp_expire; no I/O */
+    PAYNET_LEDGER,    /* the ledger could not be read or written; nothing sent */
     PAYNET_NETWORK,   /* DNS, refused, reset */
     PAYNET_TIMEOUT,   /* the call's time ran out */
     PAYNET_TLS,       /* handshake or certificate failure */
@@ -93,6 +94,29 @@ typedef enum paynet_delivered {
 #define PAYNET_EXPIRE_SIZE 64
 #define PAYNET_REPLY_CAP (64 * 1024)
 
+#define PAYNET_WHO_SIZE 64
+#define PAYNET_SESSION_SIZE 129  /* 128 bytes and the terminator */
+#define PAYNET_SCOPE_SIZE 256
+#define PAYNET_REASON_SIZE 256
+
+/* Who holds a number in the ledger, and for how long: the record every
+ * sender consults before sending (see paynet_ledger in the README). */
+typedef struct paynet_holder {
+    char state[16];    /* "pending" (a send in flight), "sent", "uncertain"
+                          (an SMS may have gone out); "released" in the
+                          release log */
+    char masked[PAYNET_GSM_SIZE];         /* "532*****67" */
+    char operator_name[PAYNET_WHO_SIZE];  /* $USER of the sender */
+    char host[PAYNET_WHO_SIZE];
+    char program[PAYNET_WHO_SIZE];        /* "paynet-tui", "paynet-otp", ... */
+    char session_id[PAYNET_SESSION_SIZE];
+    char scope[PAYNET_SCOPE_SIZE];        /* where it was sent: the URL */
+    double sent_at;    /* Unix time of the claim (of the release, in the log) */
+    char otp_expire[PAYNET_EXPIRE_SIZE];  /* "" until a send succeeded */
+    double remaining;  /* seconds the hold lasts from the lookup */
+    char reason[PAYNET_REASON_SIZE];      /* release log only */
+} paynet_holder;
+
 typedef struct paynet_error {
     paynet_status kind;
     paynet_delivered delivered;
@@ -100,6 +124,8 @@ typedef struct paynet_error {
     int code;           /* Paynet result code, or PAYNET_NO_CODE */
     double retry_after; /* seconds; set for cooldown and for held numbers */
     char message[PAYNET_MESSAGE_SIZE];
+    int has_holder;       /* cooldown: who holds the number */
+    paynet_holder holder;
 } paynet_error;
 
 /* An instant in UTC: seconds since the Unix epoch and nanoseconds. */
@@ -119,6 +145,9 @@ typedef struct paynet_result {
                                 the longer of the desk's and the server's
                                 estimate, so a wrong clock errs long */
     char user_gsm[PAYNET_GSM_SIZE];       /* normalised number */
+    char warning[PAYNET_MESSAGE_SIZE];    /* "" or why the ledger could not
+                                             record the hold (the claim's
+                                             pending hold still stands) */
 } paynet_result;
 
 typedef struct paynet_config {
@@ -135,6 +164,13 @@ typedef struct paynet_config {
      * worth a look that is not an error (a Date header ignored ...). */
     void (*debug)(void *debug_data, const char *line);
     void *debug_data;
+    /* The ledger every send consults first: "memory" (this client only),
+     * "sqlite:PATH" (every process of one machine), "redis://[:PASSWORD@]
+     * HOST[:PORT][/DB]" or "redis+unix:///PATH[?db=N]" (many machines).
+     * NULL: $PAYNET_LEDGER, else "memory". */
+    const char *ledger;
+    const char *operator_name; /* who sends, in the ledger; NULL: $USER */
+    const char *program;       /* which program sends; NULL: "libpaynet" */
 } paynet_config;
 
 typedef struct paynet_client paynet_client;
@@ -170,8 +206,39 @@ paynet_status paynet_send_step(paynet_client *client, paynet_result *result,
 void paynet_send_cancel(paynet_client *client, paynet_error *err);
 int paynet_send_in_flight(const paynet_client *client);
 
-/* Seconds until this normalised number may be sent again (0 when free). */
+/* Seconds until this normalised number may be sent again (0 when free,
+ * -1 when the ledger cannot answer). */
 double paynet_remaining(paynet_client *client, const char *normalised_gsm);
+
+/* Who holds this number (any accepted spelling): PAYNET_OK with *held set,
+ * and when held, *holder filled; or an error (invalid, ledger). */
+paynet_status paynet_hold_lookup(paynet_client *client, const char *user_gsm,
+                                 int *held, paynet_holder *holder, paynet_error *err);
+
+/* Ends the hold on this number whatever its state, recording who (this
+ * client's operator, host and program) and why in the ledger's release
+ * log.  *released says whether there was a hold. */
+paynet_status paynet_release(paynet_client *client, const char *user_gsm,
+                             const char *reason, int *released, paynet_error *err);
+
+/* The ledger this client uses, as given ("memory", "sqlite:...", a Redis
+ * URL without its password). */
+const char *paynet_client_ledger(const paynet_client *client);
+
+/* Every live hold (releases == 0) or the release log, newest first
+ * (releases == 1), of the ledger named by spec (as paynet_config.ledger;
+ * NULL: $PAYNET_LEDGER).  Needs no secret key.  Free with free(). */
+paynet_status paynet_ledger_list(const char *spec, int releases, paynet_holder **list,
+                                 size_t *count, paynet_error *err);
+
+/* "sqlite:$XDG_STATE_HOME/paynet/ledger.db" (or ~/.local/state/...): the
+ * command-line programs' default ledger.  Creates the folder (mode 700).
+ * 0 when no home folder is known or it cannot be created (err says why). */
+int paynet_ledger_default(char *out, size_t size, paynet_error *err);
+
+/* One line about a holder: "sent 0:42 ago by ayse@desk-3 (session
+ * order-42); valid 1:18 more". */
+void paynet_holder_describe(const paynet_holder *holder, char *out, size_t size);
 
 /* Reads the secret key from the first line of a file, refusing a file
  * that group or others may access (as ssh does with private keys). */

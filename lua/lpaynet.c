@@ -6,6 +6,7 @@
  * __tostring gives one readable line); misuse raises: wrong types, unknown
  * options, an invalid configuration, use after close.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -16,8 +17,14 @@
 #define CLIENT_TYPE "paynet.Client"
 #define ERROR_TYPE "paynet.Error"
 
+#define DEBUG_LINES 8
+
 typedef struct {
     paynet_client *client; /* NULL once closed */
+    /* the core's debug lines of the call in progress, handed to the Lua
+     * function `debug` once the call has returned (never from inside it) */
+    char debug_lines[DEBUG_LINES][PAYNET_MESSAGE_SIZE];
+    int debug_count;
 } lclient;
 
 /* ---- errors as values ---------------------------------------------------- */
@@ -40,6 +47,27 @@ static void set_integer(lua_State *L, const char *key, lua_Integer value)
     lua_setfield(L, -2, key);
 }
 
+/* A ledger record as a table: who holds a number, and for how long. */
+static void push_holder(lua_State *L, const paynet_holder *h)
+{
+    lua_createtable(L, 0, 11);
+    set_string(L, "state", h->state);
+    set_string(L, "masked", h->masked);
+    set_string(L, "operator", h->operator_name);
+    set_string(L, "host", h->host);
+    set_string(L, "program", h->program);
+    if (h->session_id[0])
+        set_string(L, "session_id", h->session_id);
+    set_string(L, "scope", h->scope);
+    set_number(L, "sent_at", h->sent_at);
+    if (h->otp_expire[0])
+        set_string(L, "otp_expire", h->otp_expire);
+    if (h->remaining > 0)
+        set_number(L, "remaining", h->remaining);
+    if (h->reason[0])
+        set_string(L, "reason", h->reason);
+}
+
 static int push_error(lua_State *L, const paynet_error *err)
 {
     lua_pushnil(L);
@@ -56,6 +84,10 @@ static int push_error(lua_State *L, const paynet_error *err)
         set_integer(L, "http_status", err->http_status);
     if (err->retry_after > 0)
         set_number(L, "retry_after", err->retry_after);
+    if (err->has_holder) {
+        push_holder(L, &err->holder);
+        lua_setfield(L, -2, "holder");
+    }
     luaL_setmetatable(L, ERROR_TYPE);
     return 2;
 }
@@ -209,7 +241,14 @@ static int l_read_key_file(lua_State *L)
 
 static const char *const client_options[] = {
     "secret_key", "env", "base_url", "timeout", "connect_timeout",
-    "cainfo", "retries", "unknown_hold", NULL};
+    "cainfo", "retries", "unknown_hold", "ledger", "operator", "program", "debug", NULL};
+
+static void on_debug(void *data, const char *line)
+{
+    lclient *self = data;
+    if (self->debug_count < DEBUG_LINES)
+        strncpy(self->debug_lines[self->debug_count++], line, PAYNET_MESSAGE_SIZE - 1);
+}
 
 static int l_new(lua_State *L)
 {
@@ -234,12 +273,26 @@ static int l_new(lua_State *L)
         config.retries = r >= 0 && r <= 3 ? (int)r : -1;
     }
     lua_pop(L, 1);
+    config.ledger = field_string(L, 1, "ledger", 0, NULL);
+    config.operator_name = field_string(L, 1, "operator", 0, NULL);
+    config.program = field_string(L, 1, "program", 0, NULL);
+    int debug_type = lua_getfield(L, 1, "debug");
+    if (debug_type != LUA_TNIL && debug_type != LUA_TFUNCTION)
+        luaL_error(L, "debug must be a function, got %s", lua_typename(L, debug_type));
+    int debug_index = lua_gettop(L);
 
     /* the userdata exists, closed, before the client does: if anything
      * below raises, __gc finds nothing to free */
-    lclient *self = lua_newuserdatauv(L, sizeof *self, 0);
+    lclient *self = lua_newuserdatauv(L, sizeof *self, 1);
     self->client = NULL;
+    self->debug_count = 0;
     luaL_setmetatable(L, CLIENT_TYPE);
+    lua_pushvalue(L, debug_index);
+    lua_setiuservalue(L, -2, 1);
+    if (debug_type == LUA_TFUNCTION) {
+        config.debug = on_debug;
+        config.debug_data = self;
+    }
     if (paynet_client_new(&config, &self->client, &err) != PAYNET_OK)
         return luaL_error(L, "paynet.new: %s", err.message);
     return 1;
@@ -252,7 +305,27 @@ static paynet_client *check_open(lua_State *L)
     lclient *self = luaL_checkudata(L, 1, CLIENT_TYPE);
     if (self->client == NULL)
         luaL_error(L, "attempt to use a closed " CLIENT_TYPE);
+    self->debug_count = 0;
     return self->client;
+}
+
+/* Hands the call's debug lines to the client's `debug` function. */
+static void flush_debug(lua_State *L)
+{
+    lclient *self = lua_touserdata(L, 1);
+    int n = self->debug_count;
+    self->debug_count = 0;
+    if (n == 0 || lua_getiuservalue(L, 1, 1) != LUA_TFUNCTION) {
+        lua_pop(L, 1);
+        return;
+    }
+    int f = lua_gettop(L);
+    for (int i = 0; i < n; i++) {
+        lua_pushvalue(L, f);
+        lua_pushstring(L, self->debug_lines[i]);
+        lua_call(L, 1, 0);
+    }
+    lua_pop(L, 1);
 }
 
 static const char *const send_options[] = {"user_gsm", "otp_session_id", NULL};
@@ -271,9 +344,11 @@ static int l_send_otp(lua_State *L)
         return invalid_input(L, "phone number contains a NUL byte");
     if (has_nul(id, id_length))
         return invalid_input(L, "session id contains a NUL byte");
-    if (paynet_send_otp(client, gsm, id, &res, &err) != PAYNET_OK)
+    paynet_status status = paynet_send_otp(client, gsm, id, &res, &err);
+    flush_debug(L);
+    if (status != PAYNET_OK)
         return push_error(L, &err);
-    lua_createtable(L, 0, 7);
+    lua_createtable(L, 0, 9);
     set_integer(L, "code", res.code);
     set_string(L, "message", res.message);
     set_string(L, "otp_expire", res.otp_expire);
@@ -281,6 +356,9 @@ static int l_send_otp(lua_State *L)
     set_number(L, "expires_in", res.expires_in);
     set_string(L, "user_gsm", res.user_gsm);
     set_integer(L, "http_status", res.http_status);
+    set_number(L, "held_for", res.held_for);
+    if (res.warning[0])
+        set_string(L, "warning", res.warning);
     return 1;
 }
 
@@ -295,7 +373,87 @@ static int l_remaining(lua_State *L)
         return invalid_input(L, "phone number contains a NUL byte");
     if (paynet_gsm_normalize(input, gsm, &err) != PAYNET_OK)
         return push_error(L, &err);
-    lua_pushnumber(L, paynet_remaining(client, gsm));
+    int held = 0;
+    paynet_holder holder;
+    if (paynet_hold_lookup(client, gsm, &held, &holder, &err) != PAYNET_OK)
+        return push_error(L, &err);
+    lua_pushnumber(L, held ? holder.remaining : 0);
+    return 1;
+}
+
+/* client:holder(number) -> the holder's table, or false when free */
+static int l_holder(lua_State *L)
+{
+    paynet_client *client = check_open(L);
+    size_t length;
+    const char *input = check_string(L, 2, &length);
+    paynet_error err;
+    paynet_holder holder;
+    int held = 0;
+    if (has_nul(input, length))
+        return invalid_input(L, "phone number contains a NUL byte");
+    if (paynet_hold_lookup(client, input, &held, &holder, &err) != PAYNET_OK)
+        return push_error(L, &err);
+    if (held)
+        push_holder(L, &holder);
+    else
+        lua_pushboolean(L, 0);
+    return 1;
+}
+
+/* client:release(number, reason) -> true (a hold ended) | false (none) */
+static int l_release(lua_State *L)
+{
+    paynet_client *client = check_open(L);
+    size_t length, reason_length;
+    const char *input = check_string(L, 2, &length);
+    const char *reason = check_string(L, 3, &reason_length);
+    paynet_error err;
+    int released = 0;
+    if (has_nul(input, length))
+        return invalid_input(L, "phone number contains a NUL byte");
+    if (reason_length == 0 || has_nul(reason, reason_length))
+        return invalid_input(L, "a release needs a reason, without NUL bytes");
+    if (paynet_release(client, input, reason, &released, &err) != PAYNET_OK)
+        return push_error(L, &err);
+    lua_pushboolean(L, released);
+    return 1;
+}
+
+static int l_ledger_name(lua_State *L)
+{
+    lua_pushstring(L, paynet_client_ledger(check_open(L)));
+    return 1;
+}
+
+/* paynet.holds([spec]) / paynet.releases([spec]): lists of holder tables */
+static int list_ledger(lua_State *L, int releases)
+{
+    const char *spec = luaL_optstring(L, 1, NULL);
+    paynet_holder *list;
+    size_t count;
+    paynet_error err;
+    if (paynet_ledger_list(spec, releases, &list, &count, &err) != PAYNET_OK)
+        return push_error(L, &err);
+    lua_createtable(L, (int)count, 0);
+    for (size_t i = 0; i < count; i++) {
+        push_holder(L, &list[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    free(list);
+    return 1;
+}
+
+static int l_holds(lua_State *L) { return list_ledger(L, 0); }
+static int l_releases(lua_State *L) { return list_ledger(L, 1); }
+
+static int l_default_ledger(lua_State *L)
+{
+    char spec[4200];
+    paynet_error err;
+    if (!paynet_ledger_default(spec, sizeof spec, &err))
+        return push_error(L, &err);
+    lua_pushstring(L, spec);
     return 1;
 }
 
@@ -325,12 +483,18 @@ static const luaL_Reg module_functions[] = {
     {"normalize_gsm", l_normalize_gsm},
     {"parse_expire", l_parse_expire},
     {"read_key_file", l_read_key_file},
+    {"holds", l_holds},
+    {"releases", l_releases},
+    {"default_ledger", l_default_ledger},
     {NULL, NULL},
 };
 
 static const luaL_Reg client_methods[] = {
     {"send_otp", l_send_otp},
     {"remaining", l_remaining},
+    {"holder", l_holder},
+    {"release", l_release},
+    {"ledger", l_ledger_name},
     {"close", l_close},
     {NULL, NULL},
 };

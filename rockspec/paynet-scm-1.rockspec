@@ -23,6 +23,9 @@ external_dependencies = {
    -- not look for headers: only the library is checked.
    CURL = { library = "curl" },
    CJSON = { header = "cjson/cJSON.h", library = "cjson" },
+   SQLITE = { header = "sqlite3.h", library = "sqlite3" },
+   HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" },
+   CRYPTO = { header = "openssl/hmac.h", library = "crypto" },
 }
 build = {
    type = "builtin",
@@ -32,10 +35,14 @@ build = {
             "lua/lpaynet.c",
             "core/client.c", "core/otp.c", "core/expire.c",
             "core/gsm.c", "core/codes.c", "core/clock.c", "core/keyfile.c",
+            "core/ledger.c", "core/ledger_memory.c", "core/ledger_sqlite.c",
+            "core/ledger_redis.c",
          },
-         incdirs = { "core", "$(CJSON_INCDIR)" },
-         libdirs = { "$(CURL_LIBDIR)", "$(CJSON_LIBDIR)" },
-         libraries = { "curl", "cjson", "pthread", "m" },
+         incdirs = { "core", "$(CJSON_INCDIR)", "$(SQLITE_INCDIR)", "$(HIREDIS_INCDIR)",
+                     "$(CRYPTO_INCDIR)" },
+         libdirs = { "$(CURL_LIBDIR)", "$(CJSON_LIBDIR)", "$(SQLITE_LIBDIR)",
+                     "$(HIREDIS_LIBDIR)", "$(CRYPTO_LIBDIR)" },
+         libraries = { "curl", "cjson", "sqlite3", "hiredis", "crypto", "pthread", "m" },
       },
    },
    install = {

@@ -170,7 +170,9 @@ describe("paynet-tui on screen", function()
 
   local kinds = {
     { "5000000012", "Paynet refused the request.", "nodata (code 12, HTTP 200)", "refused: nodata (code 12)" },
-    { "5000000102", "Paynet's server answered with an HTTP error.", "HTTP 502", "http: HTTP 502" },
+    { "5000000109", "Paynet's server answered with an HTTP error.", "HTTP 302", "http: HTTP 302" },
+    { "5000000102", "A gateway in front of Paynet failed: a code may have gone out.", "HTTP 502",
+      "http: HTTP 502, may have gone out" },
     { "5000000105", "Paynet's reply could not be read: a code may have gone out.", "not JSON", "protocol:" },
     { "5000000104", "The connection broke after the request left", "transfer closed", "network, may have gone out" },
   }

@@ -329,7 +329,8 @@ unsigned app_send_finished(struct app *app, paynet_status status,
         snprintf(outcome, sizeof outcome, "refused: %s (code %d)", name ? name : "unknown",
                  err->code);
     } else if (status == PAYNET_HTTP) {
-        snprintf(outcome, sizeof outcome, "http: HTTP %ld", err->http_status);
+        snprintf(outcome, sizeof outcome, "http: HTTP %ld%s", err->http_status,
+                 maybe ? ", may have gone out" : "");
     } else if (status == PAYNET_PROTOCOL) {
         snprintf(outcome, sizeof outcome, "protocol: unreadable reply");
     } else {
@@ -412,12 +413,17 @@ const char *app_error_advice(paynet_status kind, int code, paynet_delivered deli
         return maybe ? "Paynet did not answer in time: a code may have gone out. Ask the "
                        "customer before sending again."
                      : "Could not connect to Paynet in time; nothing was sent. Try again.";
+    case PAYNET_LEDGER:
+        return "The ledger of sent codes could not be used, so nothing was sent "
+               "(no code may go out unrecorded). Check the ledger (--ledger).";
     case PAYNET_TLS:
         return "The secure connection to Paynet failed; nothing was sent. Check the "
                "CA certificates and the system clock.";
     case PAYNET_HTTP:
-        return "Paynet's server answered with an HTTP error. Try again in a minute; "
-               "if it goes on, call Paynet support.";
+        return maybe ? "A gateway in front of Paynet failed: a code may have gone out. "
+                       "Ask the customer before sending again."
+                     : "Paynet's server answered with an HTTP error. Try again in a minute; "
+                       "if it goes on, call Paynet support.";
     case PAYNET_API:
         switch (code) {
         case PAYNET_CODE_unauthorized:

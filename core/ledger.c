@@ -1,0 +1,277 @@
+/*
+ * ledger.c — what every backend shares: choosing one by its spec, the
+ * keyed hash of a number, claim tokens, records as JSON, the clocks, and
+ * the one line that says who holds a number.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "ledger.h"
+
+paynet_status ledger_fail(paynet_error *err, const char *format, ...)
+{
+    char text[PAYNET_MESSAGE_SIZE];
+    va_list ap;
+    va_start(ap, format);
+    vsnprintf(text, sizeof text, format, ap);
+    va_end(ap);
+    return paynet_fail(err, PAYNET_LEDGER, PAYNET_DELIVERED_NO, "ledger: %s", text);
+}
+
+/* ---- choosing a backend ---------------------------------------------------- */
+
+paynet_status ledger_open(const char *spec, double timeout, struct ledger **out,
+                          paynet_error *err)
+{
+    *out = NULL;
+    if (spec == NULL || spec[0] == '\0')
+        spec = getenv("PAYNET_LEDGER");
+    if (spec == NULL || spec[0] == '\0')
+        spec = "memory";
+    if (strlen(spec) >= PAYNET_SCOPE_SIZE)
+        return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
+                           "ledger: the spec is longer than %d bytes", PAYNET_SCOPE_SIZE - 1);
+    for (const char *p = spec; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7F)
+            return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
+                               "ledger: the spec holds a control character");
+    if (strcmp(spec, "memory") == 0)
+        return ledger_memory_open(spec, out, err);
+    if (strncmp(spec, "sqlite:", 7) == 0)
+        return ledger_sqlite_open(spec + 7, out, err);
+    if (strncmp(spec, "redis://", 8) == 0 || strncmp(spec, "redis+unix://", 13) == 0)
+        return ledger_redis_open(spec, timeout, out, err);
+    return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
+                       "ledger must be \"memory\", \"sqlite:PATH\", "
+                       "\"redis://[:PASSWORD@]HOST[:PORT][/DB]\" or "
+                       "\"redis+unix:///PATH[?db=N]\"");
+}
+
+void ledger_close(struct ledger *l)
+{
+    if (l != NULL)
+        l->methods->close(l);
+}
+
+/* ---- keys and tokens ------------------------------------------------------- */
+
+static void to_hex(const unsigned char *bytes, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[bytes[i] >> 4];
+        out[2 * i + 1] = digits[bytes[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+int ledger_key(const char *secret, const char *scope, const char *gsm,
+               char out[LEDGER_KEY_SIZE])
+{
+    char message[PAYNET_SCOPE_SIZE + 2 * PAYNET_GSM_SIZE];
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    int n = snprintf(message, sizeof message, "%s\n%s", scope, gsm);
+    if (n < 0 || (size_t)n >= sizeof message)
+        return 0;
+    if (HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)message,
+             (size_t)n, digest, &length) == NULL || length != 32)
+        return 0;
+    to_hex(digest, 32, out);
+    return 1;
+}
+
+void ledger_token(char out[LEDGER_TOKEN_SIZE])
+{
+    unsigned char bytes[16];
+    if (getrandom(bytes, sizeof bytes, 0) != (ssize_t)sizeof bytes) {
+        struct timespec ts; /* not secret, only unique enough */
+        clock_gettime(CLOCK_REALTIME, &ts);
+        unsigned long mix[2] = {(unsigned long)ts.tv_nsec ^ (unsigned long)getpid(),
+                                (unsigned long)ts.tv_sec};
+        memcpy(bytes, mix, sizeof bytes < sizeof mix ? sizeof bytes : sizeof mix);
+    }
+    to_hex(bytes, sizeof bytes, out);
+}
+
+/* ---- records ----------------------------------------------------------------- */
+
+void ledger_copy_clean(char *dst, size_t size, const char *src)
+{
+    paynet_copy_utf8(dst, size, src != NULL ? src : "");
+    for (char *p = dst; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7F)
+            *p = ' ';
+}
+
+char *ledger_record_json(const paynet_holder *h)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *text = NULL;
+    if (o != NULL && cJSON_AddStringToObject(o, "state", h->state)
+        && cJSON_AddStringToObject(o, "masked", h->masked)
+        && cJSON_AddStringToObject(o, "operator", h->operator_name)
+        && cJSON_AddStringToObject(o, "host", h->host)
+        && cJSON_AddStringToObject(o, "program", h->program)
+        && cJSON_AddStringToObject(o, "session_id", h->session_id)
+        && cJSON_AddStringToObject(o, "scope", h->scope)
+        && cJSON_AddNumberToObject(o, "sent_at", h->sent_at)
+        && cJSON_AddStringToObject(o, "otp_expire", h->otp_expire)
+        && cJSON_AddStringToObject(o, "reason", h->reason))
+        text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+static void json_field(const cJSON *o, const char *name, char *dst, size_t size)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(o, name);
+    ledger_copy_clean(dst, size, cJSON_IsString(item) ? item->valuestring : "");
+}
+
+int ledger_record_parse(const char *text, size_t length, paynet_holder *h)
+{
+    memset(h, 0, sizeof *h);
+    cJSON *o = cJSON_ParseWithLength(text, length);
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        return 0;
+    }
+    json_field(o, "state", h->state, sizeof h->state);
+    json_field(o, "masked", h->masked, sizeof h->masked);
+    json_field(o, "operator", h->operator_name, sizeof h->operator_name);
+    json_field(o, "host", h->host, sizeof h->host);
+    json_field(o, "program", h->program, sizeof h->program);
+    json_field(o, "session_id", h->session_id, sizeof h->session_id);
+    json_field(o, "scope", h->scope, sizeof h->scope);
+    json_field(o, "otp_expire", h->otp_expire, sizeof h->otp_expire);
+    json_field(o, "reason", h->reason, sizeof h->reason);
+    const cJSON *at = cJSON_GetObjectItemCaseSensitive(o, "sent_at");
+    h->sent_at = cJSON_IsNumber(at) && isfinite(at->valuedouble) ? at->valuedouble : 0;
+    cJSON_Delete(o);
+    return 1;
+}
+
+/* ---- clocks ------------------------------------------------------------------- */
+
+double ledger_clock_boot(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_BOOTTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static char boot_id[40];
+static pthread_once_t boot_once = PTHREAD_ONCE_INIT;
+
+static void read_boot_id(void)
+{
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+    if (f != NULL) {
+        if (fgets(boot_id, sizeof boot_id, f) == NULL)
+            boot_id[0] = '\0';
+        fclose(f);
+    }
+    boot_id[strcspn(boot_id, "\n")] = '\0';
+}
+
+const char *ledger_boot_id(void)
+{
+    pthread_once(&boot_once, read_boot_id);
+    return boot_id;
+}
+
+/* ---- for the front ends -------------------------------------------------------- */
+
+static void minutes_seconds(double seconds, char *out, size_t size)
+{
+    long s = seconds > 0 ? (long)ceil(seconds) : 0;
+    if (s >= 3600)
+        snprintf(out, size, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    else
+        snprintf(out, size, "%ld:%02ld", s / 60, s % 60);
+}
+
+void paynet_holder_describe(const paynet_holder *h, char *out, size_t size)
+{
+    char ago[24], left[24], who[3 * PAYNET_WHO_SIZE];
+    double since = paynet_clock_wall() - h->sent_at;
+    minutes_seconds(since > 0 ? since : 0, ago, sizeof ago);
+    minutes_seconds(h->remaining, left, sizeof left);
+    snprintf(who, sizeof who, "%s@%s", h->operator_name[0] ? h->operator_name : "unknown",
+             h->host[0] ? h->host : "unknown");
+    if (strcmp(h->state, "sent") == 0)
+        snprintf(out, size, "sent %s ago by %s (session %s); valid %s more", ago, who,
+                 h->session_id, left);
+    else if (strcmp(h->state, "pending") == 0)
+        snprintf(out, size, "being sent by %s since %s ago (session %s); held %s more",
+                 who, ago, h->session_id, left);
+    else
+        snprintf(out, size, "sent %s ago by %s (session %s) and may have delivered an "
+                            "OTP (the reply was lost); held %s more",
+                 ago, who, h->session_id, left);
+}
+
+int paynet_ledger_default(char *out, size_t size, paynet_error *err)
+{
+    char dir[4096];
+    const char *state = getenv("XDG_STATE_HOME");
+    const char *home = getenv("HOME");
+    if (state != NULL && state[0] == '/')
+        snprintf(dir, sizeof dir, "%s/paynet", state);
+    else if (home != NULL && home[0] == '/')
+        snprintf(dir, sizeof dir, "%s/.local/state/paynet", home);
+    else {
+        ledger_fail(err, "neither XDG_STATE_HOME nor HOME names a folder; give --ledger");
+        return 0;
+    }
+    /* mkdir -p, the last part private */
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+            ledger_fail(err, "cannot create %s: %s", dir, strerror(errno));
+            return 0;
+        }
+        *p = '/';
+    }
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+        ledger_fail(err, "cannot create %s: %s", dir, strerror(errno));
+        return 0;
+    }
+    int n = snprintf(out, size, "sqlite:%s/ledger.db", dir);
+    if (n < 0 || (size_t)n >= size) {
+        ledger_fail(err, "the path of the default ledger is too long");
+        return 0;
+    }
+    return 1;
+}
+
+paynet_status paynet_ledger_list(const char *spec, int releases, paynet_holder **list,
+                                 size_t *count, paynet_error *err)
+{
+    struct ledger *l;
+    *list = NULL;
+    *count = 0;
+    paynet_status status = ledger_open(spec, 5, &l, err);
+    if (status != PAYNET_OK)
+        return status;
+    status = l->methods->list(l, releases, list, count, err);
+    ledger_close(l);
+    return status;
+}

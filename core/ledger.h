@@ -1,0 +1,93 @@
+/*
+ * ledger.h — one OTP per number per window, across calls, processes and
+ * desks (DESIGN.md, "The ledger").  Not installed.
+ *
+ * Every sender claims a number before sending and settles the claim after:
+ *
+ *   claim(key, record, pending)   -> granted | held (holder) | error
+ *   ... send ...
+ *   settle(key, token, record, seconds)
+ *       sent -> held `seconds` (until otp_expire), state "sent"
+ *       delivered no -> released (seconds 0)
+ *       unknown -> held unknown_hold, state "uncertain"
+ *
+ * The claim is atomic: of two senders racing for one number, one is
+ * granted and the other sees the holder.  A claim holds the number for
+ * `pending` seconds (the whole call plus unknown_hold), so a sender that
+ * dies between claim and settle leaves a hold that expires by itself.
+ * Settle changes the record only while it still carries the claim's token.
+ *
+ * A backend is a table of functions chosen by the spec's scheme, as
+ * SQLite chooses a VFS by name: the client never knows which one it has.
+ * Keys are HMAC-SHA256(secret key, scope "\n" number) in hex: the ledger
+ * holds no phone number in clear, only the masked one for display.
+ */
+#ifndef PAYNET_LEDGER_H
+#define PAYNET_LEDGER_H
+
+#include "internal.h"
+
+#define LEDGER_KEY_SIZE 65   /* 64 hex digits */
+#define LEDGER_TOKEN_SIZE 33 /* 32 hex digits */
+
+struct ledger;
+
+struct ledger_methods {
+    int version; /* 1 */
+    const char *scheme;
+    /* Every method returns PAYNET_OK or fills err (kind PAYNET_LEDGER,
+     * delivered no) and returns it. */
+    paynet_status (*claim)(struct ledger *l, const char *key, const char *token,
+                           const paynet_holder *record, double pending, int *granted,
+                           paynet_holder *holder, paynet_error *err);
+    paynet_status (*settle)(struct ledger *l, const char *key, const char *token,
+                            const paynet_holder *record, double seconds, int *ours,
+                            paynet_error *err);
+    paynet_status (*lookup)(struct ledger *l, const char *key, int *held,
+                            paynet_holder *holder, paynet_error *err);
+    paynet_status (*release)(struct ledger *l, const char *key, const paynet_holder *who,
+                             int *released, paynet_error *err);
+    paynet_status (*list)(struct ledger *l, int releases, paynet_holder **list,
+                          size_t *count, paynet_error *err);
+    void (*close)(struct ledger *l);
+};
+
+struct ledger {
+    const struct ledger_methods *methods;
+    char name[PAYNET_SCOPE_SIZE]; /* the spec, without a password */
+};
+
+/* Opens the ledger named by spec (NULL: $PAYNET_LEDGER, else "memory").
+ * Backends connect lazily: a spec that parses opens; a server or file that
+ * cannot be reached is a PAYNET_LEDGER error of the first operation. */
+paynet_status ledger_open(const char *spec, double timeout, struct ledger **out,
+                          paynet_error *err);
+void ledger_close(struct ledger *l);
+
+paynet_status ledger_memory_open(const char *where, struct ledger **out, paynet_error *err);
+paynet_status ledger_sqlite_open(const char *path, struct ledger **out, paynet_error *err);
+paynet_status ledger_redis_open(const char *url, double timeout, struct ledger **out,
+                                paynet_error *err);
+
+/* HMAC-SHA256(secret, scope "\n" gsm) in hex; 0 when it could not. */
+int ledger_key(const char *secret, const char *scope, const char *gsm,
+               char out[LEDGER_KEY_SIZE]);
+/* 128 random bits in hex. */
+void ledger_token(char out[LEDGER_TOKEN_SIZE]);
+
+/* Records as JSON text (the Redis and release-log form), and back. */
+char *ledger_record_json(const paynet_holder *h); /* free with free() */
+int ledger_record_parse(const char *text, size_t length, paynet_holder *h);
+
+/* Copies a field read back from a ledger, replacing control characters:
+ * a ledger is shared, and what it holds reaches screens. */
+void ledger_copy_clean(char *dst, size_t size, const char *src);
+
+/* Seconds on a clock that wall-clock jumps do not move and that every
+ * process of this machine shares (CLOCK_BOOTTIME), and this boot's id. */
+double ledger_clock_boot(void);
+const char *ledger_boot_id(void);
+
+paynet_status ledger_fail(paynet_error *err, const char *format, ...) PAYNET_PRINTF(2, 3);
+
+#endif

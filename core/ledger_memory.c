@@ -1,0 +1,185 @@
+/*
+ * ledger_memory.c — the ledger of one client: a table in memory, counted
+ * down on CLOCK_MONOTONIC.  The module's default; it keeps the promise only
+ * within one client object (use sqlite: or redis:// across processes).
+ *
+ * A claim makes room for its entry, so that settling never allocates: a
+ * send whose hold could not be remembered does not happen at all.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ledger.h"
+
+#define RELEASES_KEPT 100
+
+struct entry {
+    char key[LEDGER_KEY_SIZE];
+    char token[LEDGER_TOKEN_SIZE];
+    double until; /* CLOCK_MONOTONIC seconds */
+    paynet_holder record;
+};
+
+struct memory {
+    struct ledger base;
+    struct entry *entries;
+    size_t count, capacity;
+    paynet_holder releases[RELEASES_KEPT]; /* a ring, newest at next - 1 */
+    size_t next, release_count;
+};
+
+static struct entry *find(struct memory *m, const char *key, double now)
+{
+    for (size_t i = 0; i < m->count; i++)
+        if (strcmp(m->entries[i].key, key) == 0)
+            return m->entries[i].until > now ? &m->entries[i] : NULL;
+    return NULL;
+}
+
+static void drop_expired(struct memory *m, double now)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < m->count; i++)
+        if (m->entries[i].until > now)
+            m->entries[kept++] = m->entries[i];
+    m->count = kept;
+}
+
+static void holder_of(const struct entry *e, double now, paynet_holder *holder)
+{
+    if (holder == NULL)
+        return;
+    *holder = e->record;
+    holder->remaining = e->until - now;
+}
+
+static paynet_status memory_claim(struct ledger *l, const char *key, const char *token,
+                                  const paynet_holder *record, double pending, int *granted,
+                                  paynet_holder *holder, paynet_error *err)
+{
+    struct memory *m = (struct memory *)l;
+    double now = paynet_clock_mono();
+    struct entry *e = find(m, key, now);
+    if (e != NULL) {
+        *granted = 0;
+        holder_of(e, now, holder);
+        return PAYNET_OK;
+    }
+    drop_expired(m, now);
+    if (m->count == m->capacity) {
+        size_t want = m->capacity ? m->capacity * 2 : 8;
+        struct entry *grown = realloc(m->entries, want * sizeof *grown);
+        if (grown == NULL)
+            return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
+        m->entries = grown;
+        m->capacity = want;
+    }
+    e = &m->entries[m->count++];
+    memcpy(e->key, key, LEDGER_KEY_SIZE);
+    memcpy(e->token, token, LEDGER_TOKEN_SIZE);
+    e->record = *record;
+    e->until = now + pending;
+    *granted = 1;
+    return PAYNET_OK;
+}
+
+static paynet_status memory_settle(struct ledger *l, const char *key, const char *token,
+                                   const paynet_holder *record, double seconds, int *ours,
+                                   paynet_error *err)
+{
+    struct memory *m = (struct memory *)l;
+    (void)err;
+    *ours = 0;
+    for (size_t i = 0; i < m->count; i++) {
+        struct entry *e = &m->entries[i];
+        if (strcmp(e->key, key) != 0 || strcmp(e->token, token) != 0)
+            continue;
+        *ours = 1;
+        if (seconds > 0) {
+            e->record = *record;
+            e->until = paynet_clock_mono() + seconds;
+        } else {
+            *e = m->entries[--m->count];
+        }
+        break;
+    }
+    return PAYNET_OK;
+}
+
+static paynet_status memory_lookup(struct ledger *l, const char *key, int *held,
+                                   paynet_holder *holder, paynet_error *err)
+{
+    struct memory *m = (struct memory *)l;
+    (void)err;
+    double now = paynet_clock_mono();
+    struct entry *e = find(m, key, now);
+    *held = e != NULL;
+    if (e != NULL)
+        holder_of(e, now, holder);
+    return PAYNET_OK;
+}
+
+static paynet_status memory_release(struct ledger *l, const char *key, const paynet_holder *who,
+                                    int *released, paynet_error *err)
+{
+    struct memory *m = (struct memory *)l;
+    (void)err;
+    double now = paynet_clock_mono();
+    struct entry *e = find(m, key, now);
+    *released = e != NULL;
+    paynet_holder *log = &m->releases[m->next];
+    *log = *who;
+    if (e != NULL) {
+        memcpy(log->masked, e->record.masked, sizeof log->masked);
+        memcpy(log->session_id, e->record.session_id, sizeof log->session_id);
+        *e = m->entries[--m->count];
+    }
+    m->next = (m->next + 1) % RELEASES_KEPT;
+    if (m->release_count < RELEASES_KEPT)
+        m->release_count++;
+    return PAYNET_OK;
+}
+
+static paynet_status memory_list(struct ledger *l, int releases, paynet_holder **list,
+                                 size_t *count, paynet_error *err)
+{
+    struct memory *m = (struct memory *)l;
+    double now = paynet_clock_mono();
+    size_t n = releases ? m->release_count : m->count;
+    *list = calloc(n ? n : 1, sizeof **list);
+    if (*list == NULL)
+        return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
+    *count = 0;
+    if (releases) {
+        for (size_t i = 0; i < n; i++)
+            (*list)[(*count)++] = m->releases[(m->next + RELEASES_KEPT - 1 - i) % RELEASES_KEPT];
+    } else {
+        for (size_t i = 0; i < n; i++)
+            if (m->entries[i].until > now)
+                holder_of(&m->entries[i], now, &(*list)[(*count)++]);
+    }
+    return PAYNET_OK;
+}
+
+static void memory_close(struct ledger *l)
+{
+    struct memory *m = (struct memory *)l;
+    free(m->entries);
+    free(m);
+}
+
+static const struct ledger_methods memory_methods = {
+    1, "memory", memory_claim, memory_settle, memory_lookup, memory_release, memory_list,
+    memory_close,
+};
+
+paynet_status ledger_memory_open(const char *where, struct ledger **out, paynet_error *err)
+{
+    struct memory *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
+    m->base.methods = &memory_methods;
+    paynet_copy_utf8(m->base.name, sizeof m->base.name, where);
+    *out = &m->base;
+    return PAYNET_OK;
+}

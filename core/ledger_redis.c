@@ -1,0 +1,496 @@
+/*
+ * ledger_redis.c — the ledger of many desks on many machines: one Redis.
+ *
+ * A hold is a key "paynet:hold:<hmac>" whose value is "<token>\n<record
+ * JSON>" and whose lifetime is a TTL on the Redis server's own clock, so
+ * the desks' clocks do not matter.  The claim is SET NX PX (the pattern of
+ * Redis's documentation and redlock), run in a script that also returns
+ * the holder when the number is taken, so either answer costs one round
+ * trip; settle is a script that changes the value only while it still
+ * starts with the claim's token (compare-then-set / compare-then-delete).
+ * Releases are pushed on the list "paynet:releases" (the newest 1000).
+ *
+ * The connection (hiredis, synchronous, with timeouts) opens on first use
+ * and again after an I/O failure; a command on a reused connection that
+ * fails is tried once more on a fresh one.  A claim tried again may find
+ * its own first attempt: the token says so, and it counts as granted.
+ */
+#define _GNU_SOURCE
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "ledger.h"
+
+#define KEY_PREFIX "paynet:hold:"
+#define RELEASES_KEY "paynet:releases"
+
+static const char claim_script[] =
+    "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end "
+    "return {0, redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}";
+static const char settle_script[] =
+    "local v = redis.call('GET', KEYS[1]) "
+    "if not v or string.sub(v, 1, #ARGV[1]) ~= ARGV[1] then return 0 end "
+    "if tonumber(ARGV[3]) > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) "
+    "else redis.call('DEL', KEYS[1]) end "
+    "return 1";
+static const char lookup_script[] =
+    "return {0, redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}";
+static const char release_script[] =
+    "local gone = redis.call('DEL', KEYS[1]) "
+    "redis.call('LPUSH', KEYS[2], ARGV[1]) "
+    "redis.call('LTRIM', KEYS[2], 0, 999) "
+    "return gone";
+
+struct remote {
+    struct ledger base;
+    char host[200];
+    int port;
+    char socket_path[200]; /* "" for TCP */
+    char password[256];
+    int db;
+    double timeout;
+    redisContext *ctx;
+};
+
+static void disconnect(struct remote *r)
+{
+    if (r->ctx != NULL)
+        redisFree(r->ctx);
+    r->ctx = NULL;
+}
+
+static const char *where(const struct remote *r, char *out, size_t size)
+{
+    if (r->socket_path[0])
+        snprintf(out, size, "%s", r->socket_path);
+    else
+        snprintf(out, size, "%s:%d", r->host, r->port);
+    return out;
+}
+
+static paynet_status connect_redis(struct remote *r, paynet_error *err)
+{
+    char place[300];
+    if (r->ctx != NULL)
+        return PAYNET_OK;
+    struct timeval tv = {(time_t)r->timeout,
+                         (suseconds_t)((r->timeout - floor(r->timeout)) * 1e6)};
+    r->ctx = r->socket_path[0] ? redisConnectUnixWithTimeout(r->socket_path, tv)
+                               : redisConnectWithTimeout(r->host, r->port, tv);
+    if (r->ctx == NULL)
+        return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
+    if (r->ctx->err) {
+        ledger_fail(err, "cannot reach Redis at %s: %s", where(r, place, sizeof place),
+                    r->ctx->errstr);
+        disconnect(r);
+        return PAYNET_LEDGER;
+    }
+    redisSetTimeout(r->ctx, tv);
+    const char *step = NULL;
+    redisReply *reply = NULL;
+    if (r->password[0]) {
+        step = "AUTH";
+        reply = redisCommand(r->ctx, "AUTH %s", r->password);
+    }
+    if ((reply == NULL || reply->type != REDIS_REPLY_ERROR) && r->db != 0) {
+        if (reply != NULL)
+            freeReplyObject(reply);
+        step = "SELECT";
+        reply = redisCommand(r->ctx, "SELECT %d", r->db);
+    }
+    if (step != NULL && (reply == NULL || reply->type == REDIS_REPLY_ERROR)) {
+        ledger_fail(err, "Redis at %s refused %s: %s", where(r, place, sizeof place), step,
+                    reply != NULL ? reply->str : r->ctx->errstr);
+        if (reply != NULL)
+            freeReplyObject(reply);
+        disconnect(r);
+        return PAYNET_LEDGER;
+    }
+    if (reply != NULL)
+        freeReplyObject(reply);
+    return PAYNET_OK;
+}
+
+/* EVAL script with keys and arguments (binary-safe), tried once more on a
+ * fresh connection when a reused one failed.  NULL with err filled. */
+static redisReply *eval(struct remote *r, const char *script, int nkeys, int nargs,
+                        const char *const *values, const size_t *lengths, paynet_error *err)
+{
+    char place[300];
+    const char *argv[8];
+    size_t argl[8];
+    char count[8];
+    snprintf(count, sizeof count, "%d", nkeys);
+    argv[0] = "EVAL", argl[0] = 4;
+    argv[1] = script, argl[1] = strlen(script);
+    argv[2] = count, argl[2] = strlen(count);
+    for (int i = 0; i < nkeys + nargs; i++)
+        argv[3 + i] = values[i], argl[3 + i] = lengths[i];
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int fresh = r->ctx == NULL;
+        if (connect_redis(r, err) != PAYNET_OK)
+            return NULL;
+        redisReply *reply = redisCommandArgv(r->ctx, 3 + nkeys + nargs, argv, argl);
+        if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+            ledger_fail(err, "Redis at %s: %s", where(r, place, sizeof place), reply->str);
+            freeReplyObject(reply);
+            return NULL;
+        }
+        if (reply != NULL)
+            return reply;
+        ledger_fail(err, "lost Redis at %s: %s", where(r, place, sizeof place),
+                    r->ctx->errstr[0] ? r->ctx->errstr : "connection closed");
+        disconnect(r);
+        if (fresh)
+            break;
+    }
+    return NULL;
+}
+
+static void full_key(const char *key, char out[sizeof KEY_PREFIX + LEDGER_KEY_SIZE])
+{
+    memcpy(out, KEY_PREFIX, sizeof KEY_PREFIX - 1);
+    memcpy(out + sizeof KEY_PREFIX - 1, key, LEDGER_KEY_SIZE);
+}
+
+/* "<token>\n<json>"; free with free(). */
+static char *value_of(const char *token, const paynet_holder *record, size_t *length)
+{
+    char *json = ledger_record_json(record);
+    if (json == NULL)
+        return NULL;
+    size_t n = strlen(token) + 1 + strlen(json);
+    char *v = malloc(n + 1);
+    if (v != NULL)
+        snprintf(v, n + 1, "%s\n%s", token, json);
+    free(json);
+    *length = n;
+    return v;
+}
+
+/* {_, value, pttl} -> holder; 1 when held. */
+static int holder_from(const redisReply *reply, const char *own_token, int *own,
+                       paynet_holder *holder)
+{
+    *own = 0;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
+        || reply->element[1]->type != REDIS_REPLY_STRING
+        || reply->element[2]->type != REDIS_REPLY_INTEGER || reply->element[2]->integer <= 0)
+        return 0;
+    const char *v = reply->element[1]->str;
+    size_t n = reply->element[1]->len;
+    const char *newline = memchr(v, '\n', n);
+    if (own_token != NULL && newline != NULL && (size_t)(newline - v) == strlen(own_token)
+        && memcmp(v, own_token, strlen(own_token)) == 0)
+        *own = 1;
+    if (holder != NULL) {
+        if (newline == NULL
+            || !ledger_record_parse(newline + 1, n - (size_t)(newline + 1 - v), holder))
+            memset(holder, 0, sizeof *holder);
+        holder->remaining = (double)reply->element[2]->integer / 1000.0;
+    }
+    return 1;
+}
+
+static long long milliseconds(double seconds)
+{
+    double ms = ceil(seconds * 1000);
+    return ms < 1 ? 1 : (long long)ms;
+}
+
+static paynet_status remote_claim(struct ledger *l, const char *key, const char *token,
+                                  const paynet_holder *record, double pending, int *granted,
+                                  paynet_holder *holder, paynet_error *err)
+{
+    struct remote *r = (struct remote *)l;
+    char k[sizeof KEY_PREFIX + LEDGER_KEY_SIZE], ms[32];
+    size_t length;
+    full_key(key, k);
+    char *value = value_of(token, record, &length);
+    if (value == NULL)
+        return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
+    snprintf(ms, sizeof ms, "%lld", milliseconds(pending));
+    const char *values[] = {k, value, ms};
+    const size_t lengths[] = {strlen(k), length, strlen(ms)};
+    redisReply *reply = eval(r, claim_script, 1, 2, values, lengths, err);
+    free(value);
+    if (reply == NULL)
+        return PAYNET_LEDGER;
+    int own = 0;
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1
+        && reply->element[0]->type == REDIS_REPLY_INTEGER && reply->element[0]->integer == 1)
+        *granted = 1;
+    else if (holder_from(reply, token, &own, holder))
+        *granted = own;
+    else
+        *granted = 1; /* expired between SET and GET: cannot happen in a script */
+    freeReplyObject(reply);
+    return PAYNET_OK;
+}
+
+static paynet_status remote_settle(struct ledger *l, const char *key, const char *token,
+                                   const paynet_holder *record, double seconds, int *ours,
+                                   paynet_error *err)
+{
+    struct remote *r = (struct remote *)l;
+    char k[sizeof KEY_PREFIX + LEDGER_KEY_SIZE], ms[32], prefix[LEDGER_TOKEN_SIZE + 1];
+    size_t length = 0;
+    full_key(key, k);
+    snprintf(prefix, sizeof prefix, "%s\n", token);
+    char *value = seconds > 0 ? value_of(token, record, &length) : NULL;
+    if (seconds > 0 && value == NULL)
+        return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
+    snprintf(ms, sizeof ms, "%lld", seconds > 0 ? milliseconds(seconds) : 0LL);
+    const char *values[] = {k, prefix, value ? value : "", ms};
+    const size_t lengths[] = {strlen(k), strlen(prefix), length, strlen(ms)};
+    redisReply *reply = eval(r, settle_script, 1, 3, values, lengths, err);
+    free(value);
+    if (reply == NULL)
+        return PAYNET_LEDGER;
+    *ours = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+    freeReplyObject(reply);
+    return PAYNET_OK;
+}
+
+static paynet_status remote_lookup(struct ledger *l, const char *key, int *held,
+                                   paynet_holder *holder, paynet_error *err)
+{
+    struct remote *r = (struct remote *)l;
+    char k[sizeof KEY_PREFIX + LEDGER_KEY_SIZE];
+    full_key(key, k);
+    const char *values[] = {k};
+    const size_t lengths[] = {strlen(k)};
+    redisReply *reply = eval(r, lookup_script, 1, 0, values, lengths, err);
+    if (reply == NULL)
+        return PAYNET_LEDGER;
+    int own;
+    *held = holder_from(reply, NULL, &own, holder);
+    freeReplyObject(reply);
+    return PAYNET_OK;
+}
+
+static paynet_status remote_release(struct ledger *l, const char *key, const paynet_holder *who,
+                                    int *released, paynet_error *err)
+{
+    struct remote *r = (struct remote *)l;
+    paynet_holder entry = *who, held;
+    int was_held = 0;
+    *released = 0;
+    paynet_status status = remote_lookup(l, key, &was_held, &held, err);
+    if (status != PAYNET_OK)
+        return status;
+    if (was_held) {
+        memcpy(entry.session_id, held.session_id, sizeof entry.session_id);
+        memcpy(entry.scope, held.scope, sizeof entry.scope);
+    }
+    char k[sizeof KEY_PREFIX + LEDGER_KEY_SIZE];
+    full_key(key, k);
+    char *json = ledger_record_json(&entry);
+    if (json == NULL)
+        return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
+    const char *values[] = {k, RELEASES_KEY, json};
+    const size_t lengths[] = {strlen(k), strlen(RELEASES_KEY), strlen(json)};
+    redisReply *reply = eval(r, release_script, 2, 1, values, lengths, err);
+    free(json);
+    if (reply == NULL)
+        return PAYNET_LEDGER;
+    *released = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+    freeReplyObject(reply);
+    return PAYNET_OK;
+}
+
+static int append(paynet_holder **list, size_t *count, size_t *capacity)
+{
+    if (*count < *capacity)
+        return 1;
+    size_t want = *capacity ? *capacity * 2 : 16;
+    paynet_holder *grown = realloc(*list, want * sizeof *grown);
+    if (grown == NULL)
+        return 0;
+    *list = grown;
+    *capacity = want;
+    return 1;
+}
+
+static paynet_status remote_list(struct ledger *l, int releases, paynet_holder **list,
+                                 size_t *count, paynet_error *err)
+{
+    struct remote *r = (struct remote *)l;
+    char place[300];
+    size_t capacity = 0;
+    paynet_status status = connect_redis(r, err);
+    if (status != PAYNET_OK)
+        return status;
+    if (releases) {
+        redisReply *reply = redisCommand(r->ctx, "LRANGE %s 0 999", RELEASES_KEY);
+        if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+            status = ledger_fail(err, "Redis at %s: %s", where(r, place, sizeof place),
+                                 reply ? (reply->str ? reply->str : "odd reply") : r->ctx->errstr);
+            if (reply == NULL)
+                disconnect(r);
+        } else {
+            for (size_t i = 0; i < reply->elements && status == PAYNET_OK; i++) {
+                const redisReply *e = reply->element[i];
+                if (!append(list, count, &capacity))
+                    status = paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
+                else if (e->type == REDIS_REPLY_STRING
+                         && ledger_record_parse(e->str, e->len, &(*list)[*count]))
+                    (*count)++;
+            }
+        }
+        if (reply != NULL)
+            freeReplyObject(reply);
+    } else {
+        char cursor[32] = "0";
+        do {
+            redisReply *reply = redisCommand(r->ctx, "SCAN %s MATCH %s* COUNT 500", cursor,
+                                             KEY_PREFIX);
+            if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+                status = ledger_fail(err, "Redis at %s: %s", where(r, place, sizeof place),
+                                     reply ? "odd reply to SCAN" : r->ctx->errstr);
+                if (reply == NULL)
+                    disconnect(r);
+                else
+                    freeReplyObject(reply);
+                break;
+            }
+            snprintf(cursor, sizeof cursor, "%s", reply->element[0]->str);
+            const redisReply *keys = reply->element[1];
+            for (size_t i = 0; i < keys->elements && status == PAYNET_OK; i++) {
+                int held = 0;
+                if (keys->element[i]->len != sizeof KEY_PREFIX - 1 + LEDGER_KEY_SIZE - 1)
+                    continue; /* not one of ours */
+                if (!append(list, count, &capacity)) {
+                    status = paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
+                    break;
+                }
+                status = remote_lookup(l, keys->element[i]->str + sizeof KEY_PREFIX - 1, &held,
+                                       &(*list)[*count], err);
+                if (status == PAYNET_OK && held)
+                    (*count)++;
+            }
+            freeReplyObject(reply);
+        } while (status == PAYNET_OK && strcmp(cursor, "0") != 0);
+    }
+    if (status != PAYNET_OK) {
+        free(*list);
+        *list = NULL;
+        *count = 0;
+    }
+    return status;
+}
+
+static void remote_close(struct ledger *l)
+{
+    struct remote *r = (struct remote *)l;
+    disconnect(r);
+    volatile char *p = r->password;
+    while (*p)
+        *p++ = 0;
+    free(r);
+}
+
+static const struct ledger_methods redis_methods = {
+    1, "redis", remote_claim, remote_settle, remote_lookup, remote_release, remote_list,
+    remote_close,
+};
+
+static paynet_status bad_url(paynet_error *err, const char *why)
+{
+    return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO, "ledger: %s", why);
+}
+
+static int parse_int(const char *s, size_t n, int low, int high, int *out)
+{
+    long v = 0;
+    if (n == 0 || n > 9)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v < low || v > high)
+        return 0;
+    *out = (int)v;
+    return 1;
+}
+
+/* redis://[:PASSWORD@]HOST[:PORT][/DB] */
+static paynet_status parse_tcp(struct remote *r, const char *rest, paynet_error *err)
+{
+    const char *at = strrchr(rest, '@');
+    if (at != NULL) {
+        if (rest[0] != ':')
+            return bad_url(err, "a Redis URL gives a password as redis://:PASSWORD@HOST");
+        size_t n = (size_t)(at - rest - 1);
+        if (n == 0 || n >= sizeof r->password)
+            return bad_url(err, "the Redis password is empty or too long");
+        memcpy(r->password, rest + 1, n);
+        r->password[n] = '\0';
+        rest = at + 1;
+    }
+    size_t host_end = strcspn(rest, ":/");
+    if (host_end == 0 || host_end >= sizeof r->host)
+        return bad_url(err, "the Redis URL has no host, as in redis://127.0.0.1:6379");
+    memcpy(r->host, rest, host_end);
+    r->host[host_end] = '\0';
+    rest += host_end;
+    r->port = 6379;
+    if (*rest == ':') {
+        size_t n = strcspn(rest + 1, "/");
+        if (!parse_int(rest + 1, n, 1, 65535, &r->port))
+            return bad_url(err, "the Redis port must be 1 to 65535");
+        rest += 1 + n;
+    }
+    if (*rest == '/' && rest[1] != '\0' && !parse_int(rest + 1, strlen(rest + 1), 0, 10000, &r->db))
+        return bad_url(err, "the Redis database must be a number, as in redis://HOST:6379/2");
+    return PAYNET_OK;
+}
+
+/* redis+unix:///PATH[?db=N] */
+static paynet_status parse_unix(struct remote *r, const char *rest, paynet_error *err)
+{
+    if (rest[0] != '/')
+        return bad_url(err, "a Redis socket is given as redis+unix:///PATH/TO/SOCKET");
+    size_t n = strcspn(rest, "?");
+    if (n >= sizeof r->socket_path)
+        return bad_url(err, "the Redis socket path is too long");
+    memcpy(r->socket_path, rest, n);
+    r->socket_path[n] = '\0';
+    if (rest[n] == '?') {
+        if (strncmp(rest + n, "?db=", 4) != 0
+            || !parse_int(rest + n + 4, strlen(rest + n + 4), 0, 10000, &r->db))
+            return bad_url(err, "a Redis socket URL takes only ?db=N");
+    }
+    return PAYNET_OK;
+}
+
+paynet_status ledger_redis_open(const char *url, double timeout, struct ledger **out,
+                                paynet_error *err)
+{
+    struct remote *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
+    r->base.methods = &redis_methods;
+    r->timeout = timeout > 0 ? timeout : 5;
+    int is_unix = strncmp(url, "redis+unix://", 13) == 0;
+    paynet_status status = is_unix ? parse_unix(r, url + 13, err) : parse_tcp(r, url + 8, err);
+    if (status != PAYNET_OK) {
+        remote_close(&r->base);
+        return status;
+    }
+    if (is_unix)
+        snprintf(r->base.name, sizeof r->base.name, "redis+unix://%s?db=%d", r->socket_path,
+                 r->db);
+    else
+        snprintf(r->base.name, sizeof r->base.name, "redis://%s%s:%d/%d",
+                 r->password[0] ? ":***@" : "", r->host, r->port, r->db);
+    *out = &r->base;
+    return PAYNET_OK;
+}
