@@ -207,6 +207,74 @@ function H.closed_port()
   return port
 end
 
+-- ---- a private redis-server ----------------------------------------------
+
+local Redis = {}
+Redis.__index = Redis
+
+-- A redis-server of our own on a unix socket in a fresh folder and on a free
+-- loopback port, no persistence; opts.password sets requirepass.  Stopped by
+-- its pid (recorded for tools/check.sh too).
+function H.start_redis(opts)
+  opts = opts or {}
+  local dir = H.tmpdir()
+  local port = H.closed_port()
+  local args = { "--port", tostring(port), "--bind", "127.0.0.1", "--unixsocket", dir .. "/redis.sock",
+                 "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", dir,
+                 "--daemonize", "no", "--loglevel", "warning" }
+  if opts.password then args[#args + 1] = "--requirepass"; args[#args + 1] = opts.password end
+  for i, a in ipairs(args) do args[i] = quote(a) end
+  local pid = H.capture(("redis-server %s >%s 2>&1 & echo $!"):format(table.concat(args, " "),
+    quote(dir .. "/log"))):match("%d+")
+  assert(pid, "could not start redis-server")
+  remember_pid(pid)
+  local self = setmetatable({ pid = pid, dir = dir, port = port, socket = dir .. "/redis.sock",
+                              password = opts.password }, Redis)
+  local auth = opts.password and (":" .. opts.password .. "@") or ""
+  self.url = ("redis://%s127.0.0.1:%d"):format(auth, port)
+  self.unix_url = "redis+unix://" .. self.socket
+  local deadline = H.now() + 5
+  while H.now() < deadline do
+    local ok = os.execute("test -S " .. quote(self.socket))
+    if ok and self:cli("PING"):find("PONG") then return self end
+    if not alive(pid) then break end
+    H.sleep(0.02)
+  end
+  self:stop()
+  error("redis-server did not start: " .. (H.read(dir .. "/log") or ""))
+end
+
+-- redis-cli over the socket: its output
+function Redis:cli(args)
+  local auth = self.password and ("--no-auth-warning -a " .. quote(self.password)) or ""
+  return (H.capture(("redis-cli -s %s %s %s 2>&1"):format(quote(self.socket), auth, args), true))
+end
+
+function Redis:stop()
+  if alive(self.pid) then
+    os.execute("kill -TERM " .. self.pid)
+    local deadline = H.now() + 5
+    while alive(self.pid) and H.now() < deadline do H.sleep(0.01) end
+  end
+  return not alive(self.pid)
+end
+
+function Redis:remove()
+  self:stop()
+  os.execute("rm -rf " .. quote(self.dir))
+end
+
+-- A Lua process that sends one OTP through the module (spec/send_child.lua):
+-- the shell command, to run with H.capture or in the background.
+-- o: url, ledger, gsm, session, timeout, unknown_hold, operator, start_at
+function H.child_command(o)
+  return ("%s -e %s spec/send_child.lua %s %s %s %s %s %s %s %s"):format(H.lua,
+    quote("package.cpath = './" .. H.build .. "/?.so;' .. package.cpath"),
+    quote(o.url), quote(o.ledger), quote(o.gsm), quote(o.session or H.session()),
+    quote(o.timeout or 5), quote(o.unknown_hold or 180), quote(o.operator or "child"),
+    o.start_at and quote(("%.3f"):format(o.start_at)) or "")
+end
+
 -- ---- the operator screen in tmux -------------------------------------------
 
 H.tui_bin = "./" .. H.build .. "/paynet-tui"

@@ -1,0 +1,314 @@
+-- The ledger: one OTP per number per window, across clients, processes and
+-- desks, on SQLite and on a real redis-server (TCP and unix socket) that
+-- these specs start and stop themselves.  Every send asserts how many
+-- requests reached the sandbox.
+local paynet = require "paynet"
+local H = require "spec.helper"
+
+local sandbox = H.shared()
+
+local function client(ledger, o)
+  o = o or {}
+  return paynet.new { secret_key = H.key, base_url = o.url or sandbox.url, ledger = ledger,
+                      timeout = o.timeout or 5, unknown_hold = o.unknown_hold,
+                      operator = o.operator or "ayse", program = "ledger_spec" }
+end
+
+-- runs `command` in the background n times at once; their outputs, in order
+local function race(commands)
+  local dir = H.tmpdir()
+  local parts = {}
+  for i, c in ipairs(commands) do
+    parts[#parts + 1] = ("(%s > %s 2>&1) &"):format(c, H.quote(dir .. "/" .. i))
+  end
+  os.execute(table.concat(parts, " ") .. " wait")
+  local outs = {}
+  for i = 1, #commands do outs[i] = H.read(dir .. "/" .. i) or "" end
+  os.execute("rm -rf " .. H.quote(dir))
+  return outs
+end
+
+local function count(list, pattern)
+  local n = 0
+  for _, s in ipairs(list) do if s:find(pattern) then n = n + 1 end end
+  return n
+end
+
+local function masked(gsm) return gsm:sub(1, 3) .. "*****" .. gsm:sub(9) end
+
+local function backend_specs(name, make)
+  describe("the " .. name .. " ledger", function()
+    local ledger, cleanup
+    setup(function() ledger, cleanup = make() end)
+    teardown(function() if cleanup then cleanup() end end)
+
+    it("two clients, one number: the second gets cooldown with the holder, and one request", function()
+      local gsm, session = H.gsm(), H.session()
+      local a, b = client(ledger), client(ledger, { operator = "mehmet" })
+      local before = sandbox:requests_settled()
+      local res = assert(a:send_otp { user_gsm = gsm, otp_session_id = session })
+      assert.is_true(res.held_for > 170 and res.held_for <= 180, res.held_for)
+      local _, err = b:send_otp { user_gsm = gsm, otp_session_id = H.session() }
+      assert.are.equal(before + 1, sandbox:requests_settled(before + 1))
+      assert.are.equal("cooldown", err.kind)
+      assert.are.equal("no", err.delivered)
+      local h = err.holder
+      assert.are.equal("sent", h.state)
+      assert.are.equal(masked(gsm), h.masked)
+      assert.are.equal("ayse", h.operator)
+      assert.are.equal("ledger_spec", h.program)
+      assert.are.equal(session, h.session_id)
+      assert.are.equal(res.otp_expire, h.otp_expire)
+      assert.is_true(h.remaining > 170 and h.remaining <= 180, h.remaining)
+      assert.is_true(math.abs(h.sent_at - os.time()) < 5)
+      assert.are.equal(sandbox.url .. "/v1/card/send_otp", h.scope)
+      local host = H.capture("hostname"):gsub("%s+$", "")
+      local expected = ("^%s is held: sent 0:0%%d ago by ayse@%s %%(session %s%%); valid [23]:%%d%%d more$")
+        :format(masked(gsm):gsub("%*", "%%*"), host:gsub("%p", "%%%0"), session:gsub("%p", "%%%0"))
+      assert.truthy(err.message:find(expected), err.message)
+      assert.is_true(err.retry_after > 170)
+      -- the second client sees the hold before sending too
+      assert.is_true(b:remaining(gsm) > 170)
+      assert.are.equal("sent", b:holder(gsm).state)
+      assert.is_false(b:holder(H.gsm()))
+    end)
+
+    it("holds survive the process: a second process gets cooldown and sends nothing", function()
+      local gsm = H.gsm()
+      local before = sandbox:requests_settled()
+      local out, code = H.capture(H.child_command { url = sandbox.url, ledger = ledger, gsm = gsm })
+      assert.are.equal("sent\n", out)
+      assert.are.equal(0, code)
+      out, code = H.capture(H.child_command { url = sandbox.url, ledger = ledger, gsm = gsm })
+      assert.are.equal(1, code)
+      assert.truthy(out:find("^cooldown sent " .. masked(gsm):gsub("%*", "%%*") .. " is held: sent"), out)
+      assert.truthy(out:find("by child@", 1, true), out)
+      assert.are.equal(before + 1, sandbox:requests_settled(before + 1))
+      -- and the module's client in this process sees it as well
+      assert.are.equal("send_child", client(ledger):holder(gsm).program)
+    end)
+
+    it("eight processes racing for one number: exactly one request", function()
+      local gsm = H.gsm()
+      local before = sandbox:requests_settled()
+      local commands, start_at = {}, H.now() + 1.5 * H.slow
+      for i = 1, 8 do
+        commands[i] = H.child_command { url = sandbox.url, ledger = ledger, gsm = gsm,
+                                        operator = "desk" .. i, start_at = start_at }
+      end
+      local outs = race(commands)
+      assert.are.equal(1, count(outs, "^sent\n$"), table.concat(outs))
+      assert.are.equal(7, count(outs, "^cooldown "), table.concat(outs))
+      assert.are.equal(before + 1, sandbox:requests_settled(before + 1))
+      H.sleep(0.1)
+      assert.are.equal(before + 1, sandbox:requests())
+    end)
+
+    it("delivered no releases the number at once", function()
+      local gsm = H.gsm()
+      local c = client(ledger, { url = "http://127.0.0.1:" .. H.closed_port() })
+      local _, err = c:send_otp { user_gsm = gsm, otp_session_id = H.session() }
+      assert.are.equal("network", err.kind)
+      assert.are.equal("no", err.delivered)
+      assert.is_false(c:holder(gsm))
+      local before = sandbox:requests_settled()
+      assert(client(ledger):send_otp { user_gsm = gsm, otp_session_id = H.session() })
+      assert.are.equal(before + 1, sandbox:requests_settled(before + 1))
+    end)
+
+    it("delivered unknown holds the number for unknown_hold, as uncertain", function()
+      local c = client(ledger, { timeout = 1, unknown_hold = 2 })
+      local before = sandbox:requests_settled()
+      local _, err = c:send_otp { user_gsm = "5000000103", otp_session_id = H.session() }
+      assert.are.equal("timeout", err.kind)
+      assert.are.equal(before + 1, sandbox:requests_settled(before + 1))
+      local other = client(ledger)
+      local h = other:holder("5000000103")
+      assert.are.equal("uncertain", h.state)
+      assert.is_true(h.remaining > 1 and h.remaining <= 2, h.remaining)
+      local _, again = other:send_otp { user_gsm = "5000000103", otp_session_id = H.session() }
+      assert.are.equal("cooldown", again.kind)
+      assert.truthy(again.message:find("may have delivered an OTP", 1, true), again.message)
+      assert.are.equal(before + 1, sandbox:requests())
+      H.sleep(2.1)
+      assert.is_false(other:holder("5000000103"))
+    end)
+
+    it("a process killed between claim and settle leaves a hold that expires by itself", function()
+      local gsm = "5000000103" -- never answers: the child is still waiting when killed
+      local pid = H.capture(H.child_command { url = sandbox.url, ledger = ledger, gsm = gsm,
+                                              timeout = 2, unknown_hold = 1 } .. " >/dev/null 2>&1 & echo $!"):match("%d+")
+      local c = client(ledger)
+      local deadline, h = H.now() + 3, nil
+      repeat
+        h = c:holder(gsm)
+        if not h then H.sleep(0.02) end
+      until h or H.now() > deadline
+      assert.truthy(h, "the child never claimed the number")
+      assert.are.equal("pending", h.state)
+      os.execute("kill -KILL " .. pid)
+      H.sleep(0.2)
+      local _, err = c:send_otp { user_gsm = gsm, otp_session_id = H.session() }
+      assert.are.equal("cooldown", err.kind)
+      assert.are.equal("pending", err.holder.state)
+      assert.truthy(err.message:find("being sent by child@", 1, true), err.message)
+      -- the claim covered timeout + unknown_hold (+1 s): about 4 s in all
+      assert.is_true(err.retry_after > 2 and err.retry_after <= 4, err.retry_after)
+      H.sleep(err.retry_after + 0.1)
+      assert.is_false(c:holder(gsm))
+    end)
+
+    it("release ends a hold, records who and why, and lets the number be sent again", function()
+      local gsm, session = H.gsm(), H.session()
+      local a = client(ledger)
+      local before = sandbox:requests_settled()
+      assert(a:send_otp { user_gsm = gsm, otp_session_id = session })
+      local supervisor = client(ledger, { operator = "supervisor" })
+      assert.is_true(supervisor:release(gsm, "customer confirmed no SMS came"))
+      assert.is_false(supervisor:holder(gsm))
+      assert.is_false(supervisor:release(gsm, "again")) -- nothing left to release
+      -- the request goes out (the sandbox's own resend rule answers code 5)
+      local _, again = a:send_otp { user_gsm = gsm, otp_session_id = H.session() }
+      assert.are.equal("duplicatedata", again.name)
+      assert.are.equal(before + 2, sandbox:requests_settled(before + 2))
+      local log = assert(paynet.releases(ledger))
+      local entry = log[2] -- newest first: "again", then ours
+      assert.are.equal("again", log[1].reason)
+      assert.are.equal("released", entry.state)
+      assert.are.equal(masked(gsm), entry.masked)
+      assert.are.equal("supervisor", entry.operator)
+      assert.are.equal("ledger_spec", entry.program)
+      assert.are.equal("customer confirmed no SMS came", entry.reason)
+      assert.are.equal(session, entry.session_id)
+      assert.is_true(math.abs(entry.sent_at - os.time()) < 5)
+    end)
+
+    it("lists live holds without a secret key", function()
+      local gsm = H.gsm()
+      assert(client(ledger):send_otp { user_gsm = gsm, otp_session_id = "list-me" })
+      local found
+      for _, h in ipairs(assert(paynet.holds(ledger))) do
+        if h.masked == masked(gsm) and h.session_id == "list-me" then found = h end
+        assert.is_true(h.remaining > 0)
+      end
+      assert.truthy(found, "the hold is not listed")
+      assert.are.equal("sent", found.state)
+      assert.are.equal("ayse", found.operator)
+    end)
+  end)
+end
+
+backend_specs("SQLite", function()
+  local dir = H.tmpdir()
+  local path = dir .. "/ledger.db"
+  return "sqlite:" .. path, function() os.execute("rm -rf " .. H.quote(dir)) end
+end)
+
+local redis
+backend_specs("Redis (TCP)", function()
+  redis = H.start_redis()
+  return redis.url
+end)
+backend_specs("Redis (unix socket)", function()
+  return redis.unix_url, function() redis:remove() end
+end)
+
+describe("the ledger", function()
+  it("keeps no full phone number: SQLite stores a keyed hash and the masked number", function()
+    local dir = H.tmpdir()
+    H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
+    local gsm = H.gsm()
+    assert(client("sqlite:" .. dir .. "/l.db"):send_otp { user_gsm = gsm, otp_session_id = H.session() })
+    local bytes = H.capture("cat " .. H.quote(dir) .. "/l.db*", true)
+    assert.truthy(bytes:find(masked(gsm), 1, true), "the masked number is not stored")
+    assert.falsy(bytes:find(gsm, 1, true), "the full number is stored")
+    assert.falsy(bytes:find(gsm:sub(4, 8), 1, true), "the hidden digits are stored")
+    -- the file is private
+    assert.are.equal("600", (H.capture("stat -c %a " .. H.quote(dir .. "/l.db")):gsub("%s+$", "")))
+  end)
+
+  it("keeps no full phone number in Redis either, and a password works", function()
+    local r = H.start_redis { password = "s3cret-pw" }
+    H.defer(finally, function() r:remove() end)
+    local gsm = H.gsm()
+    local c = client(r.url .. "/3")
+    assert.are.equal(("redis://:***@127.0.0.1:%d/3"):format(r.port), c:ledger())
+    assert(c:send_otp { user_gsm = gsm, otp_session_id = H.session() })
+    local keys = r:cli("-n 3 --scan")
+    assert.truthy(keys:match("^paynet:hold:%x+\n$"), keys)
+    local value = r:cli("-n 3 GET " .. keys:gsub("%s+$", ""))
+    assert.truthy(value:find(masked(gsm), 1, true), value)
+    assert.falsy((keys .. value):find(gsm, 1, true), "the full number is stored")
+    -- the TTL is on Redis's clock
+    local ttl = tonumber(r:cli("-n 3 PTTL " .. keys:gsub("%s+$", "")))
+    assert.is_true(ttl > 170000 and ttl <= 180000, ttl)
+    -- a wrong password is a ledger error; nothing is sent
+    local before = sandbox:requests_settled()
+    local bad = client(("redis://:wrong@127.0.0.1:%d"):format(r.port))
+    local _, err = bad:send_otp { user_gsm = H.gsm(), otp_session_id = H.session() }
+    assert.are.equal("ledger", err.kind)
+    assert.are.equal("no", err.delivered)
+    assert.truthy(err.message:find("refused AUTH", 1, true), err.message)
+    assert.falsy(err.message:find("wrong", 1, true), "the password is in the message")
+    assert.are.equal(before, sandbox:requests())
+  end)
+
+  it("a dead Redis is a ledger error and no request, never a send anyway", function()
+    local r = H.start_redis()
+    local c = client(r.url)
+    assert(c:send_otp { user_gsm = H.gsm(), otp_session_id = H.session() }) -- connected
+    r:remove()
+    local before = sandbox:requests_settled()
+    for _, spec in ipairs { r.url, r.unix_url } do
+      local cc = spec == r.url and c or client(spec)
+      local _, err = cc:send_otp { user_gsm = H.gsm(), otp_session_id = H.session() }
+      assert.are.equal("ledger", err.kind)
+      assert.are.equal("no", err.delivered)
+      assert.truthy(err.message:find("^ledger: "), err.message)
+      assert.truthy(tostring(err):find("paynet ledger: ", 1, true))
+      local _, lookup = cc:remaining(H.gsm())
+      assert.are.equal("ledger", lookup.kind)
+    end
+    H.sleep(0.1)
+    assert.are.equal(before, sandbox:requests())
+  end)
+
+  it("an unwritable SQLite ledger is a ledger error and no request", function()
+    local dir = H.tmpdir()
+    H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
+    H.write(dir .. "/file", "not a folder")
+    local before = sandbox:requests_settled()
+    for _, spec in ipairs { "sqlite:" .. dir .. "/file/ledger.db", "sqlite:" .. dir .. "/file" } do
+      local _, err = client(spec):send_otp { user_gsm = H.gsm(), otp_session_id = H.session() }
+      assert.are.equal("ledger", err.kind)
+      assert.are.equal("no", err.delivered)
+    end
+    H.sleep(0.1)
+    assert.are.equal(before, sandbox:requests())
+  end)
+
+  it("is chosen by the option, else PAYNET_LEDGER, else memory; a bad spec raises", function()
+    assert.are.equal("memory", client(nil):ledger())
+    assert.are.equal("sqlite:/tmp/x.db", client("sqlite:/tmp/x.db"):ledger())
+    local out = H.capture(("PAYNET_LEDGER=sqlite:/tmp/from-env.db %s -e %s"):format(H.lua,
+      H.quote("package.cpath = './" .. H.build .. "/?.so;' .. package.cpath; " ..
+              "print(require'paynet'.new{secret_key='k'}:ledger())")))
+    assert.are.equal("sqlite:/tmp/from-env.db\n", out)
+    for _, bad in ipairs { "mysql://x", "sqlite:", "redis://", "redis://h:0", "redis://h:99999",
+                           "redis://user@h", "redis+unix://relative", "redis+unix:///s?x=1", "memory\n" } do
+      local ok, err = pcall(client, bad)
+      assert.is_false(ok, bad)
+      assert.truthy(tostring(err):find("ledger", 1, true), err)
+    end
+  end)
+
+  it("the memory ledger holds within one client only", function()
+    local gsm = H.gsm()
+    local before = sandbox:requests_settled()
+    local a = client("memory")
+    assert(a:send_otp { user_gsm = gsm, otp_session_id = H.session() })
+    assert.are.equal("cooldown", select(2, a:send_otp { user_gsm = gsm, otp_session_id = H.session() }).kind)
+    assert.are.equal("sent", a:holder(gsm).state)
+    assert.are.equal(before + 1, sandbox:requests_settled(before + 1))
+  end)
+end)
