@@ -29,7 +29,7 @@ paynet_status ledger_fail(paynet_error *err, const char *format, ...)
     va_start(ap, format);
     vsnprintf(text, sizeof text, format, ap);
     va_end(ap);
-    return paynet_fail(err, PAYNET_LEDGER, PAYNET_DELIVERED_NO, "ledger: %s", text);
+    return paynet_fail(err, PAYNET_LEDGER, PAYNET_DELIVERED_NO, "%s", text);
 }
 
 /* ---- choosing a backend ---------------------------------------------------- */

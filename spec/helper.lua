@@ -288,9 +288,11 @@ Tui.__index = Tui
 function H.start_tui(opts)
   opts = opts or {}
   local dir = H.tmpdir()
-  local env = { LANG = "C.UTF-8", TERM = "screen-256color", PAYNET_SECRET_KEY = H.key }
+  -- each screen keeps its default ledger in a state folder of its own
+  local env = { LANG = "C.UTF-8", TERM = "screen-256color", PAYNET_SECRET_KEY = H.key,
+                XDG_STATE_HOME = dir, PAYNET_LEDGER = false }
   for k, v in pairs(opts.env or {}) do env[k] = v end
-  local parts = { "env", "-u", "NO_COLOR" }
+  local parts = { "env", "-u", "NO_COLOR", "-u", "PAYNET_LEDGER" }
   for k, v in pairs(env) do
     if v ~= false then parts[#parts + 1] = quote(k .. "=" .. v) end
   end

@@ -3,12 +3,22 @@
 local cjson = require "cjson"
 local H = require "spec.helper"
 
+-- Each test has a state folder of its own (XDG_STATE_HOME), where paynet-otp
+-- keeps its default ledger: holds last across the runs of one test.
+local state
+before_each(function() state = H.tmpdir() end)
+after_each(function() os.execute("rm -rf " .. H.quote(state)) end)
+local function fresh_state()
+  os.execute("rm -rf " .. H.quote(state))
+  state = H.tmpdir()
+end
+
 -- paynet-otp ARGS with the build's module: standard output, standard
 -- error, exit status
 local function otp_split(args, env)
   local dir = H.tmpdir()
-  local command = ("env -u PAYNET_SECRET_KEY LUA_CPATH=%s %s %s bin/paynet-otp %s > %s 2> %s"):format(
-    H.quote("./" .. H.build .. "/?.so;;"), env or "PAYNET_SECRET_KEY=" .. H.key, H.lua, args,
+  local command = ("env -u PAYNET_SECRET_KEY -u PAYNET_LEDGER XDG_STATE_HOME=%s LUA_CPATH=%s %s %s bin/paynet-otp %s > %s 2> %s"):format(
+    H.quote(state), H.quote("./" .. H.build .. "/?.so;;"), env or "PAYNET_SECRET_KEY=" .. H.key, H.lua, args,
     H.quote(dir .. "/out"), H.quote(dir .. "/err"))
   local _, code = H.capture(command)
   local out, err = H.read(dir .. "/out"), H.read(dir .. "/err")
@@ -71,7 +81,8 @@ describe("paynet-otp", function()
   local statuses = {
     { 2, "an invalid number", "0212 123 45 67", "", "invalid" },
     { 2, "an invalid session id", nil, "", "invalid", session = "a\tb" },
-    { 3, "a number Paynet says still has a valid code", "resend", "", "api" },
+    { 3, "a number the ledger holds", "resend", "", "cooldown" },
+    { 3, "a number Paynet says still has a valid code", "resend", "--ledger memory", "api" },
     { 4, "a Paynet refusal", "5000000012", "", "api" },
     { 4, "an HTTP error", "5000000109", "", "http" },
     { 6, "a gateway's 502 (the backend may have sent)", "5000000102", "", "http" },
@@ -84,7 +95,7 @@ describe("paynet-otp", function()
       local gsm = s[3] or H.gsm()
       if gsm == "resend" then
         gsm = H.gsm()
-        assert.are.equal(0, select(3, send(gsm)))
+        assert.are.equal(0, select(3, send(gsm, s[4])))
       end
       local url = sandbox.url
       if gsm == "closed" then gsm, url = H.gsm(), "http://127.0.0.1:" .. H.closed_port() end
@@ -95,6 +106,7 @@ describe("paynet-otp", function()
       assert.are.equal(s[1], code, err)
       assert.are.equal("", out)
       assert.truthy(err:match("^paynet " .. s[5] .. ": .*; [^\n]+\n$"), err)
+      if s[1] == 6 then fresh_state() end -- the number is held now
       out, err, code = otp_split(args .. " --json")
       assert.are.equal(s[1], code)
       local r = cjson.decode(out)
@@ -156,5 +168,123 @@ describe("paynet-otp", function()
     assert.are.equal(23, lines)
     assert.truthy(out:find("  7  unauthorized", 1, true))
     assert.truthy(out:find("100  oldsuccessful", 1, true))
+  end)
+
+  it("two runs for one number: the second is exit 3 with the holder, and one request", function()
+    local gsm = H.gsm()
+    local before = sandbox:requests_settled()
+    local out, err, code = send(gsm)
+    assert.are.equal(0, code, err)
+    out, err, code = send(gsm, "--json")
+    assert.are.equal(3, code, err)
+    local r = cjson.decode(out)
+    assert.are.equal("cooldown", r.kind)
+    assert.are.equal("sent", r.holder.state)
+    assert.are.equal("paynet-otp", r.holder.program)
+    assert.are.equal(gsm:sub(1, 3) .. "*****" .. gsm:sub(9), r.holder.masked)
+    assert.are.equal("sqlite:" .. state .. "/paynet/ledger.db", r.ledger)
+    assert.are.equal(before + 1, sandbox:requests_settled(before + 1))
+    -- the default ledger is private: the folder 700, the file 600
+    assert.are.equal("700 600\n", H.capture(("stat -c %%a %s %s | tr '\\n' ' ' | sed 's/ $/\\n/'"):format(
+      H.quote(state .. "/paynet"), H.quote(state .. "/paynet/ledger.db"))))
+  end)
+
+  it("eight runs racing for one number send one request", function()
+    local gsm, dir = H.gsm(), H.tmpdir()
+    H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
+    local before = sandbox:requests_settled()
+    local runs = {}
+    for i = 1, 8 do
+      runs[i] = ("(env -u PAYNET_LEDGER XDG_STATE_HOME=%s LUA_CPATH=%s PAYNET_SECRET_KEY=%s %s bin/paynet-otp " ..
+                 "send --gsm %s --session r%d --base-url %s > %s/%d 2>&1; echo $? >> %s/%d) &"):format(
+        H.quote(state), H.quote("./" .. H.build .. "/?.so;;"), H.key, H.lua, gsm, i, sandbox.url,
+        H.quote(dir), i, H.quote(dir), i)
+    end
+    os.execute(table.concat(runs, " ") .. " wait")
+    local sent, held = 0, 0
+    for i = 1, 8 do
+      local out = H.read(dir .. "/" .. i)
+      H.record("commands", out)
+      if out:find("^sent: ") and out:find("\n0\n$") then sent = sent + 1 end
+      if out:find("^paynet cooldown: ") and out:find("\n3\n$") then held = held + 1 end
+    end
+    assert.are.equal(1, sent)
+    assert.are.equal(7, held)
+    assert.are.equal(before + 1, sandbox:requests_settled(before + 1))
+  end)
+
+  it("PAYNET_LEDGER and --ledger choose the ledger; one that cannot be used is exit 7", function()
+    local dir = H.tmpdir()
+    H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
+    local gsm = H.gsm()
+    local env = ("PAYNET_SECRET_KEY=%s PAYNET_LEDGER=sqlite:%s/env.db"):format(H.key, dir)
+    local out, err, code = send(gsm, "--json", env)
+    assert.are.equal(0, code, err)
+    assert.are.equal("sqlite:" .. dir .. "/env.db", cjson.decode(out).ledger)
+    -- another ledger does not know the number; the default one neither
+    out, err, code = send(gsm, "--json --ledger memory")
+    assert.are.equal(3, code) -- Paynet's own rule (code 5), not the ledger
+    assert.are.equal("api", cjson.decode(out).kind)
+    local before = sandbox:requests_settled()
+    H.write(dir .. "/file", "")
+    for _, ledger in ipairs { "sqlite:" .. dir .. "/file/x.db", "redis://127.0.0.1:" .. H.closed_port(),
+                              "redis+unix://" .. dir .. "/no.sock" } do
+      out, err, code = send(H.gsm(), "--ledger " .. H.quote(ledger))
+      assert.are.equal(7, code, ledger)
+      assert.truthy(err:find("^paynet ledger: .*delivered: no%); nothing was sent: fix the ledger"), err)
+    end
+    out, err, code = send(H.gsm(), "--ledger bogus:x")
+    assert.are.equal(2, code)
+    assert.truthy(err:find("ledger must be", 1, true), err)
+    H.sleep(0.1)
+    assert.are.equal(before, sandbox:requests())
+  end)
+
+  it("holds lists the live holds; release ends one and records who and why", function()
+    local gsm, session = H.gsm(), H.session()
+    assert.are.equal(0, select(3, otp_split(("send --gsm %s --session %s --base-url %s"):format(gsm,
+      session, sandbox.url), "PAYNET_SECRET_KEY=" .. H.key .. " USER=ayse")))
+    local masked = gsm:sub(1, 3) .. "*****" .. gsm:sub(9)
+    local out, err, code = otp_split("holds", "X=1") -- no secret key needed
+    assert.are.equal(0, code, err)
+    assert.truthy(out:find("^1 held in sqlite:"), out)
+    assert.truthy(out:find(masked:gsub("%*", "%%*") .. "  sent +[23]:%d%d left  ayse@%S+  paynet%-otp  session " ..
+                           session:gsub("%-", "%%-") .. "\n$"), out)
+    out, err, code = otp_split("holds --json", "X=1")
+    assert.are.equal(0, code, err)
+    local list = cjson.decode(out).holds
+    assert.are.equal(1, #list)
+    assert.are.equal(masked, list[1].masked)
+    assert.are.equal("ayse", list[1].operator)
+
+    out, err, code = otp_split(("release %s --base-url %s"):format(gsm, sandbox.url))
+    assert.are.equal(2, code)
+    assert.truthy(err:find("needs --reason", 1, true), err)
+    out, err, code = otp_split(("release %s --reason %s --base-url %s"):format(gsm,
+      H.quote("customer got no SMS"), sandbox.url), "PAYNET_SECRET_KEY=" .. H.key .. " USER=supervisor")
+    assert.are.equal(0, code, err)
+    assert.are.equal("released: " .. masked .. " (recorded with the reason)\n", out)
+    out = otp_split(("release %s --reason again --base-url %s"):format(gsm, sandbox.url))
+    assert.are.equal(masked .. " was not held; nothing to release\n", out)
+    out = otp_split("holds", "X=1")
+    assert.truthy(out:find("^0 held in "), out)
+    -- the release log, through the module
+    local log = H.capture(("%s -e %s"):format(H.lua, H.quote(("package.cpath = './%s/?.so;' .. package.cpath; " ..
+      "local r = require'paynet'.releases('sqlite:%s/paynet/ledger.db')[2]; " ..
+      "print(r.masked, r.operator, r.reason, r.session_id)"):format(H.build, state))))
+    assert.are.equal(("%s\tsupervisor\tcustomer got no SMS\t%s\n"):format(masked, session), log)
+    -- and the number can be sent again
+    out, err, code = send(gsm)
+    assert.are.equal(3, code) -- Paynet's own rule now: code 5, the request went out
+    assert.truthy(err:find("duplicatedata", 1, true), err)
+  end)
+
+  it("falls back to ~/.local/state/paynet without XDG_STATE_HOME", function()
+    local home = H.tmpdir()
+    H.defer(finally, function() os.execute("rm -rf " .. H.quote(home)) end)
+    local out, err, code = otp_split(("send --gsm %s --session s --base-url %s --json"):format(H.gsm(),
+      sandbox.url), ("PAYNET_SECRET_KEY=%s XDG_STATE_HOME= HOME=%s"):format(H.key, home))
+    assert.are.equal(0, code, err)
+    assert.are.equal("sqlite:" .. home .. "/.local/state/paynet/ledger.db", cjson.decode(out).ledger)
   end)
 end)

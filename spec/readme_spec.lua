@@ -32,4 +32,22 @@ describe("README example", function()
     assert.truthy(out:match("^paynet api: OTP zaten gönderildi; [^\n]*%(code 5 duplicatedata, " ..
                             "HTTP 200, delivered: yes%)\n"), out)
   end)
+
+  it("the ledger example: a second process is refused, naming the first", function()
+    local ledger_example = readme:match("<!%-%- readme%-ledger%-example %-%->\n```lua\n(.-)```")
+    assert.truthy(ledger_example)
+    local sandbox = H.start_sandbox()
+    local dir = H.tmpdir()
+    H.defer(finally, function() sandbox:remove(); os.execute("rm -rf " .. H.quote(dir)) end)
+    local script = ledger_example:gsub("http://127%.0%.0%.1:8080", sandbox.url)
+                                 :gsub("/tmp/paynet%-ledger%.db", dir .. "/ledger.db")
+    H.write(dir .. "/ledger.lua", script)
+    local command = "env -u PAYNET_LEDGER USER=ayse LUA_CPATH='" .. H.build .. "/?.so;;' " .. H.lua ..
+                    " " .. H.quote(dir .. "/ledger.lua") .. " %s 2>&1"
+    assert.are.equal("sent\n", (H.capture(command:format("order-1"))))
+    local out = H.capture(command:format("order-2"))
+    assert.truthy(out:match("^532%*%*%*%*%*43 is held: sent 0:0%d ago by ayse@%S+ %(session order%-1%); " ..
+                            "valid [23]:%d%d more\n$"), out)
+    assert.are.equal(1, sandbox:requests_settled(1))
+  end)
 end)

@@ -11,7 +11,8 @@ describe("paynet-tui command line", function()
     local out, code = run("--help")
     assert.are.equal(0, code)
     for _, option in ipairs { "--env", "--base-url", "--secret-key-file", "--audit-log",
-                              "--timeout", "--cainfo", "--no-color", "--help", "--version" } do
+                              "--timeout", "--cainfo", "--ledger", "--no-color", "--help",
+                              "--version" } do
       assert.truthy(out:find(option, 1, true), option)
     end
   end)
@@ -150,6 +151,50 @@ describe("paynet-tui on screen", function()
     local before = sandbox:requests_settled()
     tui:keys("Enter")
     tui:wait_for("Not sent: the OTP sent to " .. gsm:sub(1, 3) .. "*****" .. gsm:sub(9) .. " is valid for")
+    H.sleep(0.2)
+    assert.are.equal(before, sandbox:requests())
+  end)
+
+  it("names its ledger, and refuses a number another process sent, naming the holder", function()
+    local dir = H.tmpdir()
+    local ledger = "sqlite:" .. dir .. "/desk.db"
+    local tui = screen_for { "--base-url", sandbox.url, "--ledger", ledger }
+    H.defer(finally, function() tui:stop(); os.execute("rm -rf " .. H.quote(dir)) end)
+    tui:wait_for("Ledger: " .. ledger .. " (every send is recorded there")
+    -- another desk's process (paynet-otp) sends the customer a code first
+    local gsm = H.gsm()
+    local out, code = H.capture(("env LUA_CPATH=%s PAYNET_SECRET_KEY=%s USER=mehmet %s bin/paynet-otp send " ..
+      "--gsm %s --session other-desk-7 --base-url %s --ledger %s 2>&1"):format(
+      H.quote("./" .. H.build .. "/?.so;;"), H.key, H.lua, gsm, sandbox.url, H.quote(ledger)))
+    assert.are.equal(0, code, out)
+    local before = sandbox:requests_settled()
+    send(tui, gsm)
+    local masked = gsm:sub(1, 3) .. "*****" .. gsm:sub(9)
+    tui:wait_for("Not sent: the OTP sent to " .. masked .. " is valid for")
+    tui:wait_for("sent 0:0")
+    tui:wait_for("by mehmet@")
+    tui:wait_for("(session other-desk-7)")
+    H.sleep(0.2)
+    assert.are.equal(before, sandbox:requests())
+  end)
+
+  it("keeps holds across a restart (its default ledger)", function()
+    local state = H.tmpdir()
+    local env = { XDG_STATE_HOME = state }
+    local tui = screen_for(nil, env)
+    H.defer(finally, function() tui:stop(); os.execute("rm -rf " .. H.quote(state)) end)
+    tui:wait_for("Ledger: sqlite:" .. state .. "/paynet/ledger.db")
+    local gsm = H.gsm()
+    send(tui, gsm)
+    tui:wait_for("OTP sent to")
+    tui:keys("F10")
+    tui:wait_for("EXIT:0")
+    tui:stop()
+    tui = screen_for(nil, env)
+    local before = sandbox:requests_settled()
+    send(tui, gsm)
+    tui:wait_for("Not sent: the OTP sent to " .. gsm:sub(1, 3) .. "*****" .. gsm:sub(9) .. " is valid for")
+    tui:wait_for("(session spec-")
     H.sleep(0.2)
     assert.are.equal(before, sandbox:requests())
   end)

@@ -240,7 +240,9 @@ unsigned app_send_refused(struct app *app, const paynet_error *err)
     if (err->kind == PAYNET_COOLDOWN) {
         const struct app_countdown *c = app_countdown_of(app, app->gsm);
         format_left(err->retry_after, left, sizeof left);
-        if (c != NULL && c->uncertain)
+        int uncertain = err->has_holder ? strcmp(err->holder.state, "sent") != 0
+                                        : c != NULL && c->uncertain;
+        if (uncertain)
             snprintf(text, sizeof text,
                      "Not sent: an earlier send to %s may have delivered a code. "
                      "Wait %s before sending again.",
@@ -251,8 +253,15 @@ unsigned app_send_refused(struct app *app, const paynet_error *err)
                      "The customer can use the code they have.",
                      masked, left);
         set_status(app, TONE_WARN, text);
-        if (c == NULL) /* held by an earlier run of this client */
-            countdown_set(app, app->gsm, err->retry_after, 0);
+        if (err->has_holder) { /* who holds it: another desk, another run */
+            char line[PAYNET_MESSAGE_SIZE], both[PAYNET_MESSAGE_SIZE + 16];
+            paynet_holder_describe(&err->holder, line, sizeof line);
+            snprintf(both, sizeof both, "%s: %s", err->holder.masked, line);
+            app_clean_text(both, app->detail, sizeof app->detail);
+        }
+        if (c == NULL) /* held by an earlier run, or by another sender */
+            countdown_set(app, app->gsm, err->retry_after,
+                          err->has_holder && strcmp(err->holder.state, "sent") != 0);
         return APP_REDRAW;
     }
     set_status(app, TONE_ERROR, app_error_advice(err->kind, err->code, err->delivered));

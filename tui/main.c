@@ -38,6 +38,7 @@ struct options {
     const char *secret_key_file;
     const char *audit_log;
     const char *cainfo;
+    const char *ledger;
     double timeout;
     int no_color;
 };
@@ -71,6 +72,11 @@ static void usage(FILE *out)
           "  --audit-log FILE         append one JSON line per send to FILE\n"
           "  --timeout SECONDS        give up on a send after SECONDS (default 15)\n"
           "  --cainfo FILE            trust the CA certificates in FILE\n"
+          "  --ledger SPEC            the ledger of sent codes that every sender consults\n"
+          "                           first: sqlite:PATH (this machine), redis://[:PW@]HOST\n"
+          "                           [:PORT][/DB] or redis+unix:///PATH (many desks);\n"
+          "                           default PAYNET_LEDGER, else\n"
+          "                           sqlite:$XDG_STATE_HOME/paynet/ledger.db\n"
           "  --no-color               attributes only, no colours (also NO_COLOR)\n"
           "  --help                   show this help and exit\n"
           "  --version                show the version and exit\n"
@@ -90,6 +96,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"audit-log", required_argument, NULL, 'a'},
         {"timeout", required_argument, NULL, 't'},
         {"cainfo", required_argument, NULL, 'c'},
+        {"ledger", required_argument, NULL, 'l'},
         {"no-color", no_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
@@ -124,6 +131,9 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case 'c':
             o->cainfo = optarg;
+            break;
+        case 'l':
+            o->ledger = optarg;
             break;
         case 'n':
             o->no_color = 1;
@@ -391,6 +401,18 @@ int main(int argc, char **argv)
     config.base_url = s.opt.base_url;
     config.timeout = s.opt.timeout;
     config.cainfo = s.opt.cainfo;
+    config.program = "paynet-tui";
+    /* --ledger, else PAYNET_LEDGER (the core reads it), else this user's file */
+    char default_ledger[4200];
+    const char *from_env = getenv("PAYNET_LEDGER");
+    config.ledger = s.opt.ledger;
+    if (config.ledger == NULL && (from_env == NULL || from_env[0] == '\0')) {
+        if (!paynet_ledger_default(default_ledger, sizeof default_ledger, &err)) {
+            fprintf(stderr, "paynet-tui: %s\n", err.message);
+            return 2;
+        }
+        config.ledger = default_ledger;
+    }
     if (paynet_client_new(&config, &s.client, &err) != PAYNET_OK) {
         fprintf(stderr, "paynet-tui: %s\n", err.message);
         return 2;
@@ -422,6 +444,10 @@ int main(int argc, char **argv)
         return 1;
     }
     app_init(&s.app, s.opt.env, paynet_client_url(s.client));
+    char ledger_line[PAYNET_SCOPE_SIZE + 64];
+    snprintf(ledger_line, sizeof ledger_line, "Ledger: %s (every send is recorded there first).",
+             paynet_client_ledger(s.client));
+    app_set_status(&s.app, TONE_INFO, s.app.status, ledger_line);
     run(&s);
     view_close(s.view);
     paynet_client_free(s.client);
