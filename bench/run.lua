@@ -118,6 +118,61 @@ local ok, failure = pcall(function()
     print()
   end
 
+  -- the ledgers: the module's calls/s with each, and what each adds a send
+  -- (claim and settle: two durable SQLite commits, two Redis round trips)
+  do
+    local redis_dir = work .. "/redis"
+    os.execute("mkdir -p " .. quote(redis_dir))
+    local redis_pid = capture(("redis-server --port 0 --unixsocket %s --save '' --appendonly no " ..
+      "--dir %s --loglevel warning > %s 2>&1 & echo $!"):format(quote(redis_dir .. "/sock"),
+      quote(redis_dir), quote(redis_dir .. "/log"))):match("%d+")
+    pids[#pids + 1] = redis_pid
+    local probe = assert(socket.bind("127.0.0.1", 0))
+    local redis_port = select(2, probe:getsockname())
+    probe:close()
+    local tcp_pid
+    if redis_port then
+      tcp_pid = capture(("redis-server --port %s --bind 127.0.0.1 --save '' --appendonly no --dir %s " ..
+        "--loglevel warning > %s 2>&1 & echo $!"):format(redis_port, quote(redis_dir),
+        quote(redis_dir .. "/log-tcp"))):match("%d+")
+      pids[#pids + 1] = tcp_pid
+    end
+    local deadline = socket.gettime() + 5
+    while not os.execute("test -S " .. quote(redis_dir .. "/sock")) and socket.gettime() < deadline do
+      socket.sleep(0.02)
+    end
+    socket.sleep(0.2)
+    local ledgers = {
+      { "memory", "memory" },
+      { "sqlite: (WAL, synchronous=FULL)", "sqlite:" .. work .. "/ledger.db" },
+      { "redis+unix:// (loopback socket)", "redis+unix://" .. redis_dir .. "/sock" },
+    }
+    if redis_port then
+      ledgers[#ledgers + 1] = { "redis:// (TCP on 127.0.0.1)", "redis://127.0.0.1:" .. redis_port }
+    end
+    local ledger_calls = calls // 3
+    local rates = {}
+    for i = 1, #ledgers do rates[i] = {} end
+    for r = 1, rounds do
+      for k = 0, #ledgers - 1 do
+        local i = (r - 1 + k) % #ledgers + 1
+        rates[i][#rates[i] + 1] = run(("PAYNET_LEDGER=%s lua5.4 bench/module.lua %s %s %d"):format(
+          quote(ledgers[i][2]), build, http_url, ledger_calls))
+      end
+    end
+    print("Ledgers: (c) over HTTP with each ledger (claim before, settle after every send)")
+    print(("  %-46s %10s %14s"):format("ledger", "calls/s", "adds a send"))
+    local base = median(rates[1])
+    results.ledger = {}
+    for i, l in ipairs(ledgers) do
+      local m = median(rates[i])
+      local adds = (1 / m - 1 / base) * 1000
+      results.ledger[l[1]] = adds
+      print(("  %-46s %10.0f %11.3f ms"):format(l[1], m, adds))
+    end
+    print()
+  end
+
   -- the client's own CPU per call, in instructions: repeatable, whatever
   -- else the machine is doing (valgrind's callgrind counts, not times)
   if os.execute("command -v valgrind > /dev/null") then
@@ -199,6 +254,14 @@ local ok, failure = pcall(function()
   for _, scheme in ipairs { "http", "https" } do
     verdict[#verdict + 1] = ("(c)/(a) %s %.3f %s 0.90"):format(scheme:upper(), results[scheme].module,
       results[scheme].module >= 0.90 and ">=" or "<")
+  end
+  local sqlite_adds = results.ledger["sqlite: (WAL, synchronous=FULL)"]
+  local redis_adds = results.ledger["redis+unix:// (loopback socket)"]
+  local redis_tcp = results.ledger["redis:// (TCP on 127.0.0.1)"]
+  verdict[#verdict + 1] = ("SQLite adds %.3f ms %s 1"):format(sqlite_adds, sqlite_adds < 1 and "<" or ">=")
+  verdict[#verdict + 1] = ("Redis (unix) adds %.3f ms %s 0.3"):format(redis_adds, redis_adds < 0.3 and "<" or ">=")
+  if redis_tcp then
+    verdict[#verdict + 1] = ("Redis (TCP) adds %.3f ms %s 0.3"):format(redis_tcp, redis_tcp < 0.3 and "<" or ">=")
   end
   verdict[#verdict + 1] = ("memory growth %d KiB %s 256"):format(at100k - at10k, at100k - at10k < 256 and "<" or ">=")
   verdict[#verdict + 1] = ("screen CPU %.2f %% %s 0.5"):format(cpu, cpu < 0.5 and "<" or ">=")

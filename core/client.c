@@ -773,11 +773,21 @@ paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
     }
     if (status == PAYNET_OK) {
         double wall = paynet_clock_wall(), expire = paynet_instant_seconds(result->expires_at);
-        if (c->have_date && !paynet_date_trusted(wall, c->date))
-            client_debug(c, "the reply's Date header is %.0f s away from this machine's "
-                            "clock; it is ignored", c->date - wall);
         result->expires_in = expire - paynet_server_now(wall, c->have_date, c->date);
         result->held_for = paynet_hold_seconds(expire, wall, c->have_date, c->date);
+        if (c->have_date && !paynet_date_trusted(wall, c->date)) {
+            client_debug(c, "the reply's Date header is %.0f s away from this machine's "
+                            "clock; it is ignored", c->date - wall);
+            /* an SMS just went out, valid by the server's own clock: a hold
+             * errs long, but never by more than unknown_hold */
+            double by_date = expire - c->date;
+            if (result->held_for <= 0 && by_date > 0) {
+                result->held_for = by_date < c->unknown_hold ? by_date : c->unknown_hold;
+                client_debug(c, "otp_expire is past by this machine's clock but %.0f s ahead "
+                                "by the server's: the number is held %.0f s",
+                             by_date, result->held_for);
+            }
+        }
         memcpy(result->user_gsm, c->gsm, PAYNET_GSM_SIZE);
         scrub_secret(c->secret, result->message);
         result->warning[0] = '\0';

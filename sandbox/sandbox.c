@@ -315,6 +315,27 @@ static char *oversized_body(void)
     return body;
 }
 
+/* Faults 19 and 20: on a connection that already carried a request, the
+ * request is read and the connection closed (or reset) with no reply. */
+static int drop_if_reused(struct MHD_Connection *c, const struct sandbox *s,
+                          const char *masked, int reset)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    const struct link *l = info ? info->socket_context : NULL;
+    if (l == NULL || l->requests < 2)
+        return 0;
+    log_line(s, "%s request %u on this connection: %s without a reply", masked, l->requests,
+             reset ? "reset" : "closed");
+    info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (reset && info != NULL) {
+        struct linger abort_on_close = {1, 0}; /* close sends RST */
+        setsockopt(info->connect_fd, SOL_SOCKET, SO_LINGER, &abort_on_close,
+                   sizeof abort_on_close);
+    }
+    return 1;
+}
+
 static enum MHD_Result fault(struct MHD_Connection *c, struct sandbox *s, int n,
                              const char *masked)
 {
@@ -385,18 +406,27 @@ static enum MHD_Result fault(struct MHD_Connection *c, struct sandbox *s, int n,
                  "\"Başarılı\\u001b[2J\\u001b]0;pwned\\u0007 İşlem\\r\\n\"}",
                  expire);
         return send_text(c, s, MHD_HTTP_OK, text, "application/json; charset=utf-8");
-    case 19: { /* the kept-alive connection dies after the request was read,
-                * before any reply byte (a restarted backend, an idle
-                * timeout in a load balancer); on a fresh connection, success */
-        const union MHD_ConnectionInfo *info =
-            MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-        const struct link *l = info ? info->socket_context : NULL;
-        if (l != NULL && l->requests > 1) {
-            log_line(s, "%s request %u on this connection: closed without a reply",
-                     masked, l->requests);
+    case 19: /* the kept-alive connection dies after the request was read,
+              * before any reply byte (a restarted backend, an idle timeout
+              * in a load balancer): closed (19) or reset (20); on a fresh
+              * connection, success */
+    case 20:
+        if (drop_if_reused(c, s, masked, n == 20))
             return MHD_NO;
-        }
         return send_success(c, s, server_now(s) + s->opt.ttl, 0);
+    case 21: { /* success from a gateway whose clock is dead: Date in 1970 */
+        format_expire(server_now(s) + s->opt.ttl, expire, sizeof expire);
+        snprintf(text, sizeof text,
+                 "{\"otp_expire\":\"%s\",\"code\":0,\"message\":\"Başarılı İşlem\"}", expire);
+        r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_COPY);
+        if (r == NULL)
+            return MHD_NO;
+        MHD_add_response_header(r, MHD_HTTP_HEADER_DATE, "Thu, 01 Jan 1970 00:00:00 GMT");
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                "application/json; charset=utf-8");
+        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+        MHD_destroy_response(r);
+        return ret;
     }
     case 18: { /* a careless server that echoes the Authorization header */
         const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,

@@ -21,6 +21,7 @@ local faults = {
   -- the kept-alive connection dies after the server read the request: libcurl
   -- must not replay it on a fresh connection (a second SMS)
   { "5000000119", "network", "unknown", nil, "it was not sent again", kept_alive = true },
+  { "5000000120", "network", "unknown", nil, "it was not sent again", kept_alive = true },
 }
 
 -- every fault, over HTTP and over HTTPS (the sandbox's TLS mode, trusted

@@ -268,11 +268,23 @@ end
 -- the shell command, to run with H.capture or in the background.
 -- o: url, ledger, gsm, session, timeout, unknown_hold, operator, start_at
 function H.child_command(o)
-  return ("%s -e %s spec/send_child.lua %s %s %s %s %s %s %s %s"):format(H.lua,
-    quote("package.cpath = './" .. H.build .. "/?.so;' .. package.cpath"),
+  return ("env LUA_CPATH=%s %s spec/send_child.lua %s %s %s %s %s %s %s %s"):format(
+    quote("./" .. H.build .. "/?.so;;"), H.lua,
     quote(o.url), quote(o.ledger), quote(o.gsm), quote(o.session or H.session()),
     quote(o.timeout or 5), quote(o.unknown_hold or 180), quote(o.operator or "child"),
     o.start_at and quote(("%.3f"):format(o.start_at)) or "")
+end
+
+-- Runs Lua `code` in a process of its own with the build's module (the
+-- sanitizer builds' Lua host takes only a script file): its output.
+-- env: "NAME=value ..." to set.
+function H.lua_script(code, env)
+  local dir = H.tmpdir()
+  H.write(dir .. "/script.lua", code)
+  local out, code_ = H.capture(("env %s LUA_CPATH=%s %s %s 2>&1"):format(env or "",
+    quote("./" .. H.build .. "/?.so;;"), H.lua, quote(dir .. "/script.lua")))
+  os.execute("rm -rf " .. quote(dir))
+  return out, code_
 end
 
 -- ---- the operator screen in tmux -------------------------------------------

@@ -290,9 +290,8 @@ describe("the ledger", function()
   it("is chosen by the option, else PAYNET_LEDGER, else memory; a bad spec raises", function()
     assert.are.equal("memory", client(nil):ledger())
     assert.are.equal("sqlite:/tmp/x.db", client("sqlite:/tmp/x.db"):ledger())
-    local out = H.capture(("PAYNET_LEDGER=sqlite:/tmp/from-env.db %s -e %s"):format(H.lua,
-      H.quote("package.cpath = './" .. H.build .. "/?.so;' .. package.cpath; " ..
-              "print(require'paynet'.new{secret_key='k'}:ledger())")))
+    local out = H.lua_script("print(require'paynet'.new{secret_key='k'}:ledger())",
+                             "PAYNET_LEDGER=sqlite:/tmp/from-env.db")
     assert.are.equal("sqlite:/tmp/from-env.db\n", out)
     for _, bad in ipairs { "mysql://x", "sqlite:", "redis://", "redis://h:0", "redis://h:99999",
                            "redis://user@h", "redis+unix://relative", "redis+unix:///s?x=1", "memory\n" } do

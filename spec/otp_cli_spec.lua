@@ -269,9 +269,8 @@ describe("paynet-otp", function()
     out = otp_split("holds", "X=1")
     assert.truthy(out:find("^0 held in "), out)
     -- the release log, through the module
-    local log = H.capture(("%s -e %s"):format(H.lua, H.quote(("package.cpath = './%s/?.so;' .. package.cpath; " ..
-      "local r = require'paynet'.releases('sqlite:%s/paynet/ledger.db')[2]; " ..
-      "print(r.masked, r.operator, r.reason, r.session_id)"):format(H.build, state))))
+    local log = H.lua_script(("local r = require'paynet'.releases('sqlite:%s/paynet/ledger.db')[2]; " ..
+      "print(r.masked, r.operator, r.reason, r.session_id)"):format(state))
     assert.are.equal(("%s\tsupervisor\tcustomer got no SMS\t%s\n"):format(masked, session), log)
     -- and the number can be sent again
     out, err, code = send(gsm)

@@ -106,8 +106,42 @@ describe("send_otp, the countdown when the desk clock is wrong", function()
       local res = assert(client(own.url):send_otp { user_gsm = H.gsm(), otp_session_id = H.session() })
       -- naive local arithmetic would say 180 + offset
       assert.is_true(res.expires_in > 179 and res.expires_in <= 181, res.expires_in)
+      -- the hold is the longer of the two estimates: 180 s by the server's
+      -- clock, 180 + offset by ours; nobody knows which clock is right
+      local longer = math.max(180, 180 + offset)
+      assert.is_true(res.held_for > longer - 2 and res.held_for <= longer + 1, res.held_for)
     end)
   end
+
+  it("ignores a Date more than a day off: no decades-long hold, and a debug line says so", function()
+    local sandbox = H.shared()
+    local lines = {}
+    local c = paynet.new { secret_key = H.key, base_url = sandbox.url,
+                           debug = function(line) lines[#lines + 1] = line end }
+    -- fault 21: a correct otp_expire behind a gateway whose Date says 1970
+    local res = assert(c:send_otp { user_gsm = "5000000121", otp_session_id = H.session() })
+    assert.is_true(res.expires_in > 178 and res.expires_in <= 180, res.expires_in)
+    assert.is_true(res.held_for > 178 and res.held_for <= 180, res.held_for)
+    assert.is_true(c:remaining("5000000121") <= 180)
+    assert.are.equal(1, #lines)
+    assert.truthy(lines[1]:match("^the reply's Date header is %-%d+ s away from this machine's clock; it is ignored$"),
+                  lines[1])
+  end)
+
+  it("a whole server two days behind: the hold falls back to unknown_hold, never to none", function()
+    local own = H.start_sandbox { clock_offset = -2 * 86400 }
+    H.defer(finally, function() own:remove() end)
+    local lines = {}
+    local c = paynet.new { secret_key = H.key, base_url = own.url, unknown_hold = 60,
+                           debug = function(line) lines[#lines + 1] = line end }
+    local gsm = H.gsm()
+    local res = assert(c:send_otp { user_gsm = gsm, otp_session_id = H.session() })
+    assert.is_true(res.expires_in < -172000, res.expires_in) -- by our clock, long past
+    assert.are.equal(60, res.held_for)
+    assert.is_true(c:remaining(gsm) > 59)
+    assert.are.equal(2, #lines)
+    assert.truthy(lines[2]:find("held 60 s", 1, true), lines[2])
+  end)
 end)
 
 describe("send_otp, refusals", function()
