@@ -36,7 +36,8 @@ BUILD    ?= build
 B         = $(BUILD)
 CORE_OBJ = $(CORE_SRC:%.c=$(B)/obj/%.o)
 TEST_SRC = test/main.c test/unit.c test/test_expire.c test/test_gsm.c test/test_codes.c \
-           test/test_clock.c test/test_decode.c test/test_app.c
+           test/test_clock.c test/test_decode.c test/test_app.c \
+           test/test_ledger.c
 TEST_OBJ = $(TEST_SRC:%.c=$(B)/obj/%.o)
 
 TUI_SRC  = tui/main.c tui/app.c tui/view.c tui/keys.c

@@ -60,6 +60,7 @@ struct paynet_client {
 
     /* the ledger, and this send's claim in it */
     struct ledger *ledger;
+    struct ledger_hasher *hasher;
     char key[LEDGER_KEY_SIZE];
     char token[LEDGER_TOKEN_SIZE];
     paynet_holder record; /* who sends: the claim's record */
@@ -337,6 +338,7 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
     if (c->secret != NULL)
         memcpy(c->secret, config->secret_key, secret_size);
     c->headers = c->secret ? build_headers(c->secret) : NULL;
+    c->hasher = c->secret ? ledger_hasher_new(c->secret) : NULL;
     c->easy = curl_easy_init();
     c->multi = curl_multi_init();
     status = ledger_open(config->ledger, config->connect_timeout, &c->ledger, err);
@@ -344,7 +346,7 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
         paynet_client_free(c);
         return status;
     }
-    if (c->url == NULL || c->secret == NULL || c->headers == NULL
+    if (c->url == NULL || c->secret == NULL || c->headers == NULL || c->hasher == NULL
         || c->easy == NULL || c->multi == NULL) {
         paynet_client_free(c);
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
@@ -365,6 +367,10 @@ void paynet_client_free(paynet_client *c)
 {
     if (c == NULL)
         return;
+    if (c->busy) { /* settles the claim as a cancel would: released, or held */
+        paynet_error ignored;
+        paynet_send_cancel(c, &ignored);
+    }
     if (c->added)
         curl_multi_remove_handle(c->multi, c->easy);
     if (c->easy)
@@ -378,6 +384,7 @@ void paynet_client_free(paynet_client *c)
     cJSON_free(c->body);
     free(c->reply.data);
     ledger_close(c->ledger);
+    ledger_hasher_free(c->hasher);
     free(c);
 }
 
@@ -412,7 +419,7 @@ const char *paynet_client_ledger(const paynet_client *c) { return c->ledger->nam
 static paynet_status key_of(paynet_client *c, const char *gsm, char key[LEDGER_KEY_SIZE],
                             paynet_error *err)
 {
-    if (!ledger_key(c->secret, c->url, gsm, key))
+    if (!ledger_key(c->hasher, c->url, gsm, key))
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO,
                            "out of memory while hashing the number");
     return PAYNET_OK;
@@ -545,7 +552,6 @@ static paynet_status begin_attempt(paynet_client *c, paynet_error *err)
 
 static void end_send(paynet_client *c)
 {
-    /* c->key and c->token stay: a test may look at the last claim */
     if (c->added)
         curl_multi_remove_handle(c->multi, c->easy);
     c->added = 0;

@@ -69,8 +69,12 @@ paynet_status ledger_sqlite_open(const char *path, struct ledger **out, paynet_e
 paynet_status ledger_redis_open(const char *url, double timeout, struct ledger **out,
                                 paynet_error *err);
 
-/* HMAC-SHA256(secret, scope "\n" gsm) in hex; 0 when it could not. */
-int ledger_key(const char *secret, const char *scope, const char *gsm,
+/* HMAC-SHA256(secret, scope "\n" gsm) in hex; 0 when it could not.  The
+ * hasher holds the secret's HMAC states; NULL when out of memory. */
+struct ledger_hasher;
+struct ledger_hasher *ledger_hasher_new(const char *secret);
+void ledger_hasher_free(struct ledger_hasher *h);
+int ledger_key(struct ledger_hasher *h, const char *scope, const char *gsm,
                char out[LEDGER_KEY_SIZE]);
 /* 128 random bits in hex. */
 void ledger_token(char out[LEDGER_TOKEN_SIZE]);

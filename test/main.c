@@ -11,5 +11,6 @@ int main(void)
     suite_clock();
     suite_decode();
     suite_app();
+    suite_ledger();
     return unit_finish("C unit tests");
 }

@@ -25,5 +25,6 @@ void suite_codes(void);
 void suite_clock(void);
 void suite_decode(void);
 void suite_app(void);
+void suite_ledger(void);
 
 #endif

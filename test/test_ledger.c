@@ -1,0 +1,181 @@
+/*
+ * test_ledger.c — the ledger's pure parts and its memory backend: the keyed
+ * hash against OpenSSL's own HMAC, records as JSON and back, the holder's
+ * line, and claim / settle / lookup / release semantics.
+ */
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "ledger.h"
+#include "unit.h"
+
+static void hmac_reference(const char *secret, const char *message, char out[65])
+{
+    unsigned char digest[32];
+    unsigned int n = 0;
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)message,
+         strlen(message), digest, &n);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", digest[i]);
+}
+
+static paynet_holder record(const char *state, const char *who)
+{
+    paynet_holder h;
+    memset(&h, 0, sizeof h);
+    snprintf(h.state, sizeof h.state, "%s", state);
+    snprintf(h.masked, sizeof h.masked, "532*****67");
+    snprintf(h.operator_name, sizeof h.operator_name, "%s", who);
+    snprintf(h.host, sizeof h.host, "desk-3");
+    snprintf(h.program, sizeof h.program, "paynet-tui");
+    snprintf(h.session_id, sizeof h.session_id, "order-42");
+    h.sent_at = paynet_clock_wall() - 42;
+    return h;
+}
+
+void suite_ledger(void)
+{
+    CASE("ledger key: HMAC-SHA256 of scope and number, as OpenSSL's HMAC computes it");
+    {
+        char long_key[520];
+        memset(long_key, 'k', sizeof long_key - 1);
+        long_key[sizeof long_key - 1] = '\0';
+        const char *keys[] = {"Jefe", "sck_sandbox", long_key + 455 /* 64 bytes */,
+                              long_key + 454 /* 65 */, long_key + 7 /* 512 */};
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+            char mine[LEDGER_KEY_SIZE], theirs[65];
+            struct ledger_hasher *h = ledger_hasher_new(keys[i]);
+            CHECK(h != NULL);
+            CHECK(ledger_key(h, "https://pts-api.paynet.com.tr/v1/card/send_otp", "5321234567", mine));
+            hmac_reference(keys[i], "https://pts-api.paynet.com.tr/v1/card/send_otp\n5321234567",
+                           theirs);
+            CHECK_STR(mine, theirs);
+            /* the same hasher, used again, gives the same key */
+            CHECK(ledger_key(h, "https://pts-api.paynet.com.tr/v1/card/send_otp", "5321234567", mine));
+            CHECK_STR(mine, theirs);
+            ledger_hasher_free(h);
+        }
+        /* RFC 4231, test case 2 */
+        char digest[LEDGER_KEY_SIZE];
+        struct ledger_hasher *h = ledger_hasher_new("Jefe");
+        CHECK(ledger_key(h, "what do ya want for", "nothing?", digest)); /* "\n" between */
+        char reference[65];
+        hmac_reference("Jefe", "what do ya want for\nnothing?", reference);
+        CHECK_STR(digest, reference);
+        ledger_hasher_free(h);
+    }
+
+    CASE("ledger key: another key, scope or number gives another hash");
+    {
+        char a[LEDGER_KEY_SIZE], b[LEDGER_KEY_SIZE], c[LEDGER_KEY_SIZE], d[LEDGER_KEY_SIZE];
+        struct ledger_hasher *h1 = ledger_hasher_new("k1"), *h2 = ledger_hasher_new("k2");
+        ledger_key(h1, "test", "5321234567", a);
+        ledger_key(h2, "test", "5321234567", b);
+        ledger_key(h1, "live", "5321234567", c);
+        ledger_key(h1, "test", "5321234568", d);
+        CHECK(strcmp(a, b) != 0 && strcmp(a, c) != 0 && strcmp(a, d) != 0);
+        CHECK(strlen(a) == 64);
+        ledger_hasher_free(h1);
+        ledger_hasher_free(h2);
+    }
+
+    CASE("records: JSON and back, control characters cleaned on the way in");
+    {
+        paynet_holder h = record("sent", "ayşe"), back;
+        snprintf(h.otp_expire, sizeof h.otp_expire, "2026-11-26T14:00:00.0000000+03:00");
+        char *json = ledger_record_json(&h);
+        CHECK(json != NULL);
+        CHECK(ledger_record_parse(json, strlen(json), &back));
+        CHECK_STR(back.state, "sent");
+        CHECK_STR(back.operator_name, "ayşe");
+        CHECK_STR(back.session_id, "order-42");
+        CHECK_STR(back.otp_expire, h.otp_expire);
+        CHECK(back.sent_at == h.sent_at);
+        free(json);
+        const char *hostile = "{\"state\":\"sent\",\"operator\":\"x\\u001b[2J\",\"sent_at\":\"no\"}";
+        CHECK(ledger_record_parse(hostile, strlen(hostile), &back));
+        CHECK_STR(back.operator_name, "x [2J");
+        CHECK(back.sent_at == 0);
+        CHECK(!ledger_record_parse("[1]", 3, &back));
+        CHECK(!ledger_record_parse("{", 1, &back));
+    }
+
+    CASE("holder line: sent, pending, uncertain");
+    {
+        char line[PAYNET_MESSAGE_SIZE];
+        paynet_holder h = record("sent", "ayse");
+        h.remaining = 78;
+        paynet_holder_describe(&h, line, sizeof line);
+        CHECK_STR(line, "sent 0:42 ago by ayse@desk-3 (session order-42); valid 1:18 more");
+        snprintf(h.state, sizeof h.state, "pending");
+        paynet_holder_describe(&h, line, sizeof line);
+        CHECK_STR(line, "being sent by ayse@desk-3 since 0:42 ago (session order-42); held 1:18 more");
+        snprintf(h.state, sizeof h.state, "uncertain");
+        h.remaining = 3725;
+        paynet_holder_describe(&h, line, sizeof line);
+        CHECK_STR(line, "sent 0:42 ago by ayse@desk-3 (session order-42) and may have delivered "
+                        "an OTP (the reply was lost); held 1:02:05 more");
+    }
+
+    CASE("memory ledger: claim, a second claim sees the holder, settle, release");
+    {
+        struct ledger *l;
+        paynet_error err;
+        CHECK(ledger_open("memory", 5, &l, &err) == PAYNET_OK);
+        paynet_holder mine = record("pending", "ayse"), seen;
+        int granted = 0, ours = 0, held = 0, released = 0;
+        CHECK(l->methods->claim(l, "k1", "t1", &mine, 10, &granted, &seen, &err) == PAYNET_OK);
+        CHECK(granted == 1);
+        paynet_holder other = record("pending", "mehmet");
+        CHECK(l->methods->claim(l, "k1", "t2", &other, 10, &granted, &seen, &err) == PAYNET_OK);
+        CHECK(granted == 0);
+        CHECK_STR(seen.operator_name, "ayse");
+        CHECK(seen.remaining > 9 && seen.remaining <= 10);
+        /* a settle with another token changes nothing */
+        paynet_holder sent = record("sent", "ayse");
+        CHECK(l->methods->settle(l, "k1", "t2", &sent, 100, &ours, &err) == PAYNET_OK);
+        CHECK(ours == 0);
+        CHECK(l->methods->lookup(l, "k1", &held, &seen, &err) == PAYNET_OK);
+        CHECK(held == 1 && strcmp(seen.state, "pending") == 0);
+        /* ours: held 100 s, state sent */
+        CHECK(l->methods->settle(l, "k1", "t1", &sent, 100, &ours, &err) == PAYNET_OK);
+        CHECK(ours == 1);
+        CHECK(l->methods->lookup(l, "k1", &held, &seen, &err) == PAYNET_OK);
+        CHECK(held == 1 && strcmp(seen.state, "sent") == 0 && seen.remaining > 99);
+        /* settle with 0 seconds releases */
+        CHECK(l->methods->claim(l, "k2", "t3", &mine, 10, &granted, &seen, &err) == PAYNET_OK);
+        CHECK(l->methods->settle(l, "k2", "t3", &mine, 0, &ours, &err) == PAYNET_OK);
+        CHECK(l->methods->lookup(l, "k2", &held, &seen, &err) == PAYNET_OK && held == 0);
+        /* release, logged */
+        paynet_holder who = record("released", "supervisor");
+        snprintf(who.reason, sizeof who.reason, "no SMS came");
+        CHECK(l->methods->release(l, "k1", &who, &released, &err) == PAYNET_OK && released == 1);
+        CHECK(l->methods->lookup(l, "k1", &held, &seen, &err) == PAYNET_OK && held == 0);
+        paynet_holder *list;
+        size_t count;
+        CHECK(l->methods->list(l, 1, &list, &count, &err) == PAYNET_OK);
+        CHECK(count == 1 && strcmp(list[0].reason, "no SMS came") == 0
+              && strcmp(list[0].session_id, "order-42") == 0);
+        free(list);
+        ledger_close(l);
+    }
+
+    CASE("ledger specs: refused before any I/O");
+    {
+        struct ledger *l;
+        paynet_error err;
+        const char *bad[] = {"mysql://x", "sqlite:", "redis://", "redis://h:0", "redis://h:x",
+                             "redis://user@h", "redis://:@h", "redis+unix://relative",
+                             "redis+unix:///s?x=1", "redis://h/x", "memory\n"};
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+            CHECK(ledger_open(bad[i], 5, &l, &err) == PAYNET_INVALID);
+            CHECK(l == NULL);
+        }
+        CHECK(ledger_open("redis://:pw@127.0.0.1:6390/2", 5, &l, &err) == PAYNET_OK);
+        CHECK_STR(l->name, "redis://:***@127.0.0.1:6390/2");
+        ledger_close(l);
+        CHECK(ledger_open("redis+unix:///run/redis.sock?db=3", 5, &l, &err) == PAYNET_OK);
+        CHECK_STR(l->name, "redis+unix:///run/redis.sock?db=3");
+        ledger_close(l);
+    }
+}
