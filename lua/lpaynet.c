@@ -143,17 +143,26 @@ static int error_tostring(lua_State *L)
 
 /* ---- argument helpers ---------------------------------------------------- */
 
-/* The string field `key` of table `t`, raising when it is not a string. */
+/* The string field `key` of table `t`, raising when it is not a string.
+ * The value stays on the stack until the C function returns: a table whose
+ * __index computes values holds no reference to them, and the collector
+ * would free the string while C still reads it.  Without `length`, a NUL
+ * byte (which C would silently cut at) raises. */
 static const char *field_string(lua_State *L, int t, const char *key,
                                 int required, size_t *length)
 {
+    size_t n = 0;
+    luaL_checkstack(L, 1, "too many options");
     int type = lua_getfield(L, t, key);
     const char *s = NULL;
     if (type == LUA_TSTRING)
-        s = lua_tolstring(L, -1, length);
+        s = lua_tolstring(L, -1, &n);
     else if (type != LUA_TNIL || required)
         luaL_error(L, "%s must be a string, got %s", key, lua_typename(L, type));
-    lua_pop(L, 1); /* the table still holds the string */
+    if (length != NULL)
+        *length = n;
+    else if (s != NULL && strlen(s) != n)
+        luaL_error(L, "%s contains a NUL byte", key);
     return s;
 }
 

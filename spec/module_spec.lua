@@ -1,5 +1,6 @@
 -- The Lua contract of `require "paynet"` that needs no server.
 local paynet = require "paynet"
+local H = require "spec.helper"
 
 local documented_codes = {
   [0] = "successful", "unsuccessful", "companyblocked", "agentblocked",
@@ -137,6 +138,18 @@ describe("paynet.new", function()
     { "an ftp base_url", { secret_key = "k", base_url = "ftp://x" }, "http:// or https://" },
     { "a base_url with a space", { secret_key = "k", base_url = "http://a b" }, "spaces" },
     { "a negative unknown_hold", { secret_key = "k", unknown_hold = -1 }, "unknown_hold" },
+    -- C would cut a string at a NUL byte: "k\0x" would authenticate as "k"
+    { "a secret_key with a NUL", { secret_key = "k\0x" }, "secret_key contains a NUL byte" },
+    { "an env with a NUL", { secret_key = "k", env = "live\0x" }, "env contains a NUL byte" },
+    { "a base_url with a NUL", { secret_key = "k", base_url = "http://a\0b" }, "base_url contains a NUL" },
+    { "a ledger with a NUL", { secret_key = "k", ledger = "sqlite:/tmp/a.db\0/etc/passwd" },
+      "ledger contains a NUL byte" },
+    { "an operator with a NUL", { secret_key = "k", operator = "a\0b" }, "operator contains a NUL" },
+    { "a numeric ledger", { secret_key = "k", ledger = 1 }, "ledger must be a string" },
+    { "an unknown ledger", { secret_key = "k", ledger = "mysql://x" }, "ledger must be" },
+    { "an operator with a newline", { secret_key = "k", operator = "a\nb" }, "operator must be" },
+    { "a program too long", { secret_key = "k", program = ("p"):rep(64) }, "program must be" },
+    { "a string debug", { secret_key = "k", debug = "yes" }, "debug must be a function" },
   }
   for _, case in ipairs(misuse) do
     it("raises on " .. case[1], function()
@@ -194,6 +207,36 @@ describe("paynet.Client lifetime", function()
     assert.is_nil(r)
     assert.are.equal("invalid", err.kind)
     assert.has_error(function() c:remaining(5321234567) end)
+  end)
+end)
+
+describe("values computed by __index", function()
+  it("stay alive while C uses them: the OTP goes to the number asked for", function()
+    local sandbox = H.shared()
+    local c = paynet.new { secret_key = H.key, base_url = sandbox.url }
+    for trial = 1, 6 do
+      -- the number is kept as an integer: the string __index makes is the
+      -- only one with those bytes, referenced by nothing once returned
+      local keep, number = {}, math.tointeger(tonumber(H.gsm()))
+      local args = setmetatable({}, { __index = function(_, k)
+        if k == "user_gsm" then return ("%d"):format(number) end
+        -- the collector runs, and new strings may take the freed memory
+        collectgarbage(); collectgarbage()
+        for i = 1, trial * 3 do keep[i] = ("555%07d"):format(math.random(1e6)) end
+        return "order-" .. trial
+      end })
+      local res = assert(c:send_otp(args))
+      assert.are.equal(("%d"):format(number), res.user_gsm)
+    end
+    local options = setmetatable({}, { __index = function(_, k)
+      collectgarbage(); collectgarbage()
+      if k == "secret_key" then return table.concat { "sck_", "sandbox" } end
+      if k == "base_url" then return table.concat { sandbox.url, "" } end
+      if k == "ledger" then return table.concat { "mem", "ory" } end
+    end })
+    local c2 = paynet.new(options)
+    assert.are.equal("memory", c2:ledger())
+    assert(c2:send_otp { user_gsm = H.gsm(), otp_session_id = "computed-options" })
   end)
 end)
 

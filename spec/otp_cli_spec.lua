@@ -201,15 +201,16 @@ describe("paynet-otp", function()
         H.quote(dir), i, H.quote(dir), i)
     end
     os.execute(table.concat(runs, " ") .. " wait")
-    local sent, held = 0, 0
+    local sent, held, all = 0, 0, {}
     for i = 1, 8 do
       local out = H.read(dir .. "/" .. i)
+      all[i] = out
       H.record("commands", out)
       if out:find("^sent: ") and out:find("\n0\n$") then sent = sent + 1 end
       if out:find("^paynet cooldown: ") and out:find("\n3\n$") then held = held + 1 end
     end
-    assert.are.equal(1, sent)
-    assert.are.equal(7, held)
+    assert.are.equal(1, sent, table.concat(all))
+    assert.are.equal(7, held, table.concat(all))
     assert.are.equal(before + 1, sandbox:requests_settled(before + 1))
   end)
 
