@@ -60,6 +60,7 @@ struct paynet_client {
 
     /* the ledger, and this send's claim in it */
     struct ledger *ledger;
+    struct ledger *local; /* this client's own sends (NULL when ledger is memory) */
     struct ledger_hasher *hasher;
     char key[LEDGER_KEY_SIZE];
     char token[LEDGER_TOKEN_SIZE];
@@ -342,6 +343,8 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
     c->easy = curl_easy_init();
     c->multi = curl_multi_init();
     status = ledger_open(config->ledger, config->connect_timeout, &c->ledger, err);
+    if (status == PAYNET_OK && strcmp(c->ledger->methods->scheme, "memory") != 0)
+        status = ledger_memory_open("memory", &c->local, err);
     if (status != PAYNET_OK) {
         paynet_client_free(c);
         return status;
@@ -384,6 +387,7 @@ void paynet_client_free(paynet_client *c)
     cJSON_free(c->body);
     free(c->reply.data);
     ledger_close(c->ledger);
+    ledger_close(c->local);
     ledger_hasher_free(c->hasher);
     free(c);
 }
@@ -425,6 +429,49 @@ static paynet_status key_of(paynet_client *c, const char *gsm, char key[LEDGER_K
     return PAYNET_OK;
 }
 
+/* This client also remembers its own sends (c->local): when the shared
+ * ledger cannot be reached, or says a number is free that this client
+ * holds and nobody released (a Redis restarted without its data), this
+ * client's memory still holds it.  *held is set when it does; a hold the
+ * ledger shows released is forgotten. */
+static int own_hold(paynet_client *c, const char *key, int ledger_answered,
+                    paynet_holder *holder)
+{
+    char token[LEDGER_TOKEN_SIZE];
+    int held = 0, released = 0;
+    paynet_error ignored;
+    if (c->local == NULL || !ledger_memory_token(c->local, key, token))
+        return 0;
+    if (ledger_answered
+        && c->ledger->methods->released(c->ledger, key, token, &released, &ignored) == PAYNET_OK
+        && released) {
+        paynet_holder who;
+        memset(&who, 0, sizeof who);
+        c->local->methods->release(c->local, key, &who, &released, &ignored);
+        return 0;
+    }
+    c->local->methods->lookup(c->local, key, &held, holder, &ignored);
+    if (held && ledger_answered)
+        client_debug(c, "the ledger %s does not hold %s, which this client sent and nobody "
+                        "released (did it lose its data?): this client still holds it",
+                     c->ledger->name, holder->masked);
+    return held;
+}
+
+/* Who holds key: the ledger, and this client's own memory of its sends. */
+static paynet_status lookup_key(paynet_client *c, const char *key, int *held,
+                                paynet_holder *holder, paynet_error *err)
+{
+    paynet_status status = c->ledger->methods->lookup(c->ledger, key, held, holder, err);
+    if (status == PAYNET_OK && *held)
+        return status;
+    if (own_hold(c, key, status == PAYNET_OK, holder)) {
+        *held = 1;
+        return PAYNET_OK;
+    }
+    return status;
+}
+
 paynet_status paynet_hold_lookup(paynet_client *c, const char *user_gsm, int *held,
                                  paynet_holder *holder, paynet_error *err)
 {
@@ -434,7 +481,7 @@ paynet_status paynet_hold_lookup(paynet_client *c, const char *user_gsm, int *he
     if (status == PAYNET_OK)
         status = key_of(c, gsm, key, err);
     if (status == PAYNET_OK)
-        status = c->ledger->methods->lookup(c->ledger, key, held, holder, err);
+        status = lookup_key(c, key, held, holder, err);
     return status;
 }
 
@@ -448,10 +495,23 @@ double paynet_remaining(paynet_client *c, const char *gsm)
     return held && holder.remaining > 0 ? holder.remaining : 0;
 }
 
+static void describe_hold(const paynet_holder *h, paynet_error *err, paynet_status kind,
+                          const char *what)
+{
+    char line[PAYNET_MESSAGE_SIZE - 64];
+    paynet_holder_describe(h, line, sizeof line);
+    paynet_fail(err, kind, PAYNET_DELIVERED_NO, "%s %s: %s", h->masked, what, line);
+    err->retry_after = h->remaining;
+    err->has_holder = 1;
+    err->holder = *h;
+}
+
 paynet_status paynet_release(paynet_client *c, const char *user_gsm, const char *reason,
                              int *released, paynet_error *err)
 {
     char gsm[PAYNET_GSM_SIZE], key[LEDGER_KEY_SIZE];
+    paynet_holder held;
+    int is_held = 0, local_released = 0;
     *released = 0;
     if (c->busy)
         return paynet_fail(err, PAYNET_BUSY, PAYNET_DELIVERED_NO,
@@ -459,8 +519,16 @@ paynet_status paynet_release(paynet_client *c, const char *user_gsm, const char 
     paynet_status status = paynet_gsm_normalize(user_gsm, gsm, err);
     if (status == PAYNET_OK)
         status = key_of(c, gsm, key, err);
+    if (status == PAYNET_OK)
+        status = c->ledger->methods->lookup(c->ledger, key, &is_held, &held, err);
     if (status != PAYNET_OK)
         return status;
+    /* a send in flight would settle after the release and find its claim
+     * gone: its sender's outcome decides, or the claim runs out by itself */
+    if (is_held && strcmp(held.state, "pending") == 0) {
+        describe_hold(&held, err, PAYNET_BUSY, "cannot be released while a send is in flight");
+        return PAYNET_BUSY;
+    }
     paynet_holder who = c->record;
     snprintf(who.state, sizeof who.state, "released");
     mask_gsm(gsm, who.masked);
@@ -469,11 +537,16 @@ paynet_status paynet_release(paynet_client *c, const char *user_gsm, const char 
     who.sent_at = paynet_clock_wall();
     who.otp_expire[0] = '\0';
     ledger_copy_clean(who.reason, sizeof who.reason, reason);
-    return c->ledger->methods->release(c->ledger, key, &who, released, err);
+    status = c->ledger->methods->release(c->ledger, key, &who, released, err);
+    if (status == PAYNET_OK && c->local != NULL)
+        c->local->methods->release(c->local, key, &who, &local_released, err);
+    if (status == PAYNET_OK && local_released)
+        *released = 1;
+    return status;
 }
 
-/* Claims this send's number; PAYNET_COOLDOWN with the holder when another
- * send holds it. */
+/* Claims this send's number, in this client's memory and in the ledger;
+ * PAYNET_COOLDOWN with the holder when another send holds it. */
 static paynet_status claim(paynet_client *c, const char *gsm, const char *session_id,
                            paynet_error *err)
 {
@@ -491,41 +564,72 @@ static paynet_status claim(paynet_client *c, const char *gsm, const char *sessio
     r->reason[0] = '\0';
     int granted = 0;
     /* the claim covers the whole call and an uncertain outcome after it */
-    status = c->ledger->methods->claim(c->ledger, c->key, c->token, r,
-                                       c->timeout + c->unknown_hold + 1, &granted, &holder,
-                                       err);
-    if (status != PAYNET_OK || granted)
+    double pending = c->timeout + c->unknown_hold + 1;
+    status = c->ledger->methods->claim(c->ledger, c->key, c->token, r, pending, &granted,
+                                       &holder, err);
+    if (status == PAYNET_OK && !granted) {
+        describe_hold(&holder, err, PAYNET_COOLDOWN, "is held");
+        return PAYNET_COOLDOWN;
+    }
+    if (own_hold(c, c->key, status == PAYNET_OK, &holder)) {
+        if (status == PAYNET_OK) { /* give back the claim just made */
+            int ours;
+            paynet_error ignored;
+            c->ledger->methods->settle(c->ledger, c->key, c->token, r, 0, &ours, &ignored);
+        }
+        describe_hold(&holder, err, PAYNET_COOLDOWN, "is held (by this client's memory)");
+        return PAYNET_COOLDOWN;
+    }
+    if (status != PAYNET_OK)
         return status;
-    char line[PAYNET_MESSAGE_SIZE - 32];
-    paynet_holder_describe(&holder, line, sizeof line);
-    paynet_fail(err, PAYNET_COOLDOWN, PAYNET_DELIVERED_NO, "%s is held: %s", r->masked, line);
-    err->retry_after = holder.remaining;
-    err->has_holder = 1;
-    err->holder = holder;
-    return PAYNET_COOLDOWN;
+    if (c->local != NULL) {
+        status = c->local->methods->claim(c->local, c->key, c->token, r, pending, &granted,
+                                          &holder, err);
+        if (status != PAYNET_OK) { /* nothing sent: give the number back */
+            int ours;
+            paynet_error ignored;
+            c->ledger->methods->settle(c->ledger, c->key, c->token, r, 0, &ours, &ignored);
+        }
+    }
+    return status;
 }
 
 /* Ends this send's claim: holds the number `seconds` more in `state`, or
  * releases it (seconds <= 0).  A ledger that fails here leaves the claim's
- * own hold standing; warning (if given) says so. */
+ * own hold standing (and this client's memory holds the number); a claim
+ * that vanished during the send (it ran out, or the ledger was flushed) is
+ * recorded again.  warning (if given) says either. */
 static void settle(paynet_client *c, const char *state, double seconds, const char *otp_expire,
                    char *warning, size_t warning_size)
 {
     paynet_holder r = c->record;
     paynet_error e;
-    int ours = 0;
+    int ours = 0, local_ours = 0;
     snprintf(r.state, sizeof r.state, "%s", state);
     snprintf(r.otp_expire, sizeof r.otp_expire, "%s", otp_expire != NULL ? otp_expire : "");
+    if (c->local != NULL)
+        c->local->methods->settle(c->local, c->key, c->token, &r, seconds, &local_ours, &e);
+    const char *problem = NULL;
+    char text[PAYNET_MESSAGE_SIZE];
     if (c->ledger->methods->settle(c->ledger, c->key, c->token, &r, seconds, &ours, &e)
         != PAYNET_OK) {
-        client_debug(c, "%s", e.message);
-        if (warning != NULL) {
-            static const char tail[] = "; the number stays held only until its claim runs out";
-            paynet_copy_utf8(warning, warning_size - (sizeof tail - 1), e.message);
-            strcat(warning, tail);
-        }
-    } else if (!ours) {
-        client_debug(c, "the claim on %s ran out before the send ended", r.masked);
+        paynet_copy_utf8(text, sizeof text - 96, e.message);
+        strcat(text, "; the number stays held only until its claim runs out");
+        problem = text;
+    } else if (ours == LEDGER_RECREATED && seconds > 0) {
+        snprintf(text, sizeof text, "the claim on %s had vanished from the ledger during the "
+                                    "send (it ran out, or the ledger lost it); the hold was "
+                                    "recorded again", r.masked);
+        problem = text;
+    } else if (ours == 0 && seconds > 0) {
+        snprintf(text, sizeof text, "the claim on %s ran out during the send and another "
+                                    "sender holds the number now", r.masked);
+        problem = text;
+    }
+    if (problem != NULL) {
+        client_debug(c, "%s", problem);
+        if (warning != NULL)
+            paynet_copy_utf8(warning, warning_size, problem);
     }
 }
 
@@ -567,8 +671,10 @@ static void fail_send(paynet_client *c, paynet_error *err)
 {
     int uncertain = err->delivered == PAYNET_DELIVERED_UNKNOWN
                     || (err->kind == PAYNET_PROTOCOL && err->http_status == 200);
-    if (uncertain && c->unknown_hold > 0) {
-        settle(c, "uncertain", c->unknown_hold, NULL, NULL, 0);
+    /* Paynet says a code sent earlier (by anyone) is still valid */
+    int duplicate = err->kind == PAYNET_API && err->code == PAYNET_CODE_duplicatedata;
+    if ((uncertain || duplicate) && c->unknown_hold > 0) {
+        settle(c, duplicate ? "duplicate" : "uncertain", c->unknown_hold, NULL, NULL, 0);
         err->retry_after = c->unknown_hold;
     } else {
         settle(c, "released", 0, NULL, NULL, 0);

@@ -34,14 +34,32 @@ paynet_status ledger_fail(paynet_error *err, const char *format, ...)
 
 /* ---- choosing a backend ---------------------------------------------------- */
 
+static paynet_status open_spec(const char *spec, double timeout, struct ledger **out,
+                               paynet_error *err);
+
 paynet_status ledger_open(const char *spec, double timeout, struct ledger **out,
                           paynet_error *err)
 {
     *out = NULL;
-    if (spec == NULL || spec[0] == '\0')
+    const char *from = "ledger";
+    if (spec == NULL || spec[0] == '\0') {
         spec = getenv("PAYNET_LEDGER");
+        from = "PAYNET_LEDGER";
+    }
     if (spec == NULL || spec[0] == '\0')
         spec = "memory";
+    paynet_status status = open_spec(spec, timeout, out, err);
+    if (status == PAYNET_INVALID && strcmp(from, "ledger") != 0) {
+        char text[PAYNET_MESSAGE_SIZE];
+        snprintf(text, sizeof text, "%s", err->message);
+        paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO, "%s: %s", from, text);
+    }
+    return status;
+}
+
+static paynet_status open_spec(const char *spec, double timeout, struct ledger **out,
+                               paynet_error *err)
+{
     if (strlen(spec) >= PAYNET_SCOPE_SIZE)
         return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
                            "ledger: the spec is longer than %d bytes", PAYNET_SCOPE_SIZE - 1);
@@ -167,12 +185,47 @@ void ledger_token(char out[LEDGER_TOKEN_SIZE])
 
 /* ---- records ----------------------------------------------------------------- */
 
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
+static size_t utf8_length(const unsigned char *s, size_t n)
+{
+    size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xC2 && s[0] <= 0xDF ? 2
+                 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3 : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
+    if (len == 0 || len > n || !paynet_utf8_valid(s, len))
+        return 0;
+    return len;
+}
+
 void ledger_copy_clean(char *dst, size_t size, const char *src)
 {
-    paynet_copy_utf8(dst, size, src != NULL ? src : "");
-    for (char *p = dst; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7F)
-            *p = ' ';
+    const unsigned char *s = (const unsigned char *)(src != NULL ? src : "");
+    size_t n = strlen((const char *)s), i = 0, o = 0;
+    if (size == 0)
+        return;
+    while (i < n) {
+        size_t len = utf8_length(s + i, n - i);
+        int control = len == 1 ? s[i] < 0x20 || s[i] == 0x7F
+                               : len == 2 && s[i] == 0xC2 && s[i + 1] <= 0x9F; /* C1 */
+        if (len == 0 || control) { /* broken UTF-8, or a control: a space */
+            if (o + 1 >= size)
+                break;
+            dst[o++] = ' ';
+            i += len ? len : 1;
+            continue;
+        }
+        if (o + len >= size)
+            break;
+        memcpy(dst + o, s + i, len);
+        o += len;
+        i += len;
+    }
+    dst[o] = '\0';
+}
+
+double ledger_clamp(double seconds)
+{
+    if (!(seconds > 0)) /* also NaN */
+        return 0;
+    return seconds < LEDGER_MAX_HOLD ? seconds : LEDGER_MAX_HOLD;
 }
 
 char *ledger_record_json(const paynet_holder *h)
@@ -272,15 +325,22 @@ void paynet_holder_describe(const paynet_holder *h, char *out, size_t size)
     minutes_seconds(h->remaining, 1, left, sizeof left);
     snprintf(who, sizeof who, "%s@%s", h->operator_name[0] ? h->operator_name : "unknown",
              h->host[0] ? h->host : "unknown");
+    if (h->remaining >= LEDGER_MAX_HOLD) /* someone removed its expiry */
+        snprintf(left, sizeof left, "with no end set");
+    else
+        snprintf(left + strlen(left), sizeof left - strlen(left), " more");
     if (strcmp(h->state, "sent") == 0)
-        snprintf(out, size, "sent %s ago by %s (session %s); valid %s more", ago, who,
+        snprintf(out, size, "sent %s ago by %s (session %s); valid %s", ago, who,
                  h->session_id, left);
     else if (strcmp(h->state, "pending") == 0)
-        snprintf(out, size, "being sent by %s since %s ago (session %s); held %s more",
-                 who, ago, h->session_id, left);
+        snprintf(out, size, "a send by %s is in flight, started %s ago (session %s); "
+                            "held %s", who, ago, h->session_id, left);
+    else if (strcmp(h->state, "duplicate") == 0)
+        snprintf(out, size, "Paynet said %s ago that an earlier code is still valid (tried by "
+                            "%s, session %s); held %s", ago, who, h->session_id, left);
     else
         snprintf(out, size, "sent %s ago by %s (session %s) and may have delivered an "
-                            "OTP (the reply was lost); held %s more",
+                            "OTP (the reply was lost); held %s",
                  ago, who, h->session_id, left);
 }
 
@@ -321,7 +381,7 @@ int paynet_ledger_default(char *out, size_t size, paynet_error *err)
 }
 
 paynet_status paynet_ledger_list(const char *spec, int releases, paynet_holder **list,
-                                 size_t *count, paynet_error *err)
+                                 size_t *count, char *name, paynet_error *err)
 {
     struct ledger *l;
     *list = NULL;
@@ -329,6 +389,8 @@ paynet_status paynet_ledger_list(const char *spec, int releases, paynet_holder *
     paynet_status status = ledger_open(spec, 5, &l, err);
     if (status != PAYNET_OK)
         return status;
+    if (name != NULL)
+        memcpy(name, l->name, PAYNET_SCOPE_SIZE);
     status = l->methods->list(l, releases, list, count, err);
     ledger_close(l);
     return status;

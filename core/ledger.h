@@ -28,6 +28,8 @@
 #include "internal.h"
 
 #define LEDGER_KEY_SIZE 65   /* 64 hex digits */
+#define LEDGER_RECREATED 2   /* settle's *ours: the claim had vanished; written anew */
+#define LEDGER_MAX_HOLD (366.0 * 86400) /* longer answers are clamped */
 #define LEDGER_TOKEN_SIZE 33 /* 32 hex digits */
 
 struct ledger;
@@ -40,13 +42,22 @@ struct ledger_methods {
     paynet_status (*claim)(struct ledger *l, const char *key, const char *token,
                            const paynet_holder *record, double pending, int *granted,
                            paynet_holder *holder, paynet_error *err);
+    /* *ours: 1 the claim was ours and is settled; LEDGER_RECREATED it had
+     * vanished and (seconds > 0) the hold was written anew; 0 another
+     * claim holds the key, left alone. */
     paynet_status (*settle)(struct ledger *l, const char *key, const char *token,
                             const paynet_holder *record, double seconds, int *ours,
                             paynet_error *err);
     paynet_status (*lookup)(struct ledger *l, const char *key, int *held,
                             paynet_holder *holder, paynet_error *err);
+    /* Ends the hold on key, logging who released it and which claim's
+     * hold it was (its token), so that the sender can tell its hold was
+     * released from one the ledger lost. */
     paynet_status (*release)(struct ledger *l, const char *key, const paynet_holder *who,
                              int *released, paynet_error *err);
+    /* *yes: the hold of claim `token` on key was released by a release. */
+    paynet_status (*released)(struct ledger *l, const char *key, const char *token, int *yes,
+                              paynet_error *err);
     paynet_status (*list)(struct ledger *l, int releases, paynet_holder **list,
                           size_t *count, paynet_error *err);
     void (*close)(struct ledger *l);
@@ -65,6 +76,8 @@ paynet_status ledger_open(const char *spec, double timeout, struct ledger **out,
 void ledger_close(struct ledger *l);
 
 paynet_status ledger_memory_open(const char *where, struct ledger **out, paynet_error *err);
+/* The token of the live claim a memory ledger holds on key; 0 when none. */
+int ledger_memory_token(struct ledger *l, const char *key, char token[LEDGER_TOKEN_SIZE]);
 paynet_status ledger_sqlite_open(const char *path, struct ledger **out, paynet_error *err);
 paynet_status ledger_redis_open(const char *url, double timeout, struct ledger **out,
                                 paynet_error *err);
@@ -86,6 +99,9 @@ int ledger_record_parse(const char *text, size_t length, paynet_holder *h);
 /* Copies a field read back from a ledger, replacing control characters:
  * a ledger is shared, and what it holds reaches screens. */
 void ledger_copy_clean(char *dst, size_t size, const char *src);
+
+/* A remaining time as read back from a ledger: finite, 0..LEDGER_MAX_HOLD. */
+double ledger_clamp(double seconds);
 
 /* Seconds on a clock that wall-clock jumps do not move and that every
  * process of this machine shares (CLOCK_BOOTTIME), and this boot's id. */

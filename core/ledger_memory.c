@@ -127,17 +127,34 @@ static paynet_status memory_release(struct ledger *l, const char *key, const pay
     double now = paynet_clock_mono();
     struct entry *e = find(m, key, now);
     *released = e != NULL;
+    if (e == NULL)
+        return PAYNET_OK; /* only a release that ended a hold is logged */
     paynet_holder *log = &m->releases[m->next];
     *log = *who;
-    if (e != NULL) {
-        memcpy(log->masked, e->record.masked, sizeof log->masked);
-        memcpy(log->session_id, e->record.session_id, sizeof log->session_id);
-        *e = m->entries[--m->count];
-    }
+    memcpy(log->session_id, e->record.session_id, sizeof log->session_id);
+    *e = m->entries[--m->count];
     m->next = (m->next + 1) % RELEASES_KEPT;
     if (m->release_count < RELEASES_KEPT)
         m->release_count++;
     return PAYNET_OK;
+}
+
+static paynet_status memory_released(struct ledger *l, const char *key, const char *token,
+                                     int *yes, paynet_error *err)
+{
+    (void)l, (void)key, (void)token, (void)err;
+    *yes = 0; /* the memory ledger is one client's: its releases are its own */
+    return PAYNET_OK;
+}
+
+int ledger_memory_token(struct ledger *l, const char *key, char token[LEDGER_TOKEN_SIZE])
+{
+    struct memory *m = (struct memory *)l;
+    struct entry *e = find(m, key, paynet_clock_mono());
+    if (e == NULL)
+        return 0;
+    memcpy(token, e->token, LEDGER_TOKEN_SIZE);
+    return 1;
 }
 
 static paynet_status memory_list(struct ledger *l, int releases, paynet_holder **list,
@@ -169,8 +186,8 @@ static void memory_close(struct ledger *l)
 }
 
 static const struct ledger_methods memory_methods = {
-    1, "memory", memory_claim, memory_settle, memory_lookup, memory_release, memory_list,
-    memory_close,
+    1, "memory", memory_claim, memory_settle, memory_lookup, memory_release, memory_released,
+    memory_list, memory_close,
 };
 
 paynet_status ledger_memory_open(const char *where, struct ledger **out, paynet_error *err)

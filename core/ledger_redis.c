@@ -16,7 +16,10 @@
  * its own first attempt: the token says so, and it counts as granted.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,24 +30,42 @@
 #include "ledger.h"
 
 #define KEY_PREFIX "paynet:hold:"
+#define RELEASED_PREFIX "paynet:released:"
 #define RELEASES_KEY "paynet:releases"
+#define LIST_MAX 100000      /* holds listed at most */
+#define LIST_ROUNDS_MAX 10000 /* SCAN calls at most */
 
+/* Every script answers {status, value, pttl}: what the key held, so that
+ * an answer of any other shape is an error (fail closed), never "free". */
 static const char claim_script[] =
-    "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1} end "
+    "if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, '', 0} end "
     "return {0, redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}";
+/* ours: 1; vanished and written anew (or nothing to release): 2; another
+ * claim's: 0, left alone */
 static const char settle_script[] =
     "local v = redis.call('GET', KEYS[1]) "
-    "if not v or string.sub(v, 1, #ARGV[1]) ~= ARGV[1] then return 0 end "
+    "if v and string.sub(v, 1, #ARGV[1]) ~= ARGV[1] then return {0, '', 0} end "
     "if tonumber(ARGV[3]) > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) "
-    "else redis.call('DEL', KEYS[1]) end "
-    "return 1";
+    "elseif v then redis.call('DEL', KEYS[1]) end "
+    "if v then return {1, '', 0} end "
+    "return {2, '', 0}";
 static const char lookup_script[] =
     "return {0, redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}";
+/* only a release that ended a hold is logged; the released claim's token
+ * is kept (KEYS[3]) as long as its hold would have lasted */
 static const char release_script[] =
-    "local gone = redis.call('DEL', KEYS[1]) "
+    "local v = redis.call('GET', KEYS[1]) "
+    "if not v then return {0, '', 0} end "
+    "local ttl = redis.call('PTTL', KEYS[1]) "
+    "if ttl < 1000 then ttl = 86400000 end "
+    "local nl = string.find(v, '\\n', 1, true) "
+    "redis.call('SET', KEYS[3], string.sub(v, 1, (nl or 1) - 1), 'PX', ttl) "
+    "redis.call('DEL', KEYS[1]) "
     "redis.call('LPUSH', KEYS[2], ARGV[1]) "
     "redis.call('LTRIM', KEYS[2], 0, 999) "
-    "return gone";
+    "return {1, '', 0}";
+static const char released_script[] =
+    "return {redis.call('GET', KEYS[1]) == ARGV[1] and 1 or 0, '', 0}";
 
 struct remote {
     struct ledger base;
@@ -56,6 +77,38 @@ struct remote {
     double timeout;
     redisContext *ctx;
 };
+
+/* A Redis that went away makes the next write raise SIGPIPE, which would
+ * kill a program that did not ignore it (a Lua script, paynet-otp): it is
+ * blocked around each exchange, and one that arrived is taken back, as
+ * libcurl does around its own writes. */
+struct sigpipe_guard {
+    sigset_t old;
+    int was_pending;
+};
+
+static void sigpipe_block(struct sigpipe_guard *g)
+{
+    sigset_t pipe_only, pending;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    sigpending(&pending);
+    g->was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &g->old);
+}
+
+static void sigpipe_restore(const struct sigpipe_guard *g)
+{
+    sigset_t pipe_only, pending;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    sigpending(&pending);
+    if (!g->was_pending && sigismember(&pending, SIGPIPE)) {
+        const struct timespec now = {0, 0};
+        sigtimedwait(&pipe_only, NULL, &now);
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
 
 static void disconnect(struct remote *r)
 {
@@ -73,6 +126,18 @@ static const char *where(const struct remote *r, char *out, size_t size)
     return out;
 }
 
+/* What to try when Redis answers an error a person can act on. */
+static const char *hint(const redisReply *reply, const redisContext *ctx)
+{
+    const char *text = reply != NULL && reply->str != NULL ? reply->str
+                       : ctx != NULL ? ctx->errstr : "";
+    if (strncmp(text, "NOAUTH", 6) == 0 || strncmp(text, "WRONGPASS", 9) == 0)
+        return " (give the password as redis://:PASSWORD@HOST:PORT)";
+    if (strstr(text, "Protocol error") != NULL)
+        return " (is a Redis server listening there?)";
+    return "";
+}
+
 static paynet_status connect_redis(struct remote *r, paynet_error *err)
 {
     char place[300];
@@ -80,6 +145,8 @@ static paynet_status connect_redis(struct remote *r, paynet_error *err)
         return PAYNET_OK;
     struct timeval tv = {(time_t)r->timeout,
                          (suseconds_t)((r->timeout - floor(r->timeout)) * 1e6)};
+    if (tv.tv_sec == 0 && tv.tv_usec < 1000)
+        tv.tv_usec = 1000; /* {0, 0} would mean "wait forever" */
     r->ctx = r->socket_path[0] ? redisConnectUnixWithTimeout(r->socket_path, tv)
                                : redisConnectWithTimeout(r->host, r->port, tv);
     if (r->ctx == NULL)
@@ -104,8 +171,8 @@ static paynet_status connect_redis(struct remote *r, paynet_error *err)
         reply = redisCommand(r->ctx, "SELECT %d", r->db);
     }
     if (step != NULL && (reply == NULL || reply->type == REDIS_REPLY_ERROR)) {
-        ledger_fail(err, "Redis at %s refused %s: %s", where(r, place, sizeof place), step,
-                    reply != NULL ? reply->str : r->ctx->errstr);
+        ledger_fail(err, "Redis at %s refused %s: %s%s", where(r, place, sizeof place), step,
+                    reply != NULL ? reply->str : r->ctx->errstr, hint(reply, r->ctx));
         if (reply != NULL)
             freeReplyObject(reply);
         disconnect(r);
@@ -117,7 +184,8 @@ static paynet_status connect_redis(struct remote *r, paynet_error *err)
 }
 
 /* EVAL script with keys and arguments (binary-safe), tried once more on a
- * fresh connection when a reused one failed.  NULL with err filled. */
+ * fresh connection when a reused one failed (not when it timed out: that
+ * would double the wait).  NULL with err filled. */
 static redisReply *eval(struct remote *r, const char *script, int nkeys, int nargs,
                         const char *const *values, const size_t *lengths, paynet_error *err)
 {
@@ -131,25 +199,43 @@ static redisReply *eval(struct remote *r, const char *script, int nkeys, int nar
     argv[2] = count, argl[2] = strlen(count);
     for (int i = 0; i < nkeys + nargs; i++)
         argv[3 + i] = values[i], argl[3 + i] = lengths[i];
+    struct sigpipe_guard guard;
+    sigpipe_block(&guard);
+    redisReply *reply = NULL;
     for (int attempt = 0; attempt < 2; attempt++) {
         int fresh = r->ctx == NULL;
         if (connect_redis(r, err) != PAYNET_OK)
-            return NULL;
-        redisReply *reply = redisCommandArgv(r->ctx, 3 + nkeys + nargs, argv, argl);
+            break;
+        errno = 0;
+        reply = redisCommandArgv(r->ctx, 3 + nkeys + nargs, argv, argl);
+        int timed_out = errno == EAGAIN || errno == EWOULDBLOCK;
         if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
-            ledger_fail(err, "Redis at %s: %s", where(r, place, sizeof place), reply->str);
+            ledger_fail(err, "Redis at %s: %s%s", where(r, place, sizeof place), reply->str,
+                        hint(reply, r->ctx));
             freeReplyObject(reply);
-            return NULL;
+            reply = NULL;
+            break;
+        }
+        if (reply != NULL && (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
+                              || reply->element[0]->type != REDIS_REPLY_INTEGER)) {
+            ledger_fail(err, "Redis at %s gave an answer of the wrong shape%s",
+                        where(r, place, sizeof place), " (is a Redis server listening there?)");
+            freeReplyObject(reply);
+            reply = NULL;
+            break;
         }
         if (reply != NULL)
-            return reply;
-        ledger_fail(err, "lost Redis at %s: %s", where(r, place, sizeof place),
-                    r->ctx->errstr[0] ? r->ctx->errstr : "connection closed");
+            break;
+        ledger_fail(err, "lost Redis at %s: %s%s", where(r, place, sizeof place),
+                    timed_out ? "no answer in time"
+                              : r->ctx->errstr[0] ? r->ctx->errstr : "connection closed",
+                    hint(NULL, r->ctx));
         disconnect(r);
-        if (fresh)
+        if (fresh || timed_out)
             break;
     }
-    return NULL;
+    sigpipe_restore(&guard);
+    return reply;
 }
 
 static void full_key(const char *key, char out[sizeof KEY_PREFIX + LEDGER_KEY_SIZE])
@@ -173,15 +259,19 @@ static char *value_of(const char *token, const paynet_holder *record, size_t *le
     return v;
 }
 
-/* {_, value, pttl} -> holder; 1 when held. */
+/* {_, value, pttl} -> holder; 1 when held (any value there holds the
+ * number: one without an expiry, held with no end), 0 when free, -1 when
+ * the answer makes no sense. */
 static int holder_from(const redisReply *reply, const char *own_token, int *own,
                        paynet_holder *holder)
 {
     *own = 0;
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
-        || reply->element[1]->type != REDIS_REPLY_STRING
-        || reply->element[2]->type != REDIS_REPLY_INTEGER || reply->element[2]->integer <= 0)
+    if (reply->element[1]->type == REDIS_REPLY_NIL)
         return 0;
+    if (reply->element[1]->type != REDIS_REPLY_STRING
+        || reply->element[2]->type != REDIS_REPLY_INTEGER)
+        return -1;
+    long long pttl = reply->element[2]->integer;
     const char *v = reply->element[1]->str;
     size_t n = reply->element[1]->len;
     const char *newline = memchr(v, '\n', n);
@@ -192,7 +282,9 @@ static int holder_from(const redisReply *reply, const char *own_token, int *own,
         if (newline == NULL
             || !ledger_record_parse(newline + 1, n - (size_t)(newline + 1 - v), holder))
             memset(holder, 0, sizeof *holder);
-        holder->remaining = (double)reply->element[2]->integer / 1000.0;
+        holder->remaining = pttl == -1 ? LEDGER_MAX_HOLD : ledger_clamp((double)pttl / 1000.0);
+        if (holder->remaining <= 0)
+            holder->remaining = 0.001; /* expiring this instant: still held */
     }
     return 1;
 }
@@ -221,14 +313,16 @@ static paynet_status remote_claim(struct ledger *l, const char *key, const char 
     free(value);
     if (reply == NULL)
         return PAYNET_LEDGER;
-    int own = 0;
-    if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 1
-        && reply->element[0]->type == REDIS_REPLY_INTEGER && reply->element[0]->integer == 1)
+    int own = 0, held = 0;
+    if (reply->element[0]->integer == 1) {
         *granted = 1;
-    else if (holder_from(reply, token, &own, holder))
-        *granted = own;
-    else
-        *granted = 1; /* expired between SET and GET: cannot happen in a script */
+    } else if ((held = holder_from(reply, token, &own, holder)) == 1) {
+        *granted = own; /* our own first attempt, tried again */
+    } else {
+        freeReplyObject(reply);
+        return ledger_fail(err, "Redis at %s gave an answer that makes no sense for a "
+                                "claim; nothing was sent", r->base.name);
+    }
     freeReplyObject(reply);
     return PAYNET_OK;
 }
@@ -252,7 +346,9 @@ static paynet_status remote_settle(struct ledger *l, const char *key, const char
     free(value);
     if (reply == NULL)
         return PAYNET_LEDGER;
-    *ours = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+    *ours = (int)reply->element[0]->integer;
+    if (*ours == 2)
+        *ours = LEDGER_RECREATED;
     freeReplyObject(reply);
     return PAYNET_OK;
 }
@@ -271,6 +367,11 @@ static paynet_status remote_lookup(struct ledger *l, const char *key, int *held,
     int own;
     *held = holder_from(reply, NULL, &own, holder);
     freeReplyObject(reply);
+    if (*held < 0) {
+        *held = 0;
+        return ledger_fail(err, "Redis at %s holds something that is not a paynet hold under "
+                                "this number's key", r->base.name);
+    }
     return PAYNET_OK;
 }
 
@@ -293,13 +394,31 @@ static paynet_status remote_release(struct ledger *l, const char *key, const pay
     char *json = ledger_record_json(&entry);
     if (json == NULL)
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
-    const char *values[] = {k, RELEASES_KEY, json};
-    const size_t lengths[] = {strlen(k), strlen(RELEASES_KEY), strlen(json)};
-    redisReply *reply = eval(r, release_script, 2, 1, values, lengths, err);
+    char tomb[sizeof RELEASED_PREFIX + LEDGER_KEY_SIZE];
+    snprintf(tomb, sizeof tomb, "%s%s", RELEASED_PREFIX, key);
+    const char *values[] = {k, RELEASES_KEY, tomb, json};
+    const size_t lengths[] = {strlen(k), strlen(RELEASES_KEY), strlen(tomb), strlen(json)};
+    redisReply *reply = eval(r, release_script, 3, 1, values, lengths, err);
     free(json);
     if (reply == NULL)
         return PAYNET_LEDGER;
-    *released = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+    *released = reply->element[0]->integer == 1;
+    freeReplyObject(reply);
+    return PAYNET_OK;
+}
+
+static paynet_status remote_released(struct ledger *l, const char *key, const char *token,
+                                     int *yes, paynet_error *err)
+{
+    struct remote *r = (struct remote *)l;
+    char tomb[sizeof RELEASED_PREFIX + LEDGER_KEY_SIZE];
+    snprintf(tomb, sizeof tomb, "%s%s", RELEASED_PREFIX, key);
+    const char *values[] = {tomb, token};
+    const size_t lengths[] = {strlen(tomb), strlen(token)};
+    redisReply *reply = eval(r, released_script, 1, 1, values, lengths, err);
+    if (reply == NULL)
+        return PAYNET_LEDGER;
+    *yes = reply->element[0]->integer == 1;
     freeReplyObject(reply);
     return PAYNET_OK;
 }
@@ -323,9 +442,13 @@ static paynet_status remote_list(struct ledger *l, int releases, paynet_holder *
     struct remote *r = (struct remote *)l;
     char place[300];
     size_t capacity = 0;
+    struct sigpipe_guard guard;
+    sigpipe_block(&guard);
     paynet_status status = connect_redis(r, err);
-    if (status != PAYNET_OK)
+    if (status != PAYNET_OK) {
+        sigpipe_restore(&guard);
         return status;
+    }
     if (releases) {
         redisReply *reply = redisCommand(r->ctx, "LRANGE %s 0 999", RELEASES_KEY);
         if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
@@ -347,10 +470,18 @@ static paynet_status remote_list(struct ledger *l, int releases, paynet_holder *
             freeReplyObject(reply);
     } else {
         char cursor[32] = "0";
+        int rounds = 0;
         do {
+            if (++rounds > LIST_ROUNDS_MAX || *count >= LIST_MAX) {
+                status = ledger_fail(err, "Redis at %s: more than %d holds, or a SCAN that never "
+                                          "ends", where(r, place, sizeof place), LIST_MAX);
+                break;
+            }
             redisReply *reply = redisCommand(r->ctx, "SCAN %s MATCH %s* COUNT 500", cursor,
                                              KEY_PREFIX);
-            if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+            if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+                || reply->element[0]->type != REDIS_REPLY_STRING
+                || reply->element[1]->type != REDIS_REPLY_ARRAY) {
                 status = ledger_fail(err, "Redis at %s: %s", where(r, place, sizeof place),
                                      reply ? "odd reply to SCAN" : r->ctx->errstr);
                 if (reply == NULL)
@@ -363,20 +494,26 @@ static paynet_status remote_list(struct ledger *l, int releases, paynet_holder *
             const redisReply *keys = reply->element[1];
             for (size_t i = 0; i < keys->elements && status == PAYNET_OK; i++) {
                 int held = 0;
-                if (keys->element[i]->len != sizeof KEY_PREFIX - 1 + LEDGER_KEY_SIZE - 1)
+                if (keys->element[i]->type != REDIS_REPLY_STRING
+                    || keys->element[i]->len != sizeof KEY_PREFIX - 1 + LEDGER_KEY_SIZE - 1)
                     continue; /* not one of ours */
                 if (!append(list, count, &capacity)) {
                     status = paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
                     break;
                 }
-                status = remote_lookup(l, keys->element[i]->str + sizeof KEY_PREFIX - 1, &held,
-                                       &(*list)[*count], err);
-                if (status == PAYNET_OK && held)
+                paynet_error skipped; /* a key that is not a hold is left out */
+                if (remote_lookup(l, keys->element[i]->str + sizeof KEY_PREFIX - 1, &held,
+                                  &(*list)[*count], &skipped) == PAYNET_OK && held)
                     (*count)++;
+                if (r->ctx == NULL) { /* the connection went away */
+                    *err = skipped;
+                    status = PAYNET_LEDGER;
+                }
             }
             freeReplyObject(reply);
         } while (status == PAYNET_OK && strcmp(cursor, "0") != 0);
     }
+    sigpipe_restore(&guard);
     if (status != PAYNET_OK) {
         free(*list);
         *list = NULL;
@@ -396,8 +533,8 @@ static void remote_close(struct ledger *l)
 }
 
 static const struct ledger_methods redis_methods = {
-    1, "redis", remote_claim, remote_settle, remote_lookup, remote_release, remote_list,
-    remote_close,
+    1, "redis", remote_claim, remote_settle, remote_lookup, remote_release, remote_released,
+    remote_list, remote_close,
 };
 
 static paynet_status bad_url(paynet_error *err, const char *why)

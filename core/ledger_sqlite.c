@@ -26,10 +26,10 @@
 #define BUSY_TIMEOUT_MS 5000
 
 enum { ST_FIND, ST_CLAIM, ST_UPDATE, ST_DELETE, ST_PURGE, ST_LOG, ST_LIVE, ST_LOGGED,
-       ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_COUNT };
+       ST_RELEASED, ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_COUNT };
 
 static const char *const statements[ST_COUNT] = {
-    [ST_FIND] = "SELECT record, until_wall, boot_id, until_boot FROM holds WHERE key = ?1",
+    [ST_FIND] = "SELECT record, until_wall, boot_id, until_boot, token FROM holds WHERE key = ?1",
     [ST_CLAIM] = "INSERT OR REPLACE INTO holds(key, token, record, until_wall, boot_id, "
                  "until_boot) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     [ST_UPDATE] = "UPDATE holds SET record = ?3, until_wall = ?4, boot_id = ?5, "
@@ -37,9 +37,10 @@ static const char *const statements[ST_COUNT] = {
     [ST_DELETE] = "DELETE FROM holds WHERE key = ?1 AND (?2 IS NULL OR token = ?2)",
     [ST_PURGE] = "DELETE FROM holds WHERE until_wall <= ?1 AND (boot_id <> ?2 OR "
                  "until_boot <= ?3)",
-    [ST_LOG] = "INSERT INTO releases(at, record) VALUES(?1, ?2)",
+    [ST_LOG] = "INSERT INTO releases(at, record, key, token) VALUES(?1, ?2, ?3, ?4)",
     [ST_LIVE] = "SELECT record, until_wall, boot_id, until_boot FROM holds",
     [ST_LOGGED] = "SELECT record FROM releases ORDER BY id DESC LIMIT 1000",
+    [ST_RELEASED] = "SELECT 1 FROM releases WHERE key = ?1 AND token = ?2",
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
@@ -56,7 +57,9 @@ static const char schema[] =
     "  boot_id TEXT NOT NULL,"
     "  until_boot REAL NOT NULL);" /* CLOCK_BOOTTIME of that boot */
     "CREATE TABLE IF NOT EXISTS releases("
-    "  id INTEGER PRIMARY KEY, at REAL NOT NULL, record TEXT NOT NULL);";
+    "  id INTEGER PRIMARY KEY, at REAL NOT NULL, record TEXT NOT NULL,"
+    "  key TEXT NOT NULL, token TEXT NOT NULL);" /* the hold it ended */
+    "CREATE INDEX IF NOT EXISTS releases_key ON releases(key);";
 
 struct lite {
     struct ledger base;
@@ -137,10 +140,10 @@ static void bind_times(sqlite3_stmt *st, double seconds)
 /* The row the statement stands on, as a holder; 0 when it has expired. */
 static int live_row(sqlite3_stmt *st, paynet_holder *holder)
 {
-    double left = sqlite3_column_double(st, 1) - paynet_clock_wall();
+    double left = ledger_clamp(sqlite3_column_double(st, 1) - paynet_clock_wall());
     const unsigned char *boot = sqlite3_column_text(st, 2);
     if (boot != NULL && strcmp((const char *)boot, ledger_boot_id()) == 0) {
-        double by_boot = sqlite3_column_double(st, 3) - ledger_clock_boot();
+        double by_boot = ledger_clamp(sqlite3_column_double(st, 3) - ledger_clock_boot());
         if (by_boot > left)
             left = by_boot;
     }
@@ -156,7 +159,8 @@ static int live_row(sqlite3_stmt *st, paynet_holder *holder)
     return 1;
 }
 
-static int find(struct lite *s, const char *key, paynet_holder *holder, int *rc)
+static int find_token(struct lite *s, const char *key, paynet_holder *holder, int *rc,
+                      char token[LEDGER_TOKEN_SIZE])
 {
     sqlite3_stmt *st = s->st[ST_FIND];
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -164,11 +168,19 @@ static int find(struct lite *s, const char *key, paynet_holder *holder, int *rc)
     *rc = sqlite3_step(st);
     if (*rc == SQLITE_ROW) {
         held = live_row(st, holder);
+        const unsigned char *t = sqlite3_column_text(st, 4);
+        if (token != NULL)
+            snprintf(token, LEDGER_TOKEN_SIZE, "%s", t != NULL ? (const char *)t : "");
         *rc = SQLITE_DONE;
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return held;
+}
+
+static int find(struct lite *s, const char *key, paynet_holder *holder, int *rc)
+{
+    return find_token(s, key, holder, rc, NULL);
 }
 
 static paynet_status lite_claim(struct ledger *l, const char *key, const char *token,
@@ -220,25 +232,46 @@ static paynet_status lite_settle(struct ledger *l, const char *key, const char *
     paynet_status status = connect_db(s, err);
     if (status != PAYNET_OK)
         return status;
-    sqlite3_stmt *st = s->st[seconds > 0 ? ST_UPDATE : ST_DELETE];
-    char *json = NULL;
-    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, token, -1, SQLITE_STATIC);
-    if (seconds > 0) {
-        json = ledger_record_json(record);
-        if (json == NULL) {
-            sqlite3_clear_bindings(st);
-            return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
-        }
+    if (seconds <= 0) { /* a release: only our own claim */
+        sqlite3_stmt *st = s->st[ST_DELETE];
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, token, -1, SQLITE_STATIC);
+        if (run(st) != SQLITE_DONE)
+            return db_fail(s, "recording a send", err);
+        *ours = sqlite3_changes(s->db) > 0;
+        return PAYNET_OK;
+    }
+    char *json = ledger_record_json(record);
+    if (json == NULL)
+        return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
+    int rc = run(s->st[ST_BEGIN]);
+    if (rc == SQLITE_DONE) {
+        sqlite3_stmt *st = s->st[ST_UPDATE];
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, token, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
         bind_times(st, seconds);
+        rc = run(st);
     }
-    int rc = run(st);
+    if (rc == SQLITE_DONE && sqlite3_changes(s->db) > 0) {
+        *ours = 1;
+    } else if (rc == SQLITE_DONE && !find(s, key, NULL, &rc) && rc == SQLITE_DONE) {
+        /* the claim vanished (it ran out, or was removed): write it anew */
+        sqlite3_stmt *st = s->st[ST_CLAIM];
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, token, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
+        bind_times(st, seconds);
+        rc = run(st);
+        *ours = LEDGER_RECREATED;
+    }
     free(json);
-    if (rc != SQLITE_DONE)
-        return db_fail(s, "recording a send", err);
-    *ours = sqlite3_changes(s->db) > 0;
-    return PAYNET_OK;
+    if (rc == SQLITE_DONE && run(s->st[ST_COMMIT]) == SQLITE_DONE)
+        return PAYNET_OK;
+    status = db_fail(s, "recording a send", err);
+    run(s->st[ST_ROLLBACK]);
+    *ours = 0;
+    return status;
 }
 
 static paynet_status lite_lookup(struct ledger *l, const char *key, int *held,
@@ -265,26 +298,28 @@ static paynet_status lite_release(struct ledger *l, const char *key, const payne
     if (run(s->st[ST_BEGIN]) != SQLITE_DONE)
         return db_fail(s, "releasing a number", err);
     int rc;
-    if (find(s, key, &held, &rc)) {
+    char token[LEDGER_TOKEN_SIZE] = "";
+    if (find_token(s, key, &held, &rc, token)) {
         *released = 1;
         memcpy(entry.session_id, held.session_id, sizeof entry.session_id);
         memcpy(entry.scope, held.scope, sizeof entry.scope);
     }
-    char *json = rc == SQLITE_DONE ? ledger_record_json(&entry) : NULL;
-    if (json != NULL) {
+    /* only a release that ended a hold is logged */
+    if (rc == SQLITE_DONE && *released) {
+        char *json = ledger_record_json(&entry);
         sqlite3_stmt *del = s->st[ST_DELETE];
         sqlite3_bind_text(del, 1, key, -1, SQLITE_STATIC);
         sqlite3_bind_null(del, 2);
-        rc = run(del);
+        rc = json != NULL ? run(del) : SQLITE_NOMEM;
         if (rc == SQLITE_DONE) {
             sqlite3_stmt *log = s->st[ST_LOG];
             sqlite3_bind_double(log, 1, entry.sent_at);
             sqlite3_bind_text(log, 2, json, -1, SQLITE_STATIC);
+            sqlite3_bind_text(log, 3, key, -1, SQLITE_STATIC);
+            sqlite3_bind_text(log, 4, token, -1, SQLITE_STATIC);
             rc = run(log);
         }
         free(json);
-    } else if (rc == SQLITE_DONE) {
-        rc = SQLITE_NOMEM;
     }
     if (rc == SQLITE_DONE && run(s->st[ST_COMMIT]) == SQLITE_DONE)
         return PAYNET_OK;
@@ -294,10 +329,32 @@ static paynet_status lite_release(struct ledger *l, const char *key, const payne
     return status;
 }
 
+static paynet_status lite_released(struct ledger *l, const char *key, const char *token,
+                                   int *yes, paynet_error *err)
+{
+    struct lite *s = (struct lite *)l;
+    paynet_status status = connect_db(s, err);
+    if (status != PAYNET_OK)
+        return status;
+    sqlite3_stmt *st = s->st[ST_RELEASED];
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, token, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    *yes = rc == SQLITE_ROW;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? PAYNET_OK
+                                                 : db_fail(s, "reading the release log", err);
+}
+
 static paynet_status lite_list(struct ledger *l, int releases, paynet_holder **list,
                                size_t *count, paynet_error *err)
 {
     struct lite *s = (struct lite *)l;
+    /* listing never creates a ledger: a mistyped path is not an empty one */
+    if (s->db == NULL && access(s->path, F_OK) != 0)
+        return ledger_fail(err, "no ledger at %s: nothing was ever recorded there (check the "
+                                "path)", s->path);
     paynet_status status = connect_db(s, err);
     if (status != PAYNET_OK)
         return status;
@@ -344,14 +401,16 @@ static void lite_close(struct ledger *l)
 }
 
 static const struct ledger_methods sqlite_methods = {
-    1, "sqlite", lite_claim, lite_settle, lite_lookup, lite_release, lite_list, lite_close,
+    1, "sqlite", lite_claim, lite_settle, lite_lookup, lite_release, lite_released, lite_list,
+    lite_close,
 };
 
 paynet_status ledger_sqlite_open(const char *path, struct ledger **out, paynet_error *err)
 {
-    if (path[0] == '\0')
+    if (path[0] == '\0' || strcmp(path, ":memory:") == 0)
         return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
-                           "ledger: sqlite: needs a file, as in sqlite:/var/lib/paynet/ledger.db");
+                           "ledger: sqlite: needs a file that every process opens, as in "
+                           "sqlite:/var/lib/paynet/ledger.db");
     struct lite *s = calloc(1, sizeof *s);
     if (s != NULL)
         s->path = strdup(path);

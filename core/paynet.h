@@ -103,8 +103,9 @@ typedef enum paynet_delivered {
  * sender consults before sending (see paynet_ledger in the README). */
 typedef struct paynet_holder {
     char state[16];    /* "pending" (a send in flight), "sent", "uncertain"
-                          (an SMS may have gone out); "released" in the
-                          release log */
+                          (an SMS may have gone out), "duplicate" (Paynet
+                          said an earlier code is still valid); "released"
+                          in the release log */
     char masked[PAYNET_GSM_SIZE];         /* "532*****67" */
     char operator_name[PAYNET_WHO_SIZE];  /* $USER of the sender */
     char host[PAYNET_WHO_SIZE];
@@ -227,9 +228,11 @@ const char *paynet_client_ledger(const paynet_client *client);
 
 /* Every live hold (releases == 0) or the release log, newest first
  * (releases == 1), of the ledger named by spec (as paynet_config.ledger;
- * NULL: $PAYNET_LEDGER).  Needs no secret key.  Free with free(). */
+ * NULL: $PAYNET_LEDGER).  Needs no secret key; never creates a ledger.
+ * name (PAYNET_SCOPE_SIZE bytes, or NULL) gets the ledger's name without
+ * its password.  Free the list with free(). */
 paynet_status paynet_ledger_list(const char *spec, int releases, paynet_holder **list,
-                                 size_t *count, paynet_error *err);
+                                 size_t *count, char *name, paynet_error *err);
 
 /* "sqlite:$XDG_STATE_HOME/paynet/ledger.db" (or ~/.local/state/...): the
  * command-line programs' default ledger.  Creates the folder (mode 700).

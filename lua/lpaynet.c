@@ -429,20 +429,28 @@ static int l_release(lua_State *L)
     return 1;
 }
 
+static int l_url(lua_State *L)
+{
+    lua_pushstring(L, paynet_client_url(check_open(L)));
+    return 1;
+}
+
 static int l_ledger_name(lua_State *L)
 {
     lua_pushstring(L, paynet_client_ledger(check_open(L)));
     return 1;
 }
 
-/* paynet.holds([spec]) / paynet.releases([spec]): lists of holder tables */
+/* paynet.holds([spec]) / paynet.releases([spec]): a list of holder tables
+ * and the ledger's name | nil, err */
 static int list_ledger(lua_State *L, int releases)
 {
     const char *spec = luaL_optstring(L, 1, NULL);
     paynet_holder *list;
     size_t count;
     paynet_error err;
-    if (paynet_ledger_list(spec, releases, &list, &count, &err) != PAYNET_OK)
+    char name[PAYNET_SCOPE_SIZE];
+    if (paynet_ledger_list(spec, releases, &list, &count, name, &err) != PAYNET_OK)
         return push_error(L, &err);
     lua_createtable(L, (int)count, 0);
     for (size_t i = 0; i < count; i++) {
@@ -450,7 +458,8 @@ static int list_ledger(lua_State *L, int releases)
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     free(list);
-    return 1;
+    lua_pushstring(L, name); /* the ledger, without its password */
+    return 2;
 }
 
 static int l_holds(lua_State *L) { return list_ledger(L, 0); }
@@ -504,6 +513,7 @@ static const luaL_Reg client_methods[] = {
     {"holder", l_holder},
     {"release", l_release},
     {"ledger", l_ledger_name},
+    {"url", l_url},
     {"close", l_close},
     {NULL, NULL},
 };

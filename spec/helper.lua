@@ -212,12 +212,13 @@ end
 local Redis = {}
 Redis.__index = Redis
 
--- A redis-server of our own on a unix socket in a fresh folder and on a free
--- loopback port, no persistence; opts.password sets requirepass.  Stopped by
--- its pid (recorded for tools/check.sh too).
+-- A redis-server of our own on a unix socket in a fresh folder (or opts.dir)
+-- and on a free loopback port, no persistence; opts.password sets
+-- requirepass.  Stopped by its pid (recorded for tools/check.sh too).
 function H.start_redis(opts)
   opts = opts or {}
-  local dir = H.tmpdir()
+  local dir = opts.dir or H.tmpdir() -- opts.dir: the same socket path again
+  os.execute("rm -f " .. quote(dir .. "/redis.sock"))
   local port = H.closed_port()
   local args = { "--port", tostring(port), "--bind", "127.0.0.1", "--unixsocket", dir .. "/redis.sock",
                  "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", dir,

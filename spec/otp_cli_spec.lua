@@ -250,7 +250,8 @@ describe("paynet-otp", function()
     assert.are.equal(0, code, err)
     assert.truthy(out:find("^1 held in sqlite:"), out)
     assert.truthy(out:find(masked:gsub("%*", "%%*") .. "  sent +[23]:%d%d left  ayse@%S+  paynet%-otp  session " ..
-                           session:gsub("%-", "%%-") .. "\n$"), out)
+                           session:gsub("%-", "%%-") .. "  to " .. sandbox.url:gsub("%p", "%%%0") ..
+                           "/v1/card/send_otp\n$"), out)
     out, err, code = otp_split("holds --json", "X=1")
     assert.are.equal(0, code, err)
     local list = cjson.decode(out).holds
@@ -261,6 +262,11 @@ describe("paynet-otp", function()
     out, err, code = otp_split(("release %s --base-url %s"):format(gsm, sandbox.url))
     assert.are.equal(2, code)
     assert.truthy(err:find("needs --reason", 1, true), err)
+    -- the same number under another URL is not this hold: named, not released
+    out, err, code = otp_split(("release %s --reason x --base-url http://localhost:1"):format(gsm))
+    assert.are.equal(0, code, err)
+    assert.are.equal(masked .. " was not held; nothing to release\n", out)
+    assert.truthy(err:find("a hold on " .. masked .. " exists for " .. sandbox.url, 1, true), err)
     out, err, code = otp_split(("release %s --reason %s --base-url %s"):format(gsm,
       H.quote("customer got no SMS"), sandbox.url), "PAYNET_SECRET_KEY=" .. H.key .. " USER=supervisor")
     assert.are.equal(0, code, err)
@@ -270,7 +276,7 @@ describe("paynet-otp", function()
     out = otp_split("holds", "X=1")
     assert.truthy(out:find("^0 held in "), out)
     -- the release log, through the module
-    local log = H.lua_script(("local r = require'paynet'.releases('sqlite:%s/paynet/ledger.db')[2]; " ..
+    local log = H.lua_script(("local r = require'paynet'.releases('sqlite:%s/paynet/ledger.db')[1]; " ..
       "print(r.masked, r.operator, r.reason, r.session_id)"):format(state))
     assert.are.equal(("%s\tsupervisor\tcustomer got no SMS\t%s\n"):format(masked, session), log)
     -- and the number can be sent again
@@ -286,5 +292,34 @@ describe("paynet-otp", function()
       sandbox.url), ("PAYNET_SECRET_KEY=%s XDG_STATE_HOME= HOME=%s"):format(H.key, home))
     assert.are.equal(0, code, err)
     assert.are.equal("sqlite:" .. home .. "/.local/state/paynet/ledger.db", cjson.decode(out).ledger)
+  end)
+
+  it("holds never prints a Redis password, and names a missing SQLite file", function()
+    local r = H.start_redis { password = "hunter2-pw" }
+    H.defer(finally, function() r:remove() end)
+    local out, err, code = otp_split(("holds --ledger %s"):format(H.quote(r.url .. "/2")), "X=1")
+    assert.are.equal(0, code, err)
+    assert.are.equal(("0 held in redis://:***@127.0.0.1:%d/2\n"):format(r.port), out)
+    out, err, code = otp_split(("holds --json --ledger %s"):format(H.quote(r.url)), "X=1")
+    assert.are.equal(0, code, err)
+    assert.falsy((out .. err):find("hunter2", 1, true))
+    out, err, code = otp_split("holds", "X=1 PAYNET_LEDGER=" .. H.quote(r.url))
+    assert.falsy((out .. err):find("hunter2", 1, true), out .. err)
+    -- listing never creates a ledger: a typo is not an empty ledger
+    out, err, code = otp_split("holds --ledger sqlite:" .. state .. "/typo.db", "X=1")
+    assert.are.equal(7, code)
+    assert.truthy(err:find("no ledger at " .. state .. "/typo.db", 1, true), err)
+    assert.falsy(H.read(state .. "/typo.db"))
+  end)
+
+  it("a number held after a lost reply: the next step says to ask the customer", function()
+    local out, err, code = send("5000000103", "--timeout 1")
+    assert.are.equal(6, code, err)
+    out, err, code = send("5000000103")
+    assert.are.equal(3, code)
+    assert.truthy(err:find("may have delivered an OTP", 1, true), err)
+    local step = "; an earlier send may have delivered a code: ask the customer; if none came, " ..
+                 "a supervisor can run 'paynet-otp release'\n"
+    assert.are.equal(step, err:sub(-#step))
   end)
 end)

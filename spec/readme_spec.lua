@@ -30,7 +30,7 @@ describe("README example", function()
 
     out = H.capture(command)
     assert.truthy(out:match("^paynet api: OTP zaten gönderildi; [^\n]*%(code 5 duplicatedata, " ..
-                            "HTTP 200, delivered: yes%)\n"), out)
+                            "HTTP 200, retry after 180 s, delivered: yes%)\n"), out)
   end)
 
   it("the ledger example: a second process is refused, naming the first", function()

@@ -178,6 +178,23 @@ describe("paynet-tui on screen", function()
     assert.are.equal(before, sandbox:requests())
   end)
 
+  it("says when the ledger cannot be reached, and sends nothing", function()
+    local dir = H.tmpdir()
+    local tui = screen_for { "--base-url", sandbox.url, "--ledger", "redis+unix://" .. dir .. "/none.sock" }
+    H.defer(finally, function() tui:stop(); os.execute("rm -rf " .. H.quote(dir)) end)
+    local gsm = H.gsm()
+    tui:type(gsm)
+    tui:wait_for("The ledger cannot be reached: nothing is sent to " .. gsm:sub(1, 3) .. "*****")
+    local before = sandbox:requests_settled()
+    tui:keys("Tab")
+    tui:type("s-1")
+    tui:keys("Enter")
+    tui:wait_for("The ledger of sent codes could not be used, so nothing was sent")
+    tui:wait_for("cannot reach Redis at " .. dir .. "/none.sock")
+    H.sleep(0.2)
+    assert.are.equal(before, sandbox:requests())
+  end)
+
   it("keeps holds across a restart (its default ledger)", function()
     local state = H.tmpdir()
     local env = { XDG_STATE_HOME = state }

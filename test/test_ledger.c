@@ -92,15 +92,28 @@ void suite_ledger(void)
         CHECK_STR(back.otp_expire, h.otp_expire);
         CHECK(back.sent_at == h.sent_at);
         free(json);
-        const char *hostile = "{\"state\":\"sent\",\"operator\":\"x\\u001b[2J\",\"sent_at\":\"no\"}";
+        const char *hostile = "{\"state\":\"sent\",\"operator\":\"x\\u001b[2J\",\"sent_at\":\"no\","
+                              "\"session_id\":\"s\\u009b31m\\u009d0;t\\u0007\"}";
         CHECK(ledger_record_parse(hostile, strlen(hostile), &back));
         CHECK_STR(back.operator_name, "x [2J");
+        CHECK_STR(back.session_id, "s 31m 0;t "); /* C1 too: CSI and OSC in one byte */
         CHECK(back.sent_at == 0);
         CHECK(!ledger_record_parse("[1]", 3, &back));
         CHECK(!ledger_record_parse("{", 1, &back));
     }
 
-    CASE("holder line: sent, pending, uncertain");
+    CASE("cleaning: controls and broken UTF-8 become spaces, the rest stays");
+    {
+        char out[32];
+        ledger_copy_clean(out, sizeof out, "a\x9b" "b\xc3\xa7\xe2\x80" "c");
+        CHECK_STR(out, "a bç  c"); /* each broken byte a space */
+        ledger_copy_clean(out, 5, "çççç");
+        CHECK_STR(out, "çç");
+        CHECK(ledger_clamp(1.0 / 0.0) == LEDGER_MAX_HOLD && ledger_clamp(0.0 / 0.0) == 0
+              && ledger_clamp(-5) == 0 && ledger_clamp(12.5) == 12.5);
+    }
+
+    CASE("holder line: sent, pending, uncertain, duplicate, no end");
     {
         char line[PAYNET_MESSAGE_SIZE];
         paynet_holder h = record("sent", "ayse");
@@ -109,7 +122,16 @@ void suite_ledger(void)
         CHECK_STR(line, "sent 0:42 ago by ayse@desk-3 (session order-42); valid 1:18 more");
         snprintf(h.state, sizeof h.state, "pending");
         paynet_holder_describe(&h, line, sizeof line);
-        CHECK_STR(line, "being sent by ayse@desk-3 since 0:42 ago (session order-42); held 1:18 more");
+        CHECK_STR(line, "a send by ayse@desk-3 is in flight, started 0:42 ago (session order-42); "
+                        "held 1:18 more");
+        snprintf(h.state, sizeof h.state, "duplicate");
+        paynet_holder_describe(&h, line, sizeof line);
+        CHECK_STR(line, "Paynet said 0:42 ago that an earlier code is still valid (tried by "
+                        "ayse@desk-3, session order-42); held 1:18 more");
+        snprintf(h.state, sizeof h.state, "sent");
+        h.remaining = LEDGER_MAX_HOLD;
+        paynet_holder_describe(&h, line, sizeof line);
+        CHECK_STR(line, "sent 0:42 ago by ayse@desk-3 (session order-42); valid with no end set");
         snprintf(h.state, sizeof h.state, "uncertain");
         h.remaining = 3725;
         paynet_holder_describe(&h, line, sizeof line);
@@ -151,6 +173,8 @@ void suite_ledger(void)
         snprintf(who.reason, sizeof who.reason, "no SMS came");
         CHECK(l->methods->release(l, "k1", &who, &released, &err) == PAYNET_OK && released == 1);
         CHECK(l->methods->lookup(l, "k1", &held, &seen, &err) == PAYNET_OK && held == 0);
+        /* a release that found nothing is not logged */
+        CHECK(l->methods->release(l, "k1", &who, &released, &err) == PAYNET_OK && released == 0);
         paynet_holder *list;
         size_t count;
         CHECK(l->methods->list(l, 1, &list, &count, &err) == PAYNET_OK);

@@ -322,7 +322,12 @@ unsigned app_send_finished(struct app *app, paynet_status status,
                      masked, message, expire_text);
             snprintf(outcome, sizeof outcome, "sent, already expired");
         }
-        set_status(app, TONE_OK, text);
+        set_status(app, res->warning[0] ? TONE_WARN : TONE_OK, text);
+        if (res->warning[0]) { /* sent, but the ledger could not record it */
+            char warning[PAYNET_MESSAGE_SIZE + 16];
+            snprintf(warning, sizeof warning, "Ledger: %s", res->warning);
+            app_clean_text(warning, app->detail, sizeof app->detail);
+        }
         history_add(app, clock_text, outcome, TONE_OK);
         return APP_REDRAW;
     }
@@ -365,8 +370,9 @@ unsigned app_set_status(struct app *app, enum app_tone tone, const char *status,
 unsigned app_tick(struct app *app, double now, double remaining)
 {
     unsigned flags = 0;
+    app->ledger_down = remaining < 0; /* the core's word: the ledger cannot answer */
     app->remaining = remaining > 0 ? remaining : 0;
-    long second = (long)ceil(app->remaining);
+    long second = app->ledger_down ? -2 : (long)ceil(app->remaining);
     if (second != app->shown_second) {
         app->shown_second = second;
         flags |= APP_REDRAW;

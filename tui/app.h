@@ -83,6 +83,7 @@ struct app {
     struct app_countdown countdowns[APP_COUNTDOWNS_MAX];
     size_t countdown_count;
     double remaining;  /* seconds, from the core */
+    int ledger_down;   /* the ledger could not say whether the number is held */
     long shown_second; /* what the screen shows, to redraw only on change */
 
     enum app_tone tone;
@@ -110,7 +111,8 @@ unsigned app_send_finished(struct app *app, paynet_status status,
                            const paynet_result *res, const paynet_error *err,
                            const char *clock_text, const char *expire_text);
 
-/* remaining: the core's seconds left for the number in the phone field. */
+/* remaining: the core's seconds left for the number in the phone field
+ * (-1: the ledger cannot answer). */
 unsigned app_tick(struct app *app, double now, double remaining);
 
 /* Milliseconds until something visible changes on its own (-1: never). */

@@ -435,6 +435,10 @@ static void draw_countdown(const struct view *v, const struct app *app)
         draw_bar(v, COUNTDOWN_ROW, 2 + w + 2, total > 0 ? app->remaining / total : 0);
         put_text(COUNTDOWN_ROW + 1, 2, COLS - 4,
                  "Sending to this number is blocked until the countdown ends.", A_DIM);
+    } else if (app->ledger_down) {
+        snprintf(text, sizeof text,
+                 "The ledger cannot be reached: nothing is sent to %s until it can.", masked);
+        put_text(COUNTDOWN_ROW, 2, COLS - 4, text, tone_attr(v, TONE_WARN));
     } else if (c != NULL) {
         snprintf(text, sizeof text,
                  "The code for %s has expired: a new one may be sent.", masked);
