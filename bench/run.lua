@@ -215,7 +215,8 @@ local ok, failure = pcall(function()
   local sandbox_url = start_sandbox("tui")
   local sock = quote(work .. "/tmux")
   os.execute(("tmux -S %s -f /dev/null new-session -d -x 80 -y 24 %s"):format(sock,
-    quote(("env LANG=C.UTF-8 PAYNET_SECRET_KEY=sck_sandbox %s/paynet-tui --base-url %s"):format(build, sandbox_url))))
+    quote(("env LANG=C.UTF-8 PAYNET_SECRET_KEY=sck_sandbox XDG_STATE_HOME=%s %s/paynet-tui --base-url %s"):format(
+      work, build, sandbox_url))))
   socket.sleep(0.5)
   os.execute(("tmux -S %s send-keys -l 5321234567; tmux -S %s send-keys Tab F2 Enter"):format(sock, sock))
   socket.sleep(1)

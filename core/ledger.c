@@ -354,7 +354,8 @@ int paynet_ledger_default(char *out, size_t size, paynet_error *err)
     else if (home != NULL && home[0] == '/')
         snprintf(dir, sizeof dir, "%s/.local/state/paynet", home);
     else {
-        ledger_fail(err, "neither XDG_STATE_HOME nor HOME names a folder; give --ledger");
+        ledger_fail(err, "neither XDG_STATE_HOME nor HOME names a folder for the default "
+                         "ledger; give --ledger or PAYNET_LEDGER");
         return 0;
     }
     /* mkdir -p, the last part private */
@@ -363,13 +364,15 @@ int paynet_ledger_default(char *out, size_t size, paynet_error *err)
             continue;
         *p = '\0';
         if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-            ledger_fail(err, "cannot create %s: %s", dir, strerror(errno));
+            ledger_fail(err, "cannot create %s for the default ledger: %s (give --ledger or "
+                             "PAYNET_LEDGER)", dir, strerror(errno));
             return 0;
         }
         *p = '/';
     }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        ledger_fail(err, "cannot create %s: %s", dir, strerror(errno));
+        ledger_fail(err, "cannot create %s for the default ledger: %s (give --ledger or "
+                         "PAYNET_LEDGER)", dir, strerror(errno));
         return 0;
     }
     int n = snprintf(out, size, "sqlite:%s/ledger.db", dir);

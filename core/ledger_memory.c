@@ -6,6 +6,7 @@
  * A claim makes room for its entry, so that settling never allocates: a
  * send whose hold could not be remembered does not happen at all.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,8 +76,8 @@ static paynet_status memory_claim(struct ledger *l, const char *key, const char 
         m->capacity = want;
     }
     e = &m->entries[m->count++];
-    memcpy(e->key, key, LEDGER_KEY_SIZE);
-    memcpy(e->token, token, LEDGER_TOKEN_SIZE);
+    snprintf(e->key, sizeof e->key, "%s", key);
+    snprintf(e->token, sizeof e->token, "%s", token);
     e->record = *record;
     e->until = now + pending;
     *granted = 1;

@@ -240,8 +240,7 @@ static redisReply *eval(struct remote *r, const char *script, int nkeys, int nar
 
 static void full_key(const char *key, char out[sizeof KEY_PREFIX + LEDGER_KEY_SIZE])
 {
-    memcpy(out, KEY_PREFIX, sizeof KEY_PREFIX - 1);
-    memcpy(out + sizeof KEY_PREFIX - 1, key, LEDGER_KEY_SIZE);
+    snprintf(out, sizeof KEY_PREFIX + LEDGER_KEY_SIZE, "%s%s", KEY_PREFIX, key);
 }
 
 /* "<token>\n<json>"; free with free(). */
