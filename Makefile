@@ -30,14 +30,14 @@ ALL_CFLAGS = $(WARNINGS) $(CFLAGS) -fPIC -Icore $(PKG_CFLAGS)
 
 CORE_SRC = core/client.c core/otp.c core/expire.c core/gsm.c core/codes.c core/clock.c \
            core/keyfile.c core/ledger.c core/ledger_memory.c core/ledger_sqlite.c \
-           core/ledger_redis.c
+           core/ledger_redis.c core/text.c
 # BUILD: where objects and programs go; build-asan/ holds the sanitized twin
 BUILD    ?= build
 B         = $(BUILD)
 CORE_OBJ = $(CORE_SRC:%.c=$(B)/obj/%.o)
 TEST_SRC = test/main.c test/unit.c test/test_expire.c test/test_gsm.c test/test_codes.c \
            test/test_clock.c test/test_decode.c test/test_app.c \
-           test/test_ledger.c
+           test/test_ledger.c test/test_text.c
 TEST_OBJ = $(TEST_SRC:%.c=$(B)/obj/%.o)
 
 TUI_SRC  = tui/main.c tui/app.c tui/view.c tui/keys.c
@@ -124,7 +124,7 @@ check-valgrind: deps-hardening
 FUZZ_CC     = clang
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
               -std=c11 -Icore $(shell pkg-config --cflags libcjson libcurl)
-FUZZ_CORE   = core/otp.c core/expire.c core/codes.c core/clock.c core/gsm.c
+FUZZ_CORE   = core/otp.c core/expire.c core/codes.c core/clock.c core/gsm.c core/text.c
 FUZZ_SECONDS ?= 60
 
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_CORE) core/paynet.h core/internal.h
@@ -133,7 +133,8 @@ build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_CORE) core/paynet.h core/internal.h
 
 # every libFuzzer target for FUZZ_SECONDS from its committed seeds
 fuzz: deps-hardening
-	@$(MAKE) --no-print-directory build-fuzz/fuzz_decode build-fuzz/fuzz_expire build-fuzz/fuzz_gsm
+	@$(MAKE) --no-print-directory build-fuzz/fuzz_decode build-fuzz/fuzz_expire build-fuzz/fuzz_gsm \
+	    build-fuzz/fuzz_text
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tools/fuzz.sh
 
 deps-bench:

@@ -411,13 +411,6 @@ static void client_debug(const paynet_client *c, const char *format, ...)
 
 /* ---- the ledger ---------------------------------------------------------- */
 
-static void mask_gsm(const char *gsm, char out[PAYNET_GSM_SIZE])
-{
-    memcpy(out, gsm, PAYNET_GSM_SIZE);
-    for (int i = 3; i < 8; i++)
-        out[i] = '*';
-}
-
 const char *paynet_client_ledger(const paynet_client *c) { return c->ledger->name; }
 
 static paynet_status key_of(paynet_client *c, const char *gsm, char key[LEDGER_KEY_SIZE],
@@ -531,7 +524,7 @@ paynet_status paynet_release(paynet_client *c, const char *user_gsm, const char 
     }
     paynet_holder who = c->record;
     snprintf(who.state, sizeof who.state, "released");
-    mask_gsm(gsm, who.masked);
+    paynet_mask_gsm(gsm, who.masked);
     who.session_id[0] = '\0';
     snprintf(who.scope, sizeof who.scope, "%s", c->url);
     who.sent_at = paynet_clock_wall();
@@ -556,7 +549,7 @@ static paynet_status claim(paynet_client *c, const char *gsm, const char *sessio
         return status;
     ledger_token(c->token);
     snprintf(r->state, sizeof r->state, "pending");
-    mask_gsm(gsm, r->masked);
+    paynet_mask_gsm(gsm, r->masked);
     paynet_copy_utf8(r->session_id, sizeof r->session_id, session_id);
     snprintf(r->scope, sizeof r->scope, "%s", c->url);
     r->sent_at = paynet_clock_wall();
@@ -803,14 +796,15 @@ static paynet_status transport_error(paynet_client *c, CURLcode rc, long http_st
     return kind;
 }
 
-/* Overwrites every occurrence of the secret in text: a hostile or broken
- * server must not be able to make us print the key back. */
-static void scrub_secret(const char *secret, char *text)
+/* What a caller receives: cleaned (libcurl's words may quote the server),
+ * and without the secret, which a hostile or broken server could echo. */
+static void for_caller(const paynet_client *c, char *message)
 {
-    size_t n = strlen(secret);
-    char *p;
-    while ((p = strstr(text, secret)) != NULL)
-        memset(p, '*', n);
+    char raw[PAYNET_MESSAGE_SIZE];
+    memcpy(raw, message, PAYNET_MESSAGE_SIZE);
+    raw[PAYNET_MESSAGE_SIZE - 1] = '\0';
+    paynet_text_clean(raw, strlen(raw), message, PAYNET_MESSAGE_SIZE);
+    paynet_text_mask_secret(message, c->secret);
 }
 
 static paynet_status finish_transfer(paynet_client *c, CURLcode rc,
@@ -901,7 +895,7 @@ paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
             }
         }
         memcpy(result->user_gsm, c->gsm, PAYNET_GSM_SIZE);
-        scrub_secret(c->secret, result->message);
+        for_caller(c, result->message);
         result->warning[0] = '\0';
         if (result->held_for <= 0)
             result->held_for = 0;
@@ -909,7 +903,7 @@ paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
                sizeof result->warning);
         end_send(c);
     } else {
-        scrub_secret(c->secret, err->message);
+        for_caller(c, err->message);
         fail_send(c, err);
     }
     return status;

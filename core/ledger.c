@@ -185,40 +185,11 @@ void ledger_token(char out[LEDGER_TOKEN_SIZE])
 
 /* ---- records ----------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t utf8_length(const unsigned char *s, size_t n)
-{
-    size_t len = s[0] < 0x80 ? 1 : s[0] >= 0xC2 && s[0] <= 0xDF ? 2
-                 : s[0] >= 0xE0 && s[0] <= 0xEF ? 3 : s[0] >= 0xF0 && s[0] <= 0xF4 ? 4 : 0;
-    if (len == 0 || len > n || !paynet_utf8_valid(s, len))
-        return 0;
-    return len;
-}
-
 void ledger_copy_clean(char *dst, size_t size, const char *src)
 {
-    const unsigned char *s = (const unsigned char *)(src != NULL ? src : "");
-    size_t n = strlen((const char *)s), i = 0, o = 0;
-    if (size == 0)
-        return;
-    while (i < n) {
-        size_t len = utf8_length(s + i, n - i);
-        int control = len == 1 ? s[i] < 0x20 || s[i] == 0x7F
-                               : len == 2 && s[i] == 0xC2 && s[i + 1] <= 0x9F; /* C1 */
-        if (len == 0 || control) { /* broken UTF-8, or a control: a space */
-            if (o + 1 >= size)
-                break;
-            dst[o++] = ' ';
-            i += len ? len : 1;
-            continue;
-        }
-        if (o + len >= size)
-            break;
-        memcpy(dst + o, s + i, len);
-        o += len;
-        i += len;
-    }
-    dst[o] = '\0';
+    if (src == NULL)
+        src = "";
+    paynet_text_clean(src, strlen(src), dst, size);
 }
 
 double ledger_clamp(double seconds)

@@ -254,5 +254,12 @@ paynet_status paynet_decode_reply(long http_status, const char *body,
     else
         status = decode_success(root, result, err);
     cJSON_Delete(root);
+    /* the server's words reach the caller cleaned, whatever the path */
+    char *message = status == PAYNET_OK ? result->message : err != NULL ? err->message : NULL;
+    if (message != NULL) {
+        char raw[PAYNET_MESSAGE_SIZE];
+        memcpy(raw, message, PAYNET_MESSAGE_SIZE);
+        paynet_text_clean(raw, strlen(raw), message, PAYNET_MESSAGE_SIZE);
+    }
     return status;
 }

@@ -248,6 +248,23 @@ void paynet_holder_describe(const paynet_holder *holder, char *out, size_t size)
 paynet_status paynet_read_key_file(const char *path, char *out, size_t size,
                                    paynet_error *err);
 
+/* ---- text from outside, and masking ------------------------------------- */
+
+/* Copies length bytes of text from outside (a server, a ledger) for a
+ * person or a terminal: valid UTF-8 out (a broken byte becomes U+FFFD),
+ * tab, CR and LF a space, other C0, DEL, C1, bidi embedding, override and
+ * isolate characters and line/paragraph separators U+FFFD; cut at a
+ * character boundary to fit size with its terminator.  Returns the bytes
+ * written.  Every message the core hands a caller went through it. */
+size_t paynet_text_clean(const char *text, size_t length, char *out, size_t size);
+
+/* "5321234567" -> "532*****67". */
+void paynet_mask_gsm(const char *gsm, char out[PAYNET_GSM_SIZE]);
+
+/* Overwrites with '*' every run of text equal to 8 consecutive bytes of
+ * secret (or all of it, when shorter). */
+void paynet_text_mask_secret(char *text, const char *secret);
+
 /* ---- pure helpers -------------------------------------------------------- */
 
 /* "+90 (532) 123 45 67" -> "5321234567". */

@@ -322,4 +322,21 @@ describe("paynet-otp", function()
                  "a supervisor can run 'paynet-otp release'\n"
     assert.are.equal(step, err:sub(-#step))
   end)
+
+  it("hostile server text reaches the terminal and --json without a control byte", function()
+    for _, gsm in ipairs { "5000000117", "5000000118" } do
+      fresh_state()
+      local out, err = send(gsm)
+      fresh_state()
+      local json = send(gsm, "--json")
+      for _, text in ipairs { out, err, json } do
+        assert.falsy(text:find("[%z\1-\9\11-\31\127]"), text) -- no control byte but the newline
+        assert.falsy(text:find("\194[\128-\159]"), text)       -- no C1 control
+        assert.truthy(utf8.len(text), "not UTF-8: " .. text)
+        assert.falsy(text:find(H.key, 1, true))
+      end
+      local r = cjson.decode(json)
+      assert.truthy(r.message:find("\u{FFFD}", 1, true) or r.message:find("***", 1, true), r.message)
+    end
+  end)
 end)

@@ -12,5 +12,6 @@ int main(void)
     suite_decode();
     suite_app();
     suite_ledger();
+    suite_text();
     return unit_finish("C unit tests");
 }

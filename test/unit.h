@@ -26,5 +26,6 @@ void suite_clock(void);
 void suite_decode(void);
 void suite_app(void);
 void suite_ledger(void);
+void suite_text(void);
 
 #endif

@@ -26,79 +26,12 @@ void app_init(struct app *app, const char *env, const char *host)
                "Type the customer's phone number and a session id, then press Enter.");
 }
 
-void app_mask(const char *gsm, char out[PAYNET_GSM_SIZE])
-{
-    snprintf(out, PAYNET_GSM_SIZE, "%s", gsm);
-    for (size_t i = 3; i < 8 && out[i] != '\0'; i++)
-        out[i] = '*';
-}
 
 /* ---- text from outside -------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at s and its code point, or 0. */
-static size_t utf8_decode(const unsigned char *s, unsigned *cp)
-{
-    size_t len;
-    unsigned min;
-    if (s[0] < 0x80) {
-        *cp = s[0];
-        return 1;
-    } else if (s[0] >= 0xC2 && s[0] <= 0xDF) {
-        len = 2, min = 0x80, *cp = s[0] & 0x1F;
-    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-        len = 3, min = 0x800, *cp = s[0] & 0x0F;
-    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        len = 4, min = 0x10000, *cp = s[0] & 0x07;
-    } else {
-        return 0;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        *cp = (*cp << 6) | (s[i] & 0x3F);
-    }
-    if (*cp < min || *cp > 0x10FFFF || (*cp >= 0xD800 && *cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
-static int unsafe_code_point(unsigned cp)
-{
-    return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F)
-           || (cp >= 0x202A && cp <= 0x202E)  /* bidi embeddings, overrides */
-           || (cp >= 0x2066 && cp <= 0x2069)  /* bidi isolates */
-           || cp == 0x2028 || cp == 0x2029;   /* line, paragraph separators */
-}
-
 void app_clean_text(const char *in, char *out, size_t size)
 {
-    const unsigned char *s = (const unsigned char *)in;
-    size_t o = 0;
-    if (size == 0)
-        return;
-    while (*s) {
-        unsigned cp;
-        size_t len = utf8_decode(s, &cp);
-        if (len == 0) {
-            if (o + 1 >= size)
-                break;
-            out[o++] = '?';
-            s++;
-            continue;
-        }
-        if (unsafe_code_point(cp)) {
-            if (o + 1 >= size)
-                break;
-            out[o++] = ' ';
-        } else {
-            if (o + len >= size)
-                break;
-            memcpy(out + o, s, len);
-            o += len;
-        }
-        s += len;
-    }
-    out[o] = '\0';
+    paynet_text_clean(in, strlen(in), out, size);
 }
 
 /* ---- countdowns --------------------------------------------------------- */
@@ -220,7 +153,7 @@ unsigned app_send_started(struct app *app, double now)
     app->send_elapsed = 0;
     snprintf(app->sending_gsm, sizeof app->sending_gsm, "%s", app->gsm);
     snprintf(app->sending_session, sizeof app->sending_session, "%s", app->session_input);
-    app_mask(app->gsm, masked);
+    paynet_mask_gsm(app->gsm, masked);
     char text[128];
     snprintf(text, sizeof text, "Sending an OTP to %s ...", masked);
     set_status(app, TONE_INFO, text);
@@ -236,7 +169,7 @@ static void format_left(double seconds, char *out, size_t size)
 unsigned app_send_refused(struct app *app, const paynet_error *err)
 {
     char masked[PAYNET_GSM_SIZE], left[16], text[PAYNET_MESSAGE_SIZE];
-    app_mask(app->gsm, masked);
+    paynet_mask_gsm(app->gsm, masked);
     if (err->kind == PAYNET_COOLDOWN) {
         const struct app_countdown *c = app_countdown_of(app, app->gsm);
         format_left(err->retry_after, left, sizeof left);
@@ -278,7 +211,7 @@ static void history_add(struct app *app, const char *clock_text, const char *out
             (app->history_count - 1) * sizeof app->history[0]);
     struct app_entry *e = &app->history[0];
     snprintf(e->time, sizeof e->time, "%s", clock_text);
-    app_mask(app->sending_gsm, e->masked);
+    paynet_mask_gsm(app->sending_gsm, e->masked);
     app_clean_text(app->sending_session, e->session, sizeof e->session);
     snprintf(e->outcome, sizeof e->outcome, "%s", outcome);
     e->tone = tone;
@@ -308,7 +241,7 @@ unsigned app_send_finished(struct app *app, paynet_status status,
     char text[PAYNET_MESSAGE_SIZE + 128], outcome[200];
     app->sending = 0;
     app->shown_second = -1;
-    app_mask(app->sending_gsm, masked);
+    paynet_mask_gsm(app->sending_gsm, masked);
     if (status == PAYNET_OK) {
         app_clean_text(res->message, message, sizeof message);
         if (res->expires_in > 0) {

@@ -127,12 +127,8 @@ unsigned app_set_status(struct app *app, enum app_tone tone, const char *status,
 /* One plain-language line for an error: what happened and what to do. */
 const char *app_error_advice(paynet_status kind, int code, paynet_delivered delivered);
 
-/* Copies text for the screen: control characters (C0, DEL, C1, which could
- * move the cursor or retitle the terminal) become spaces, broken UTF-8
- * becomes '?'.  Always terminates out. */
+/* Copies text for the screen through the core's cleaner
+ * (paynet_text_clean).  Always terminates out. */
 void app_clean_text(const char *in, char *out, size_t size);
-
-/* "532*****67" */
-void app_mask(const char *gsm, char out[PAYNET_GSM_SIZE]);
 
 #endif

@@ -227,7 +227,7 @@ static int audit_write(int fd, const char *env, const struct app *app, paynet_st
     if (fd < 0)
         return 1;
     rfc3339_now(now, sizeof now);
-    app_mask(app->sending_gsm, masked);
+    paynet_mask_gsm(app->sending_gsm, masked);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "time", now);
     cJSON_AddStringToObject(o, "operator", operator_name());

@@ -406,7 +406,7 @@ static void draw_countdown(const struct view *v, const struct app *app)
     if (app->sending) {
         static const wchar_t *const braille = L"⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏";
         static const char ascii[] = "|/-\\";
-        app_mask(app->sending_gsm, masked);
+        paynet_mask_gsm(app->sending_gsm, masked);
         int frame = app->spinner_frame;
         move(COUNTDOWN_ROW, 2);
         if (v->utf8)
@@ -420,7 +420,7 @@ static void draw_countdown(const struct view *v, const struct app *app)
     }
     if (!app->gsm_valid)
         return;
-    app_mask(app->gsm, masked);
+    paynet_mask_gsm(app->gsm, masked);
     const struct app_countdown *c = app_countdown_of(app, app->gsm);
     if (app->shown_second > 0) {
         long s = app->shown_second;

@@ -1,0 +1,117 @@
+/*
+ * text.c — the one home of text that comes from outside (a server's
+ * message, a ledger's record) on its way to a caller, and of masking.
+ *
+ * Every message a caller receives is valid UTF-8 without the characters
+ * that let text act on a terminal or reorder what a reader sees: C0
+ * controls, DEL, C1 controls (U+0080..U+009F, 8-bit CSI and OSC among
+ * them), bidi embeddings, overrides and isolates, line and paragraph
+ * separators.  Tab, CR and LF become a space, the others U+FFFD, and so
+ * does every byte that is not part of valid UTF-8.  The module, paynet-otp
+ * and the screen all print what the core hands them, so a Lua script that
+ * prints err.message is as safe as the screen.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+static const char replacement[] = "\xEF\xBF\xBD"; /* U+FFFD */
+
+/* Length of the valid UTF-8 sequence at s (n bytes left) and its code
+ * point, or 0. */
+static size_t utf8_decode(const unsigned char *s, size_t n, unsigned *cp)
+{
+    size_t len;
+    unsigned min;
+    if (s[0] < 0x80) {
+        *cp = s[0];
+        return 1;
+    } else if (s[0] >= 0xC2 && s[0] <= 0xDF) {
+        len = 2, min = 0x80, *cp = s[0] & 0x1F;
+    } else if (s[0] >= 0xE0 && s[0] <= 0xEF) {
+        len = 3, min = 0x800, *cp = s[0] & 0x0F;
+    } else if (s[0] >= 0xF0 && s[0] <= 0xF4) {
+        len = 4, min = 0x10000, *cp = s[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        *cp = (*cp << 6) | (s[i] & 0x3F);
+    }
+    if (*cp < min || *cp > 0x10FFFF || (*cp >= 0xD800 && *cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+static int unsafe_code_point(unsigned cp)
+{
+    return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F)
+           || (cp >= 0x202A && cp <= 0x202E) /* bidi embeddings, overrides */
+           || (cp >= 0x2066 && cp <= 0x2069) /* bidi isolates */
+           || cp == 0x2028 || cp == 0x2029;  /* line, paragraph separators */
+}
+
+size_t paynet_text_clean(const char *in, size_t length, char *out, size_t size)
+{
+    const unsigned char *s = (const unsigned char *)in;
+    size_t i = 0, o = 0;
+    if (size == 0)
+        return 0;
+    while (i < length) {
+        unsigned cp = 0;
+        size_t len = utf8_decode(s + i, length - i, &cp);
+        const char *put = (const char *)s + i;
+        size_t put_length = len;
+        if (len == 0 || unsafe_code_point(cp)) {
+            int blank = len == 1 && (cp == '\t' || cp == '\r' || cp == '\n');
+            put = blank ? " " : replacement;
+            put_length = blank ? 1 : sizeof replacement - 1;
+            if (len == 0)
+                len = 1;
+        }
+        if (o + put_length >= size)
+            break; /* never half a character */
+        memcpy(out + o, put, put_length);
+        o += put_length;
+        i += len;
+    }
+    out[o] = '\0';
+    return o;
+}
+
+void paynet_mask_gsm(const char *gsm, char out[PAYNET_GSM_SIZE])
+{
+    size_t i = 0;
+    for (; i < PAYNET_GSM_SIZE - 1 && gsm[i] != '\0'; i++)
+        out[i] = i >= 3 && i < 8 ? '*' : gsm[i];
+    out[i] = '\0';
+}
+
+/* Overwrites with '*' every run of the text that equals 8 consecutive
+ * bytes of the secret (all of it, when shorter): a server that echoes the
+ * key, whole or cut anywhere, never gets more than 7 of its characters to
+ * the caller. */
+void paynet_text_mask_secret(char *text, const char *secret)
+{
+    unsigned char hit[PAYNET_MESSAGE_SIZE * 2];
+    size_t n = strlen(text), k = secret != NULL ? strlen(secret) : 0;
+    size_t window = k < 8 ? k : 8;
+    if (n > sizeof hit)
+        n = sizeof hit; /* messages are PAYNET_MESSAGE_SIZE at most */
+    if (window == 0 || n < window)
+        return;
+    memset(hit, 0, n);
+    for (size_t i = 0; i + window <= n; i++)
+        for (size_t j = 0; j + window <= k; j++)
+            if (text[i] == secret[j] && memcmp(text + i, secret + j, window) == 0) {
+                memset(hit + i, 1, window);
+                break;
+            }
+    for (size_t i = 0; i < n; i++)
+        if (hit[i])
+            text[i] = '*';
+}
