@@ -25,7 +25,6 @@
 #define TEST_HOST "https://pts-api.paynet.com.tr"
 #define LIVE_HOST "https://api.paynet.com.tr"
 #define SEND_OTP_PATH "/v1/card/send_otp"
-#define SECRET_MAX 512
 #define URL_MAX 2048
 #define RETRY_DELAY 0.25
 
@@ -105,13 +104,12 @@ static paynet_status check_config(const paynet_config *c, paynet_error *err)
 {
     if (c->secret_key == NULL || c->secret_key[0] == '\0')
         return invalid(err, "secret_key is required");
-    if (strlen(c->secret_key) > SECRET_MAX)
+    if (strlen(c->secret_key) > PAYNET_SECRET_MAX)
         return invalid(err, "secret_key is longer than 512 bytes");
     if (!printable_ascii(c->secret_key, 0))
         return invalid(err, "secret_key may hold only printable ASCII without "
                             "spaces (it goes into an HTTP header)");
-    if (c->base_url == NULL && c->env != NULL && strcmp(c->env, "test") != 0
-        && strcmp(c->env, "live") != 0)
+    if (c->env != NULL && strcmp(c->env, "test") != 0 && strcmp(c->env, "live") != 0)
         return invalid(err, "env must be \"test\" or \"live\"");
     if (c->base_url != NULL) {
         if (strncmp(c->base_url, "http://", 7) != 0
@@ -120,6 +118,8 @@ static paynet_status check_config(const paynet_config *c, paynet_error *err)
         if (strlen(c->base_url) > URL_MAX || !printable_ascii(c->base_url, 0))
             return invalid(err, "base_url is too long or holds spaces or "
                                 "control characters");
+        if (strpbrk(c->base_url, "?#") != NULL) /* the path would land in the query */
+            return invalid(err, "base_url must not hold a query (?) or a fragment (#)");
     }
     if (!(c->timeout > 0 && c->timeout <= 3600))
         return invalid(err, "timeout must be more than 0 and at most 3600 seconds");
@@ -168,7 +168,7 @@ static void wipe(char *s)
 
 static struct curl_slist *build_headers(const char *secret)
 {
-    char authorization[SECRET_MAX + 32];
+    char authorization[PAYNET_SECRET_MAX + 32];
     struct curl_slist *list = NULL;
     const char *fixed[] = {
         "Content-Type: application/json; charset=UTF-8",
@@ -380,6 +380,8 @@ void paynet_client_free(paynet_client *c)
         curl_easy_cleanup(c->easy);
     if (c->multi)
         curl_multi_cleanup(c->multi);
+    for (struct curl_slist *h = c->headers; h != NULL; h = h->next)
+        wipe(h->data); /* the Authorization line holds the key */
     curl_slist_free_all(c->headers);
     wipe(c->secret);
     free(c->secret);

@@ -243,10 +243,19 @@ int paynet_ledger_default(char *out, size_t size, paynet_error *err);
  * order-42); valid 1:18 more". */
 void paynet_holder_describe(const paynet_holder *holder, char *out, size_t size);
 
-/* Reads the secret key from the first line of a file, refusing a file
- * that group or others may access (as ssh does with private keys). */
+#define PAYNET_SECRET_MAX 512
+
+/* Reads the secret key from the first line of a file ("-": standard
+ * input), blanks around it removed, refusing a file that group or others
+ * may access (as ssh does with private keys) and anything but a regular
+ * file (a FIFO is refused at once, never waited on). */
 paynet_status paynet_read_key_file(const char *path, char *out, size_t size,
                                    paynet_error *err);
+
+/* The front ends' one way to the key: the file at path (as above) or,
+ * when path is NULL, PAYNET_SECRET_KEY with the same rule, which is then
+ * wiped and removed from the environment (no child inherits it). */
+paynet_status paynet_secret_load(const char *path, char *out, size_t size, paynet_error *err);
 
 /* ---- text from outside, and masking ------------------------------------- */
 

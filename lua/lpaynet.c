@@ -6,6 +6,7 @@
  * __tostring gives one readable line); misuse raises: wrong types, unknown
  * options, an invalid configuration, use after close.
  */
+#define _DEFAULT_SOURCE /* explicit_bzero */
 #include <stdlib.h>
 #include <string.h>
 
@@ -238,13 +239,30 @@ static int l_parse_expire(lua_State *L)
 
 static int l_read_key_file(lua_State *L)
 {
-    char key[600];
+    char key[PAYNET_SECRET_MAX + 1];
     paynet_error err;
     const char *path = luaL_checkstring(L, 1);
     if (paynet_read_key_file(path, key, sizeof key, &err) != PAYNET_OK)
         return push_error(L, &err);
     lua_pushstring(L, key);
-    memset(key, 0, sizeof key);
+    explicit_bzero(key, sizeof key);
+    return 1;
+}
+
+/* paynet.load_secret([path]) -> key | nil, err: the file (- for standard
+ * input), else PAYNET_SECRET_KEY, which then leaves the environment */
+static int l_load_secret(lua_State *L)
+{
+    char key[PAYNET_SECRET_MAX + 1];
+    paynet_error err;
+    size_t length = 0;
+    const char *path = luaL_optlstring(L, 1, NULL, &length);
+    if (path != NULL && strlen(path) != length)
+        return luaL_argerror(L, 1, "a path with a NUL byte");
+    if (paynet_secret_load(path, key, sizeof key, &err) != PAYNET_OK)
+        return push_error(L, &err);
+    lua_pushstring(L, key);
+    explicit_bzero(key, sizeof key);
     return 1;
 }
 
@@ -501,6 +519,7 @@ static const luaL_Reg module_functions[] = {
     {"normalize_gsm", l_normalize_gsm},
     {"parse_expire", l_parse_expire},
     {"read_key_file", l_read_key_file},
+    {"load_secret", l_load_secret},
     {"holds", l_holds},
     {"releases", l_releases},
     {"default_ledger", l_default_ledger},

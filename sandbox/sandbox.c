@@ -132,8 +132,9 @@ static void mask_number(const char *gsm, char *out, size_t size)
     snprintf(out, size, "%.3s%.*s%s", gsm, (int)(n - 5), "**********", gsm + n - 2);
 }
 
-/* Session ids are the client's text: printed with anything unprintable
- * escaped, so a hostile id cannot drive the operator's terminal. */
+/* Session ids, paths and methods are the client's text: printed with
+ * anything unprintable escaped, so a hostile client can neither drive the
+ * operator's terminal nor forge a log line. */
 static void printable(const char *in, char *out, size_t size)
 {
     size_t o = 0;
@@ -583,12 +584,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_size = 0;
         return MHD_YES;
     }
+    char shown_method[64], shown_url[600]; /* the client's bytes, escaped */
+    printable(method, shown_method, sizeof shown_method);
+    printable(url, shown_url, sizeof shown_url);
     if (strcmp(url, PATH) != 0) {
-        log_line(s, "%s %s -> 404", method, url);
+        log_line(s, "%s %s -> 404", shown_method, shown_url);
         return send_error(c, s, 404, "not_found", "bulunamadı", PAYNET_CODE_unsuccessful);
     }
     if (strcmp(method, "POST") != 0) {
-        log_line(s, "%s %s -> 405", method, url);
+        log_line(s, "%s %s -> 405", shown_method, shown_url);
         return send_error(c, s, 405, "method_not_allowed", "yalnızca POST",
                           PAYNET_CODE_unsuccessful);
     }

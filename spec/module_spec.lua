@@ -150,6 +150,10 @@ describe("paynet.new", function()
     { "an operator with a newline", { secret_key = "k", operator = "a\nb" }, "operator must be" },
     { "a program too long", { secret_key = "k", program = ("p"):rep(64) }, "program must be" },
     { "a string debug", { secret_key = "k", debug = "yes" }, "debug must be a function" },
+    { "an unknown env next to base_url", { secret_key = "k", env = "prod", base_url = "http://a" },
+      'env must be "test" or "live"' },
+    { "a base_url with a query", { secret_key = "k", base_url = "http://a/?x=" }, "query (?)" },
+    { "a base_url with a fragment", { secret_key = "k", base_url = "http://a/#x" }, "fragment (#)" },
   }
   for _, case in ipairs(misuse) do
     it("raises on " .. case[1], function()
@@ -304,5 +308,39 @@ describe("paynet.meanings and paynet.read_key_file", function()
     assert.truthy(select(2, paynet.read_key_file(dir .. "/empty")).message:find("holds no secret key"))
     assert.truthy(select(2, paynet.read_key_file(dir)).message:find("not a regular file"))
     assert.truthy(select(2, paynet.read_key_file(dir .. "/none")).message:find("cannot open"))
+  end)
+
+  it("load_secret takes the key from the environment and removes it there", function()
+    local out, code = H.lua_script([[
+      local paynet = require "paynet"
+      print(paynet.load_secret())
+      print(os.getenv("PAYNET_SECRET_KEY"))
+      os.execute("env | grep -c PAYNET_SECRET_KEY")
+      local _, err = paynet.load_secret()
+      print(err.kind, err.message)
+    ]], "PAYNET_SECRET_KEY=" .. H.quote("  key_from_env \n second line"))
+    assert.are.equal(0, code, out)
+    assert.are.equal("key_from_env\nnil\n0\ninvalid\tno secret key: set PAYNET_SECRET_KEY or use " ..
+                     "--secret-key-file FILE (- for standard input)\n", out)
+  end)
+
+  it("load_secret reads a private file or standard input, and refuses a FIFO at once", function()
+    local dir = H.tmpdir()
+    H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
+    H.write(dir .. "/key", "\tkey_in_file  \r\n")
+    os.execute("chmod 600 " .. H.quote(dir .. "/key") .. "; mkfifo " .. H.quote(dir .. "/fifo"))
+    assert.are.equal("key_in_file", paynet.load_secret(dir .. "/key"))
+    local t0 = H.now()
+    local key, err = paynet.load_secret(dir .. "/fifo")
+    assert.is_nil(key)
+    assert.are.equal(dir .. "/fifo is not a regular file", err.message)
+    assert.is_true(H.now() - t0 < 1)
+    local out = H.lua_script("print(require'paynet'.load_secret('-'))", "X=1 < " .. H.quote(dir .. "/key"))
+    assert.are.equal("key_in_file\n", out)
+    local long = ("k"):rep(513)
+    H.write(dir .. "/long", long)
+    os.execute("chmod 600 " .. H.quote(dir .. "/long"))
+    local _, too_long = paynet.load_secret(dir .. "/long")
+    assert.truthy(too_long.message:find("longer than 512 bytes", 1, true), too_long.message)
   end)
 end)

@@ -149,6 +149,26 @@ describe("paynet-sandbox answers", function()
     assert.truthy(log:find("a\\x1b[2Jb", 1, true), log)
     assert.falsy(log:find("\27", 1, true))
   end)
+
+  it("escapes a hostile path and method: no escape byte, no forged log line", function()
+    local socket = require "socket"
+    local port = s.url:match(":(%d+)$")
+    for _, request in ipairs {
+      "GET /a%1b[2J%0a12:00:00%20sandbox:%20forged HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+      "P%1bST /v1/card/send_otp HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    } do
+      local c = assert(socket.connect("127.0.0.1", tonumber(port)))
+      c:settimeout(2)
+      c:send(request)
+      c:receive("*a")
+      c:close()
+    end
+    H.sleep(0.1)
+    local log = s:log()
+    assert.falsy(log:find("\27", 1, true), log)
+    assert.falsy(log:find("\n12:00:00 sandbox: forged", 1, true), log)
+    assert.truthy(log:find("/a\\x1b[2J\\x0a12:00:00 sandbox: forged -> 404", 1, true), log)
+  end)
 end)
 
 describe("paynet-sandbox --ttl 0", function()

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,7 +31,6 @@
 #include "paynet.h"
 #include "view.h"
 
-#define SECRET_MAX 512
 
 struct options {
     const char *env;
@@ -117,6 +117,11 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->base_url = optarg;
             break;
         case 'k':
+            if (strcmp(optarg, "-") == 0) { /* standard input is the keyboard here */
+                fprintf(stderr, "paynet-tui: --secret-key-file needs a file: standard input "
+                                "is the operator's keyboard\n");
+                return 2;
+            }
             o->secret_key_file = optarg;
             break;
         case 'a':
@@ -155,38 +160,6 @@ static int parse_options(int argc, char **argv, struct options *o)
         return 2;
     }
     return -1;
-}
-
-/* ---- the secret ---------------------------------------------------------- */
-
-static void trim(char *s)
-{
-    size_t n = strcspn(s, "\r\n");
-    s[n] = '\0';
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        s[--n] = '\0';
-    size_t lead = strspn(s, " \t");
-    memmove(s, s + lead, n - lead + 1);
-}
-
-static int load_secret(const struct options *o, char *out, size_t size)
-{
-    paynet_error err;
-    if (o->secret_key_file != NULL) {
-        if (paynet_read_key_file(o->secret_key_file, out, size, &err) == PAYNET_OK)
-            return 1;
-        fprintf(stderr, "paynet-tui: %s\n", err.message);
-        return 0;
-    }
-    const char *env = getenv("PAYNET_SECRET_KEY");
-    if (env == NULL || env[0] == '\0') {
-        fprintf(stderr, "paynet-tui: no secret key: set PAYNET_SECRET_KEY or use "
-                        "--secret-key-file FILE\n");
-        return 0;
-    }
-    snprintf(out, size, "%s", env);
-    trim(out);
-    return 1;
 }
 
 /* ---- the audit log --------------------------------------------------------- */
@@ -381,6 +354,7 @@ int main(int argc, char **argv)
     s.opt.env = "test";
     s.opt.timeout = 15;
     s.audit_fd = -1;
+    paynet_error err;
     setlocale(LC_ALL, "");
     int rc = parse_options(argc, argv, &s.opt);
     if (rc >= 0)
@@ -389,12 +363,15 @@ int main(int argc, char **argv)
     if (no_color != NULL && no_color[0] != '\0')
         s.opt.no_color = 1;
 
-    char secret[SECRET_MAX + 2];
-    if (!load_secret(&s.opt, secret, sizeof secret))
+    /* nothing of the key in a core dump of the screen */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    char secret[PAYNET_SECRET_MAX + 2];
+    if (paynet_secret_load(s.opt.secret_key_file, secret, sizeof secret, &err) != PAYNET_OK) {
+        fprintf(stderr, "paynet-tui: %s\n", err.message);
         return 2;
+    }
 
     paynet_config config;
-    paynet_error err;
     paynet_config_init(&config);
     config.secret_key = secret;
     config.env = s.opt.env;
@@ -417,7 +394,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "paynet-tui: %s\n", err.message);
         return 2;
     }
-    memset(secret, 0, sizeof secret);
+    explicit_bzero(secret, sizeof secret);
 
     if (s.opt.audit_log != NULL) {
         s.audit_fd = open(s.opt.audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
