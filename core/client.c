@@ -60,7 +60,7 @@ struct paynet_client {
     /* the ledger, and this send's claim in it */
     struct ledger *ledger;
     struct ledger *local; /* this client's own sends (NULL when ledger is memory) */
-    struct ledger_hasher *hasher;
+    struct paynet_ledger_hasher *hasher;
     char key[LEDGER_KEY_SIZE];
     char token[LEDGER_TOKEN_SIZE];
     paynet_holder record; /* who sends: the claim's record */
@@ -303,12 +303,12 @@ static void who_init(paynet_holder *who, const paynet_config *config)
             user = pw != NULL ? pw->pw_name : "unknown";
         }
     }
-    ledger_copy_clean(who->operator_name, sizeof who->operator_name, user);
+    paynet_ledger_copy_clean(who->operator_name, sizeof who->operator_name, user);
     if (gethostname(who->host, sizeof who->host) != 0)
         snprintf(who->host, sizeof who->host, "unknown");
     who->host[sizeof who->host - 1] = '\0';
-    ledger_copy_clean(who->host, sizeof who->host, who->host);
-    ledger_copy_clean(who->program, sizeof who->program,
+    paynet_ledger_copy_clean(who->host, sizeof who->host, who->host);
+    paynet_ledger_copy_clean(who->program, sizeof who->program,
                       config->program != NULL ? config->program : "libpaynet");
 }
 
@@ -339,12 +339,12 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
     if (c->secret != NULL)
         memcpy(c->secret, config->secret_key, secret_size);
     c->headers = c->secret ? build_headers(c->secret) : NULL;
-    c->hasher = c->secret ? ledger_hasher_new(c->secret) : NULL;
+    c->hasher = c->secret ? paynet_ledger_hasher_new(c->secret) : NULL;
     c->easy = curl_easy_init();
     c->multi = curl_multi_init();
-    status = ledger_open(config->ledger, config->connect_timeout, &c->ledger, err);
+    status = paynet_ledger_open(config->ledger, config->connect_timeout, &c->ledger, err);
     if (status == PAYNET_OK && strcmp(c->ledger->methods->scheme, "memory") != 0)
-        status = ledger_memory_open("memory", &c->local, err);
+        status = paynet_ledger_memory_open("memory", &c->local, err);
     if (status != PAYNET_OK) {
         paynet_client_free(c);
         return status;
@@ -388,9 +388,9 @@ void paynet_client_free(paynet_client *c)
     free(c->url);
     cJSON_free(c->body);
     free(c->reply.data);
-    ledger_close(c->ledger);
-    ledger_close(c->local);
-    ledger_hasher_free(c->hasher);
+    paynet_ledger_close(c->ledger);
+    paynet_ledger_close(c->local);
+    paynet_ledger_hasher_free(c->hasher);
     free(c);
 }
 
@@ -418,7 +418,7 @@ const char *paynet_client_ledger(const paynet_client *c) { return c->ledger->nam
 static paynet_status key_of(paynet_client *c, const char *gsm, char key[LEDGER_KEY_SIZE],
                             paynet_error *err)
 {
-    if (!ledger_key(c->hasher, c->url, gsm, key))
+    if (!paynet_ledger_key(c->hasher, c->url, gsm, key))
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO,
                            "out of memory while hashing the number");
     return PAYNET_OK;
@@ -435,7 +435,7 @@ static int own_hold(paynet_client *c, const char *key, int ledger_answered,
     char token[LEDGER_TOKEN_SIZE];
     int held = 0, released = 0;
     paynet_error ignored;
-    if (c->local == NULL || !ledger_memory_token(c->local, key, token))
+    if (c->local == NULL || !paynet_ledger_memory_token(c->local, key, token))
         return 0;
     if (ledger_answered
         && c->ledger->methods->released(c->ledger, key, token, &released, &ignored) == PAYNET_OK
@@ -531,7 +531,7 @@ paynet_status paynet_release(paynet_client *c, const char *user_gsm, const char 
     snprintf(who.scope, sizeof who.scope, "%s", c->url);
     who.sent_at = paynet_clock_wall();
     who.otp_expire[0] = '\0';
-    ledger_copy_clean(who.reason, sizeof who.reason, reason);
+    paynet_ledger_copy_clean(who.reason, sizeof who.reason, reason);
     status = c->ledger->methods->release(c->ledger, key, &who, released, err);
     if (status == PAYNET_OK && c->local != NULL)
         c->local->methods->release(c->local, key, &who, &local_released, err);
@@ -549,7 +549,7 @@ static paynet_status claim(paynet_client *c, const char *gsm, const char *sessio
     paynet_status status = key_of(c, gsm, c->key, err);
     if (status != PAYNET_OK)
         return status;
-    ledger_token(c->token);
+    paynet_ledger_token(c->token);
     snprintf(r->state, sizeof r->state, "pending");
     paynet_mask_gsm(gsm, r->masked);
     paynet_copy_utf8(r->session_id, sizeof r->session_id, session_id);
@@ -690,7 +690,7 @@ paynet_status paynet_send_start(paynet_client *c, const char *user_gsm,
     if (status != PAYNET_OK)
         return status;
 
-    c->body = otp_request_body(gsm, otp_session_id);
+    c->body = paynet_request_body(gsm, otp_session_id);
     if (c->body == NULL)
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
     /* no send without a claim in the ledger: one OTP per number per window */

@@ -26,10 +26,31 @@ int paynet_utf8_valid(const unsigned char *s, size_t n);
 
 /* {"user_gsm":...,"otp_session_id":...}; NULL when out of memory.  Free
  * with cJSON_free. */
-char *otp_request_body(const char *gsm, const char *session_id);
+char *paynet_request_body(const char *gsm, const char *session_id);
 
 /* Days from 1970-01-01 to a date of the proleptic Gregorian calendar. */
 int64_t paynet_days_from_civil(int64_t year, int month, int day);
+
+/* ---- the pure parts the transport uses, exposed for the tests and the
+ * fuzz targets (not part of the installed header) ---- */
+
+/* A reply header line: when it is a valid "Date:" header, its instant in
+ * *date and 1; otherwise 0. */
+int paynet_date_header(const char *line, size_t length, double *date);
+
+/* "server now" from the local wall clock and the reply's Date header (a
+ * Date more than a day off is ignored: paynet_date_trusted says 0). */
+double paynet_server_now(double local_wall, int have_date, double date);
+int paynet_date_trusted(double local_wall, double date);
+/* Seconds to hold a number whose OTP expires at `expire`: the longer of
+ * the desk clock's and the server clock's estimate of expire - now. */
+double paynet_hold_seconds(double expire, double local_wall, int have_date, double date);
+
+/* Decodes a reply: status, body -> result (PAYNET_OK) or err.  Pure: it
+ * fills neither expires_in nor user_gsm. */
+paynet_status paynet_decode_reply(long http_status, const char *body,
+                                  size_t length, paynet_result *result,
+                                  paynet_error *err);
 
 /* Clocks, in seconds. */
 double paynet_clock_mono(void);

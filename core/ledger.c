@@ -22,7 +22,7 @@
 
 #include "ledger.h"
 
-paynet_status ledger_fail(paynet_error *err, const char *format, ...)
+paynet_status paynet_ledger_fail(paynet_error *err, const char *format, ...)
 {
     char text[PAYNET_MESSAGE_SIZE];
     va_list ap;
@@ -37,7 +37,7 @@ paynet_status ledger_fail(paynet_error *err, const char *format, ...)
 static paynet_status open_spec(const char *spec, double timeout, struct ledger **out,
                                paynet_error *err);
 
-paynet_status ledger_open(const char *spec, double timeout, struct ledger **out,
+paynet_status paynet_ledger_open(const char *spec, double timeout, struct ledger **out,
                           paynet_error *err)
 {
     *out = NULL;
@@ -68,18 +68,18 @@ static paynet_status open_spec(const char *spec, double timeout, struct ledger *
             return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
                                "ledger: the spec holds a control character");
     if (strcmp(spec, "memory") == 0)
-        return ledger_memory_open(spec, out, err);
+        return paynet_ledger_memory_open(spec, out, err);
     if (strncmp(spec, "sqlite:", 7) == 0)
-        return ledger_sqlite_open(spec + 7, out, err);
+        return paynet_ledger_sqlite_open(spec + 7, out, err);
     if (strncmp(spec, "redis://", 8) == 0 || strncmp(spec, "redis+unix://", 13) == 0)
-        return ledger_redis_open(spec, timeout, out, err);
+        return paynet_ledger_redis_open(spec, timeout, out, err);
     return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
                        "ledger must be \"memory\", \"sqlite:PATH\", "
                        "\"redis://[:PASSWORD@]HOST[:PORT][/DB]\" or "
                        "\"redis+unix:///PATH[?db=N]\"");
 }
 
-void ledger_close(struct ledger *l)
+void paynet_ledger_close(struct ledger *l)
 {
     if (l != NULL)
         l->methods->close(l);
@@ -101,17 +101,17 @@ static void to_hex(const unsigned char *bytes, size_t n, char *out)
  * once: each number then costs two state copies and two short hashes,
  * instead of OpenSSL's one-shot HMAC(), which fetches the algorithm again
  * on every call (a sixth of a whole send on loopback). */
-struct ledger_hasher {
+struct paynet_ledger_hasher {
     EVP_MD_CTX *inner, *outer, *work;
 };
 
 #define SHA256_BLOCK 64
 
-struct ledger_hasher *ledger_hasher_new(const char *secret)
+struct paynet_ledger_hasher *paynet_ledger_hasher_new(const char *secret)
 {
     unsigned char key[SHA256_BLOCK], pad[SHA256_BLOCK];
     unsigned int key_length = 0;
-    struct ledger_hasher *h = calloc(1, sizeof *h);
+    struct paynet_ledger_hasher *h = calloc(1, sizeof *h);
     if (h == NULL)
         return NULL;
     h->inner = EVP_MD_CTX_new();
@@ -135,13 +135,13 @@ struct ledger_hasher *ledger_hasher_new(const char *secret)
     OPENSSL_cleanse(key, sizeof key);
     OPENSSL_cleanse(pad, sizeof pad);
     if (!ok) {
-        ledger_hasher_free(h);
+        paynet_ledger_hasher_free(h);
         return NULL;
     }
     return h;
 }
 
-void ledger_hasher_free(struct ledger_hasher *h)
+void paynet_ledger_hasher_free(struct paynet_ledger_hasher *h)
 {
     if (h == NULL)
         return;
@@ -151,7 +151,7 @@ void ledger_hasher_free(struct ledger_hasher *h)
     free(h);
 }
 
-int ledger_key(struct ledger_hasher *h, const char *scope, const char *gsm,
+int paynet_ledger_key(struct paynet_ledger_hasher *h, const char *scope, const char *gsm,
                char out[LEDGER_KEY_SIZE])
 {
     unsigned char digest[32];
@@ -170,7 +170,7 @@ int ledger_key(struct ledger_hasher *h, const char *scope, const char *gsm,
     return 1;
 }
 
-void ledger_token(char out[LEDGER_TOKEN_SIZE])
+void paynet_ledger_token(char out[LEDGER_TOKEN_SIZE])
 {
     unsigned char bytes[16];
     if (getrandom(bytes, sizeof bytes, 0) != (ssize_t)sizeof bytes) {
@@ -185,21 +185,21 @@ void ledger_token(char out[LEDGER_TOKEN_SIZE])
 
 /* ---- records ----------------------------------------------------------------- */
 
-void ledger_copy_clean(char *dst, size_t size, const char *src)
+void paynet_ledger_copy_clean(char *dst, size_t size, const char *src)
 {
     if (src == NULL)
         src = "";
     paynet_text_clean(src, strlen(src), dst, size);
 }
 
-double ledger_clamp(double seconds)
+double paynet_ledger_clamp(double seconds)
 {
     if (!(seconds > 0)) /* also NaN */
         return 0;
     return seconds < LEDGER_MAX_HOLD ? seconds : LEDGER_MAX_HOLD;
 }
 
-char *ledger_record_json(const paynet_holder *h)
+char *paynet_ledger_record_json(const paynet_holder *h)
 {
     cJSON *o = cJSON_CreateObject();
     char *text = NULL;
@@ -221,10 +221,10 @@ char *ledger_record_json(const paynet_holder *h)
 static void json_field(const cJSON *o, const char *name, char *dst, size_t size)
 {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(o, name);
-    ledger_copy_clean(dst, size, cJSON_IsString(item) ? item->valuestring : "");
+    paynet_ledger_copy_clean(dst, size, cJSON_IsString(item) ? item->valuestring : "");
 }
 
-int ledger_record_parse(const char *text, size_t length, paynet_holder *h)
+int paynet_ledger_record_parse(const char *text, size_t length, paynet_holder *h)
 {
     memset(h, 0, sizeof *h);
     cJSON *o = cJSON_ParseWithLength(text, length);
@@ -249,7 +249,7 @@ int ledger_record_parse(const char *text, size_t length, paynet_holder *h)
 
 /* ---- clocks ------------------------------------------------------------------- */
 
-double ledger_clock_boot(void)
+double paynet_ledger_clock_boot(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_BOOTTIME, &ts);
@@ -270,7 +270,7 @@ static void read_boot_id(void)
     boot_id[strcspn(boot_id, "\n")] = '\0';
 }
 
-const char *ledger_boot_id(void)
+const char *paynet_ledger_boot_id(void)
 {
     pthread_once(&boot_once, read_boot_id);
     return boot_id;
@@ -325,7 +325,7 @@ int paynet_ledger_default(char *out, size_t size, paynet_error *err)
     else if (home != NULL && home[0] == '/')
         snprintf(dir, sizeof dir, "%s/.local/state/paynet", home);
     else {
-        ledger_fail(err, "neither XDG_STATE_HOME nor HOME names a folder for the default "
+        paynet_ledger_fail(err, "neither XDG_STATE_HOME nor HOME names a folder for the default "
                          "ledger; give --ledger or PAYNET_LEDGER");
         return 0;
     }
@@ -335,20 +335,20 @@ int paynet_ledger_default(char *out, size_t size, paynet_error *err)
             continue;
         *p = '\0';
         if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-            ledger_fail(err, "cannot create %s for the default ledger: %s (give --ledger or "
+            paynet_ledger_fail(err, "cannot create %s for the default ledger: %s (give --ledger or "
                              "PAYNET_LEDGER)", dir, strerror(errno));
             return 0;
         }
         *p = '/';
     }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        ledger_fail(err, "cannot create %s for the default ledger: %s (give --ledger or "
+        paynet_ledger_fail(err, "cannot create %s for the default ledger: %s (give --ledger or "
                          "PAYNET_LEDGER)", dir, strerror(errno));
         return 0;
     }
     int n = snprintf(out, size, "sqlite:%s/ledger.db", dir);
     if (n < 0 || (size_t)n >= size) {
-        ledger_fail(err, "the path of the default ledger is too long");
+        paynet_ledger_fail(err, "the path of the default ledger is too long");
         return 0;
     }
     return 1;
@@ -360,12 +360,12 @@ paynet_status paynet_ledger_list(const char *spec, int releases, paynet_holder *
     struct ledger *l;
     *list = NULL;
     *count = 0;
-    paynet_status status = ledger_open(spec, 5, &l, err);
+    paynet_status status = paynet_ledger_open(spec, 5, &l, err);
     if (status != PAYNET_OK)
         return status;
     if (name != NULL)
         memcpy(name, l->name, PAYNET_SCOPE_SIZE);
     status = l->methods->list(l, releases, list, count, err);
-    ledger_close(l);
+    paynet_ledger_close(l);
     return status;
 }

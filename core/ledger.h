@@ -71,43 +71,43 @@ struct ledger {
 /* Opens the ledger named by spec (NULL: $PAYNET_LEDGER, else "memory").
  * Backends connect lazily: a spec that parses opens; a server or file that
  * cannot be reached is a PAYNET_LEDGER error of the first operation. */
-paynet_status ledger_open(const char *spec, double timeout, struct ledger **out,
+paynet_status paynet_ledger_open(const char *spec, double timeout, struct ledger **out,
                           paynet_error *err);
-void ledger_close(struct ledger *l);
+void paynet_ledger_close(struct ledger *l);
 
-paynet_status ledger_memory_open(const char *where, struct ledger **out, paynet_error *err);
+paynet_status paynet_ledger_memory_open(const char *where, struct ledger **out, paynet_error *err);
 /* The token of the live claim a memory ledger holds on key; 0 when none. */
-int ledger_memory_token(struct ledger *l, const char *key, char token[LEDGER_TOKEN_SIZE]);
-paynet_status ledger_sqlite_open(const char *path, struct ledger **out, paynet_error *err);
-paynet_status ledger_redis_open(const char *url, double timeout, struct ledger **out,
+int paynet_ledger_memory_token(struct ledger *l, const char *key, char token[LEDGER_TOKEN_SIZE]);
+paynet_status paynet_ledger_sqlite_open(const char *path, struct ledger **out, paynet_error *err);
+paynet_status paynet_ledger_redis_open(const char *url, double timeout, struct ledger **out,
                                 paynet_error *err);
 
 /* HMAC-SHA256(secret, scope "\n" gsm) in hex; 0 when it could not.  The
  * hasher holds the secret's HMAC states; NULL when out of memory. */
-struct ledger_hasher;
-struct ledger_hasher *ledger_hasher_new(const char *secret);
-void ledger_hasher_free(struct ledger_hasher *h);
-int ledger_key(struct ledger_hasher *h, const char *scope, const char *gsm,
+struct paynet_ledger_hasher;
+struct paynet_ledger_hasher *paynet_ledger_hasher_new(const char *secret);
+void paynet_ledger_hasher_free(struct paynet_ledger_hasher *h);
+int paynet_ledger_key(struct paynet_ledger_hasher *h, const char *scope, const char *gsm,
                char out[LEDGER_KEY_SIZE]);
 /* 128 random bits in hex. */
-void ledger_token(char out[LEDGER_TOKEN_SIZE]);
+void paynet_ledger_token(char out[LEDGER_TOKEN_SIZE]);
 
 /* Records as JSON text (the Redis and release-log form), and back. */
-char *ledger_record_json(const paynet_holder *h); /* free with free() */
-int ledger_record_parse(const char *text, size_t length, paynet_holder *h);
+char *paynet_ledger_record_json(const paynet_holder *h); /* free with free() */
+int paynet_ledger_record_parse(const char *text, size_t length, paynet_holder *h);
 
 /* Copies a field read back from a ledger, replacing control characters:
  * a ledger is shared, and what it holds reaches screens. */
-void ledger_copy_clean(char *dst, size_t size, const char *src);
+void paynet_ledger_copy_clean(char *dst, size_t size, const char *src);
 
 /* A remaining time as read back from a ledger: finite, 0..LEDGER_MAX_HOLD. */
-double ledger_clamp(double seconds);
+double paynet_ledger_clamp(double seconds);
 
 /* Seconds on a clock that wall-clock jumps do not move and that every
  * process of this machine shares (CLOCK_BOOTTIME), and this boot's id. */
-double ledger_clock_boot(void);
-const char *ledger_boot_id(void);
+double paynet_ledger_clock_boot(void);
+const char *paynet_ledger_boot_id(void);
 
-paynet_status ledger_fail(paynet_error *err, const char *format, ...) PAYNET_PRINTF(2, 3);
+paynet_status paynet_ledger_fail(paynet_error *err, const char *format, ...) PAYNET_PRINTF(2, 3);
 
 #endif

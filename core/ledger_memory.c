@@ -148,7 +148,7 @@ static paynet_status memory_released(struct ledger *l, const char *key, const ch
     return PAYNET_OK;
 }
 
-int ledger_memory_token(struct ledger *l, const char *key, char token[LEDGER_TOKEN_SIZE])
+int paynet_ledger_memory_token(struct ledger *l, const char *key, char token[LEDGER_TOKEN_SIZE])
 {
     struct memory *m = (struct memory *)l;
     struct entry *e = find(m, key, paynet_clock_mono());
@@ -191,7 +191,7 @@ static const struct ledger_methods memory_methods = {
     memory_list, memory_close,
 };
 
-paynet_status ledger_memory_open(const char *where, struct ledger **out, paynet_error *err)
+paynet_status paynet_ledger_memory_open(const char *where, struct ledger **out, paynet_error *err)
 {
     struct memory *m = calloc(1, sizeof *m);
     if (m == NULL)

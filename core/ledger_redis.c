@@ -152,7 +152,7 @@ static paynet_status connect_redis(struct remote *r, paynet_error *err)
     if (r->ctx == NULL)
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
     if (r->ctx->err) {
-        ledger_fail(err, "cannot reach Redis at %s: %s", where(r, place, sizeof place),
+        paynet_ledger_fail(err, "cannot reach Redis at %s: %s", where(r, place, sizeof place),
                     r->ctx->errstr);
         disconnect(r);
         return PAYNET_LEDGER;
@@ -171,7 +171,7 @@ static paynet_status connect_redis(struct remote *r, paynet_error *err)
         reply = redisCommand(r->ctx, "SELECT %d", r->db);
     }
     if (step != NULL && (reply == NULL || reply->type == REDIS_REPLY_ERROR)) {
-        ledger_fail(err, "Redis at %s refused %s: %s%s", where(r, place, sizeof place), step,
+        paynet_ledger_fail(err, "Redis at %s refused %s: %s%s", where(r, place, sizeof place), step,
                     reply != NULL ? reply->str : r->ctx->errstr, hint(reply, r->ctx));
         if (reply != NULL)
             freeReplyObject(reply);
@@ -210,7 +210,7 @@ static redisReply *eval(struct remote *r, const char *script, int nkeys, int nar
         reply = redisCommandArgv(r->ctx, 3 + nkeys + nargs, argv, argl);
         int timed_out = errno == EAGAIN || errno == EWOULDBLOCK;
         if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
-            ledger_fail(err, "Redis at %s: %s%s", where(r, place, sizeof place), reply->str,
+            paynet_ledger_fail(err, "Redis at %s: %s%s", where(r, place, sizeof place), reply->str,
                         hint(reply, r->ctx));
             freeReplyObject(reply);
             reply = NULL;
@@ -218,7 +218,7 @@ static redisReply *eval(struct remote *r, const char *script, int nkeys, int nar
         }
         if (reply != NULL && (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
                               || reply->element[0]->type != REDIS_REPLY_INTEGER)) {
-            ledger_fail(err, "Redis at %s gave an answer of the wrong shape%s",
+            paynet_ledger_fail(err, "Redis at %s gave an answer of the wrong shape%s",
                         where(r, place, sizeof place), " (is a Redis server listening there?)");
             freeReplyObject(reply);
             reply = NULL;
@@ -226,7 +226,7 @@ static redisReply *eval(struct remote *r, const char *script, int nkeys, int nar
         }
         if (reply != NULL)
             break;
-        ledger_fail(err, "lost Redis at %s: %s%s", where(r, place, sizeof place),
+        paynet_ledger_fail(err, "lost Redis at %s: %s%s", where(r, place, sizeof place),
                     timed_out ? "no answer in time"
                               : r->ctx->errstr[0] ? r->ctx->errstr : "connection closed",
                     hint(NULL, r->ctx));
@@ -246,7 +246,7 @@ static void full_key(const char *key, char out[sizeof KEY_PREFIX + LEDGER_KEY_SI
 /* "<token>\n<json>"; free with free(). */
 static char *value_of(const char *token, const paynet_holder *record, size_t *length)
 {
-    char *json = ledger_record_json(record);
+    char *json = paynet_ledger_record_json(record);
     if (json == NULL)
         return NULL;
     size_t n = strlen(token) + 1 + strlen(json);
@@ -279,9 +279,9 @@ static int holder_from(const redisReply *reply, const char *own_token, int *own,
         *own = 1;
     if (holder != NULL) {
         if (newline == NULL
-            || !ledger_record_parse(newline + 1, n - (size_t)(newline + 1 - v), holder))
+            || !paynet_ledger_record_parse(newline + 1, n - (size_t)(newline + 1 - v), holder))
             memset(holder, 0, sizeof *holder);
-        holder->remaining = pttl == -1 ? LEDGER_MAX_HOLD : ledger_clamp((double)pttl / 1000.0);
+        holder->remaining = pttl == -1 ? LEDGER_MAX_HOLD : paynet_ledger_clamp((double)pttl / 1000.0);
         if (holder->remaining <= 0)
             holder->remaining = 0.001; /* expiring this instant: still held */
     }
@@ -319,7 +319,7 @@ static paynet_status remote_claim(struct ledger *l, const char *key, const char 
         *granted = own; /* our own first attempt, tried again */
     } else {
         freeReplyObject(reply);
-        return ledger_fail(err, "Redis at %s gave an answer that makes no sense for a "
+        return paynet_ledger_fail(err, "Redis at %s gave an answer that makes no sense for a "
                                 "claim; nothing was sent", r->base.name);
     }
     freeReplyObject(reply);
@@ -368,7 +368,7 @@ static paynet_status remote_lookup(struct ledger *l, const char *key, int *held,
     freeReplyObject(reply);
     if (*held < 0) {
         *held = 0;
-        return ledger_fail(err, "Redis at %s holds something that is not a paynet hold under "
+        return paynet_ledger_fail(err, "Redis at %s holds something that is not a paynet hold under "
                                 "this number's key", r->base.name);
     }
     return PAYNET_OK;
@@ -390,7 +390,7 @@ static paynet_status remote_release(struct ledger *l, const char *key, const pay
     }
     char k[sizeof KEY_PREFIX + LEDGER_KEY_SIZE];
     full_key(key, k);
-    char *json = ledger_record_json(&entry);
+    char *json = paynet_ledger_record_json(&entry);
     if (json == NULL)
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
     char tomb[sizeof RELEASED_PREFIX + LEDGER_KEY_SIZE];
@@ -451,7 +451,7 @@ static paynet_status remote_list(struct ledger *l, int releases, paynet_holder *
     if (releases) {
         redisReply *reply = redisCommand(r->ctx, "LRANGE %s 0 999", RELEASES_KEY);
         if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
-            status = ledger_fail(err, "Redis at %s: %s", where(r, place, sizeof place),
+            status = paynet_ledger_fail(err, "Redis at %s: %s", where(r, place, sizeof place),
                                  reply ? (reply->str ? reply->str : "odd reply") : r->ctx->errstr);
             if (reply == NULL)
                 disconnect(r);
@@ -461,7 +461,7 @@ static paynet_status remote_list(struct ledger *l, int releases, paynet_holder *
                 if (!append(list, count, &capacity))
                     status = paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
                 else if (e->type == REDIS_REPLY_STRING
-                         && ledger_record_parse(e->str, e->len, &(*list)[*count]))
+                         && paynet_ledger_record_parse(e->str, e->len, &(*list)[*count]))
                     (*count)++;
             }
         }
@@ -472,7 +472,7 @@ static paynet_status remote_list(struct ledger *l, int releases, paynet_holder *
         int rounds = 0;
         do {
             if (++rounds > LIST_ROUNDS_MAX || *count >= LIST_MAX) {
-                status = ledger_fail(err, "Redis at %s: more than %d holds, or a SCAN that never "
+                status = paynet_ledger_fail(err, "Redis at %s: more than %d holds, or a SCAN that never "
                                           "ends", where(r, place, sizeof place), LIST_MAX);
                 break;
             }
@@ -481,7 +481,7 @@ static paynet_status remote_list(struct ledger *l, int releases, paynet_holder *
             if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
                 || reply->element[0]->type != REDIS_REPLY_STRING
                 || reply->element[1]->type != REDIS_REPLY_ARRAY) {
-                status = ledger_fail(err, "Redis at %s: %s", where(r, place, sizeof place),
+                status = paynet_ledger_fail(err, "Redis at %s: %s", where(r, place, sizeof place),
                                      reply ? "odd reply to SCAN" : r->ctx->errstr);
                 if (reply == NULL)
                     disconnect(r);
@@ -607,7 +607,7 @@ static paynet_status parse_unix(struct remote *r, const char *rest, paynet_error
     return PAYNET_OK;
 }
 
-paynet_status ledger_redis_open(const char *url, double timeout, struct ledger **out,
+paynet_status paynet_ledger_redis_open(const char *url, double timeout, struct ledger **out,
                                 paynet_error *err)
 {
     struct remote *r = calloc(1, sizeof *r);

@@ -83,10 +83,10 @@ static paynet_status db_fail(struct lite *s, const char *doing, paynet_error *er
     int code = s->db ? sqlite3_extended_errcode(s->db) : SQLITE_ERROR;
     const char *why = s->db ? sqlite3_errmsg(s->db) : "cannot open";
     if ((code & 0xFF) == SQLITE_BUSY)
-        return ledger_fail(err, "%s is busy: another process held it for more than %d s "
+        return paynet_ledger_fail(err, "%s is busy: another process held it for more than %d s "
                                 "while %s",
                            s->path, BUSY_TIMEOUT_MS / 1000, doing);
-    return ledger_fail(err, "%s: %s while %s", s->path, why, doing);
+    return paynet_ledger_fail(err, "%s: %s while %s", s->path, why, doing);
 }
 
 /* Opens the file on first use (and again after a failure). */
@@ -97,7 +97,7 @@ static paynet_status connect_db(struct lite *s, paynet_error *err)
     /* created private before SQLite sees it; SQLite would use 644 */
     int fd = open(s->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
-        return ledger_fail(err, "cannot open %s: %s", s->path, strerror(errno));
+        return paynet_ledger_fail(err, "cannot open %s: %s", s->path, strerror(errno));
     close(fd);
     if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL)
         != SQLITE_OK) {
@@ -133,17 +133,17 @@ static int run(sqlite3_stmt *st)
 static void bind_times(sqlite3_stmt *st, double seconds)
 {
     sqlite3_bind_double(st, 4, paynet_clock_wall() + seconds);
-    sqlite3_bind_text(st, 5, ledger_boot_id(), -1, SQLITE_STATIC);
-    sqlite3_bind_double(st, 6, ledger_clock_boot() + seconds);
+    sqlite3_bind_text(st, 5, paynet_ledger_boot_id(), -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 6, paynet_ledger_clock_boot() + seconds);
 }
 
 /* The row the statement stands on, as a holder; 0 when it has expired. */
 static int live_row(sqlite3_stmt *st, paynet_holder *holder)
 {
-    double left = ledger_clamp(sqlite3_column_double(st, 1) - paynet_clock_wall());
+    double left = paynet_ledger_clamp(sqlite3_column_double(st, 1) - paynet_clock_wall());
     const unsigned char *boot = sqlite3_column_text(st, 2);
-    if (boot != NULL && strcmp((const char *)boot, ledger_boot_id()) == 0) {
-        double by_boot = ledger_clamp(sqlite3_column_double(st, 3) - ledger_clock_boot());
+    if (boot != NULL && strcmp((const char *)boot, paynet_ledger_boot_id()) == 0) {
+        double by_boot = paynet_ledger_clamp(sqlite3_column_double(st, 3) - paynet_ledger_clock_boot());
         if (by_boot > left)
             left = by_boot;
     }
@@ -151,7 +151,7 @@ static int live_row(sqlite3_stmt *st, paynet_holder *holder)
         return 0;
     if (holder != NULL) {
         const void *text = sqlite3_column_text(st, 0);
-        if (text == NULL || !ledger_record_parse(text, (size_t)sqlite3_column_bytes(st, 0),
+        if (text == NULL || !paynet_ledger_record_parse(text, (size_t)sqlite3_column_bytes(st, 0),
                                                  holder))
             memset(holder, 0, sizeof *holder);
         holder->remaining = left;
@@ -191,7 +191,7 @@ static paynet_status lite_claim(struct ledger *l, const char *key, const char *t
     paynet_status status = connect_db(s, err);
     if (status != PAYNET_OK)
         return status;
-    char *json = ledger_record_json(record);
+    char *json = paynet_ledger_record_json(record);
     if (json == NULL)
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
     int rc;
@@ -203,8 +203,8 @@ static paynet_status lite_claim(struct ledger *l, const char *key, const char *t
     if (rc == SQLITE_DONE && *granted) {
         sqlite3_stmt *purge = s->st[ST_PURGE];
         sqlite3_bind_double(purge, 1, paynet_clock_wall());
-        sqlite3_bind_text(purge, 2, ledger_boot_id(), -1, SQLITE_STATIC);
-        sqlite3_bind_double(purge, 3, ledger_clock_boot());
+        sqlite3_bind_text(purge, 2, paynet_ledger_boot_id(), -1, SQLITE_STATIC);
+        sqlite3_bind_double(purge, 3, paynet_ledger_clock_boot());
         rc = run(purge);
         if (rc == SQLITE_DONE) {
             sqlite3_stmt *st = s->st[ST_CLAIM];
@@ -241,7 +241,7 @@ static paynet_status lite_settle(struct ledger *l, const char *key, const char *
         *ours = sqlite3_changes(s->db) > 0;
         return PAYNET_OK;
     }
-    char *json = ledger_record_json(record);
+    char *json = paynet_ledger_record_json(record);
     if (json == NULL)
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
     int rc = run(s->st[ST_BEGIN]);
@@ -306,7 +306,7 @@ static paynet_status lite_release(struct ledger *l, const char *key, const payne
     }
     /* only a release that ended a hold is logged */
     if (rc == SQLITE_DONE && *released) {
-        char *json = ledger_record_json(&entry);
+        char *json = paynet_ledger_record_json(&entry);
         sqlite3_stmt *del = s->st[ST_DELETE];
         sqlite3_bind_text(del, 1, key, -1, SQLITE_STATIC);
         sqlite3_bind_null(del, 2);
@@ -353,7 +353,7 @@ static paynet_status lite_list(struct ledger *l, int releases, paynet_holder **l
     struct lite *s = (struct lite *)l;
     /* listing never creates a ledger: a mistyped path is not an empty one */
     if (s->db == NULL && access(s->path, F_OK) != 0)
-        return ledger_fail(err, "no ledger at %s: nothing was ever recorded there (check the "
+        return paynet_ledger_fail(err, "no ledger at %s: nothing was ever recorded there (check the "
                                 "path)", s->path);
     paynet_status status = connect_db(s, err);
     if (status != PAYNET_OK)
@@ -376,7 +376,7 @@ static paynet_status lite_list(struct ledger *l, int releases, paynet_holder **l
         if (releases) {
             const void *text = sqlite3_column_text(st, 0);
             if (text != NULL
-                && ledger_record_parse(text, (size_t)sqlite3_column_bytes(st, 0), h))
+                && paynet_ledger_record_parse(text, (size_t)sqlite3_column_bytes(st, 0), h))
                 (*count)++;
         } else if (live_row(st, h)) {
             (*count)++;
@@ -405,7 +405,7 @@ static const struct ledger_methods sqlite_methods = {
     lite_close,
 };
 
-paynet_status ledger_sqlite_open(const char *path, struct ledger **out, paynet_error *err)
+paynet_status paynet_ledger_sqlite_open(const char *path, struct ledger **out, paynet_error *err)
 {
     if (path[0] == '\0' || strcmp(path, ":memory:") == 0)
         return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,

@@ -44,7 +44,7 @@ paynet_status paynet_session_id_check(const char *id, paynet_error *err)
 
 /* {"user_gsm":"5...","otp_session_id":"..."}; NULL when out of memory.
  * Free with cJSON_free. */
-char *otp_request_body(const char *gsm, const char *session_id)
+char *paynet_request_body(const char *gsm, const char *session_id)
 {
     cJSON *root = cJSON_CreateObject();
     char *text = NULL;

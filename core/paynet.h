@@ -292,17 +292,6 @@ int paynet_expire_format(paynet_instant t, int offset_minutes, int digits,
                          char *buf, size_t size);
 double paynet_instant_seconds(paynet_instant t);
 
-/* A reply header line: when it is a valid "Date:" header, its instant in
- * *date and 1; otherwise 0. */
-int paynet_date_header(const char *line, size_t length, double *date);
-
-/* "server now" from the local wall clock and the reply's Date header (a
- * Date more than a day off is ignored: paynet_date_trusted says 0). */
-double paynet_server_now(double local_wall, int have_date, double date);
-int paynet_date_trusted(double local_wall, double date);
-/* Seconds to hold a number whose OTP expires at `expire`: the longer of
- * the desk clock's and the server clock's estimate of expire - now. */
-double paynet_hold_seconds(double expire, double local_wall, int have_date, double date);
 
 const char *paynet_code_name(int code);     /* NULL if not in the table */
 const char *paynet_code_meaning(int code);  /* NULL if not in the table */
@@ -313,10 +302,5 @@ int paynet_code_at(size_t index);
 const char *paynet_status_name(paynet_status status); /* "network", ... */
 const char *paynet_delivered_name(paynet_delivered delivered);
 
-/* Decodes a reply: status, body -> result (PAYNET_OK) or err.  Pure: it
- * fills neither expires_in nor user_gsm. */
-paynet_status paynet_decode_reply(long http_status, const char *body,
-                                  size_t length, paynet_result *result,
-                                  paynet_error *err);
 
 #endif

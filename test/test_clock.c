@@ -3,7 +3,7 @@
  */
 #include <string.h>
 
-#include "paynet.h"
+#include "internal.h"
 #include "unit.h"
 
 void suite_clock(void)

@@ -1,7 +1,7 @@
 /*
  * test_decode.c — the reply decoder: status + body -> result or typed error.
  */
-#include "paynet.h"
+#include "internal.h"
 #include "unit.h"
 
 static const struct {

@@ -46,48 +46,48 @@ void suite_ledger(void)
                               long_key + 454 /* 65 */, long_key + 7 /* 512 */};
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
             char mine[LEDGER_KEY_SIZE], theirs[65];
-            struct ledger_hasher *h = ledger_hasher_new(keys[i]);
+            struct paynet_ledger_hasher *h = paynet_ledger_hasher_new(keys[i]);
             CHECK(h != NULL);
-            CHECK(ledger_key(h, "https://pts-api.paynet.com.tr/v1/card/send_otp", "5321234567", mine));
+            CHECK(paynet_ledger_key(h, "https://pts-api.paynet.com.tr/v1/card/send_otp", "5321234567", mine));
             hmac_reference(keys[i], "https://pts-api.paynet.com.tr/v1/card/send_otp\n5321234567",
                            theirs);
             CHECK_STR(mine, theirs);
             /* the same hasher, used again, gives the same key */
-            CHECK(ledger_key(h, "https://pts-api.paynet.com.tr/v1/card/send_otp", "5321234567", mine));
+            CHECK(paynet_ledger_key(h, "https://pts-api.paynet.com.tr/v1/card/send_otp", "5321234567", mine));
             CHECK_STR(mine, theirs);
-            ledger_hasher_free(h);
+            paynet_ledger_hasher_free(h);
         }
         /* RFC 4231, test case 2 */
         char digest[LEDGER_KEY_SIZE];
-        struct ledger_hasher *h = ledger_hasher_new("Jefe");
-        CHECK(ledger_key(h, "what do ya want for", "nothing?", digest)); /* "\n" between */
+        struct paynet_ledger_hasher *h = paynet_ledger_hasher_new("Jefe");
+        CHECK(paynet_ledger_key(h, "what do ya want for", "nothing?", digest)); /* "\n" between */
         char reference[65];
         hmac_reference("Jefe", "what do ya want for\nnothing?", reference);
         CHECK_STR(digest, reference);
-        ledger_hasher_free(h);
+        paynet_ledger_hasher_free(h);
     }
 
     CASE("ledger key: another key, scope or number gives another hash");
     {
         char a[LEDGER_KEY_SIZE], b[LEDGER_KEY_SIZE], c[LEDGER_KEY_SIZE], d[LEDGER_KEY_SIZE];
-        struct ledger_hasher *h1 = ledger_hasher_new("k1"), *h2 = ledger_hasher_new("k2");
-        ledger_key(h1, "test", "5321234567", a);
-        ledger_key(h2, "test", "5321234567", b);
-        ledger_key(h1, "live", "5321234567", c);
-        ledger_key(h1, "test", "5321234568", d);
+        struct paynet_ledger_hasher *h1 = paynet_ledger_hasher_new("k1"), *h2 = paynet_ledger_hasher_new("k2");
+        paynet_ledger_key(h1, "test", "5321234567", a);
+        paynet_ledger_key(h2, "test", "5321234567", b);
+        paynet_ledger_key(h1, "live", "5321234567", c);
+        paynet_ledger_key(h1, "test", "5321234568", d);
         CHECK(strcmp(a, b) != 0 && strcmp(a, c) != 0 && strcmp(a, d) != 0);
         CHECK(strlen(a) == 64);
-        ledger_hasher_free(h1);
-        ledger_hasher_free(h2);
+        paynet_ledger_hasher_free(h1);
+        paynet_ledger_hasher_free(h2);
     }
 
     CASE("records: JSON and back, control characters cleaned on the way in");
     {
         paynet_holder h = record("sent", "ayşe"), back;
         snprintf(h.otp_expire, sizeof h.otp_expire, "2026-11-26T14:00:00.0000000+03:00");
-        char *json = ledger_record_json(&h);
+        char *json = paynet_ledger_record_json(&h);
         CHECK(json != NULL);
-        CHECK(ledger_record_parse(json, strlen(json), &back));
+        CHECK(paynet_ledger_record_parse(json, strlen(json), &back));
         CHECK_STR(back.state, "sent");
         CHECK_STR(back.operator_name, "ayşe");
         CHECK_STR(back.session_id, "order-42");
@@ -96,19 +96,19 @@ void suite_ledger(void)
         free(json);
         const char *hostile = "{\"state\":\"sent\",\"operator\":\"x\\u001b[2J\",\"sent_at\":\"no\","
                               "\"session_id\":\"s\\u009b31m\\u009d0;t\\u0007\"}";
-        CHECK(ledger_record_parse(hostile, strlen(hostile), &back));
+        CHECK(paynet_ledger_record_parse(hostile, strlen(hostile), &back));
         CHECK_STR(back.operator_name, "x\xEF\xBF\xBD[2J");
         /* C1 too: CSI and OSC in one character */
         CHECK_STR(back.session_id, "s\xEF\xBF\xBD" "31m\xEF\xBF\xBD" "0;t\xEF\xBF\xBD");
         CHECK(back.sent_at == 0);
-        CHECK(!ledger_record_parse("[1]", 3, &back));
-        CHECK(!ledger_record_parse("{", 1, &back));
+        CHECK(!paynet_ledger_record_parse("[1]", 3, &back));
+        CHECK(!paynet_ledger_record_parse("{", 1, &back));
     }
 
     CASE("clamping what a ledger answers");
     {
-        CHECK(ledger_clamp(1.0 / 0.0) == LEDGER_MAX_HOLD && ledger_clamp(0.0 / 0.0) == 0
-              && ledger_clamp(-5) == 0 && ledger_clamp(12.5) == 12.5);
+        CHECK(paynet_ledger_clamp(1.0 / 0.0) == LEDGER_MAX_HOLD && paynet_ledger_clamp(0.0 / 0.0) == 0
+              && paynet_ledger_clamp(-5) == 0 && paynet_ledger_clamp(12.5) == 12.5);
     }
 
     CASE("holder line: sent, pending, uncertain, duplicate, no end");
@@ -141,7 +141,7 @@ void suite_ledger(void)
     {
         struct ledger *l;
         paynet_error err;
-        CHECK(ledger_open("memory", 5, &l, &err) == PAYNET_OK);
+        CHECK(paynet_ledger_open("memory", 5, &l, &err) == PAYNET_OK);
         paynet_holder mine = record("pending", "ayse"), seen;
         int granted = 0, ours = 0, held = 0, released = 0;
         CHECK(l->methods->claim(l, "k1", "t1", &mine, 10, &granted, &seen, &err) == PAYNET_OK);
@@ -179,7 +179,7 @@ void suite_ledger(void)
         CHECK(count == 1 && strcmp(list[0].reason, "no SMS came") == 0
               && strcmp(list[0].session_id, "order-42") == 0);
         free(list);
-        ledger_close(l);
+        paynet_ledger_close(l);
     }
 
     CASE("ledger specs: refused before any I/O");
@@ -190,14 +190,14 @@ void suite_ledger(void)
                              "redis://user@h", "redis://:@h", "redis+unix://relative",
                              "redis+unix:///s?x=1", "redis://h/x", "memory\n"};
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-            CHECK(ledger_open(bad[i], 5, &l, &err) == PAYNET_INVALID);
+            CHECK(paynet_ledger_open(bad[i], 5, &l, &err) == PAYNET_INVALID);
             CHECK(l == NULL);
         }
-        CHECK(ledger_open("redis://:pw@127.0.0.1:6390/2", 5, &l, &err) == PAYNET_OK);
+        CHECK(paynet_ledger_open("redis://:pw@127.0.0.1:6390/2", 5, &l, &err) == PAYNET_OK);
         CHECK_STR(l->name, "redis://:***@127.0.0.1:6390/2");
-        ledger_close(l);
-        CHECK(ledger_open("redis+unix:///run/redis.sock?db=3", 5, &l, &err) == PAYNET_OK);
+        paynet_ledger_close(l);
+        CHECK(paynet_ledger_open("redis+unix:///run/redis.sock?db=3", 5, &l, &err) == PAYNET_OK);
         CHECK_STR(l->name, "redis+unix:///run/redis.sock?db=3");
-        ledger_close(l);
+        paynet_ledger_close(l);
     }
 }

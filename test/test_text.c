@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "paynet.h"
+#include "internal.h"
 #include "unit.h"
 
 #define FFFD "\xEF\xBF\xBD"
