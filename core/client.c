@@ -664,13 +664,13 @@ static void end_send(paynet_client *c)
  * holds the number for unknown_hold; any other releases it. */
 static void fail_send(paynet_client *c, paynet_error *err)
 {
-    int uncertain = err->delivered == PAYNET_DELIVERED_UNKNOWN
-                    || (err->kind == PAYNET_PROTOCOL && err->http_status == 200);
+    int uncertain = paynet_may_have_sent(err);
     /* Paynet says a code sent earlier (by anyone) is still valid */
     int duplicate = err->kind == PAYNET_API && err->code == PAYNET_CODE_duplicatedata;
     if ((uncertain || duplicate) && c->unknown_hold > 0) {
         settle(c, duplicate ? "duplicate" : "uncertain", c->unknown_hold, NULL, NULL, 0);
         err->retry_after = c->unknown_hold;
+        err->held = 1;
     } else {
         settle(c, "released", 0, NULL, NULL, 0);
     }

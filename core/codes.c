@@ -79,6 +79,12 @@ const char *paynet_status_name(paynet_status status)
     return "unknown";
 }
 
+int paynet_may_have_sent(const paynet_error *err)
+{
+    return err->delivered == PAYNET_DELIVERED_UNKNOWN
+           || (err->kind == PAYNET_PROTOCOL && err->http_status == 200);
+}
+
 const char *paynet_delivered_name(paynet_delivered delivered)
 {
     switch (delivered) {
@@ -99,6 +105,7 @@ paynet_status paynet_fail(paynet_error *err, paynet_status kind,
     err->http_status = 0;
     err->code = PAYNET_NO_CODE;
     err->has_holder = 0;
+    err->held = 0;
     err->retry_after = 0;
     va_list ap;
     va_start(ap, format);

@@ -125,9 +125,16 @@ typedef struct paynet_error {
     int code;           /* Paynet result code, or PAYNET_NO_CODE */
     double retry_after; /* seconds; set for cooldown and for held numbers */
     char message[PAYNET_MESSAGE_SIZE];
+    int held;             /* this failure left the number held (retry_after) */
     int has_holder;       /* cooldown: who holds the number */
     paynet_holder holder;
 } paynet_error;
+
+/* The operator's question, answered once for every front end: could an SMS
+ * have gone out in this failed send?  Yes when the request may have left
+ * and the answer was lost (delivered unknown), or Paynet accepted it (HTTP
+ * 200) and the reply was unusable.  Such a failure holds the number. */
+int paynet_may_have_sent(const paynet_error *err);
 
 /* An instant in UTC: seconds since the Unix epoch and nanoseconds. */
 typedef struct paynet_instant {

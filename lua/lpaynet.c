@@ -85,6 +85,10 @@ static int push_error(lua_State *L, const paynet_error *err)
         set_integer(L, "http_status", err->http_status);
     if (err->retry_after > 0)
         set_number(L, "retry_after", err->retry_after);
+    lua_pushboolean(L, paynet_may_have_sent(err));
+    lua_setfield(L, -2, "may_have_sent");
+    lua_pushboolean(L, err->held || err->has_holder);
+    lua_setfield(L, -2, "held");
     if (err->has_holder) {
         push_holder(L, &err->holder);
         lua_setfield(L, -2, "holder");

@@ -90,6 +90,26 @@ describe("paynet-otp", function()
     { 6, "a reply that never comes", "5000000103", "--timeout 1", "timeout" },
     { 6, "an unusable reply to a 200", "5000000105", "", "protocol" },
   }
+  -- what --json says for each, exactly: delivered, may_have_sent, held
+  local expected = {
+    ["an invalid number"] = { "no", false, false },
+    ["an invalid session id"] = { "no", false, false },
+    ["a number the ledger holds"] = { "no", false, true },
+    ["a number Paynet says still has a valid code"] = { "yes", false, true },
+    ["a Paynet refusal"] = { "yes", false, false },
+    ["an HTTP error"] = { "yes", false, false },
+    ["a gateway's 502 (the backend may have sent)"] = { "unknown", true, true },
+    ["a refused connection"] = { "no", false, false },
+    ["a reply that never comes"] = { "unknown", true, true },
+    ["an unusable reply to a 200"] = { "yes", true, true },
+  }
+  local next_steps = {
+    [2] = "correct the input and run again",
+    [3] = "wait: the customer can use the code they have",
+    [4] = "see Paynet's code and message; do not retry blindly",
+    [5] = "nothing was sent: it is safe to run again",
+    [6] = "an SMS may have gone out: ask the customer before sending again",
+  }
   for _, s in ipairs(statuses) do
     it(("exit %d for %s, in the line and in --json"):format(s[1], s[2]), function()
       local gsm = s[3] or H.gsm()
@@ -113,8 +133,12 @@ describe("paynet-otp", function()
       assert.is_false(r.ok)
       assert.are.equal(s[5], r.kind)
       assert.are.equal(s[1], r.exit_status)
-      assert.truthy(r.delivered == "no" or r.delivered == "yes" or r.delivered == "unknown")
-      assert.truthy(#r.next_step > 10)
+      local e = expected[s[2]]
+      assert.are.equal(e[1], r.delivered)
+      assert.are.equal(e[2], r.may_have_sent)
+      assert.are.equal(e[3], r.held)
+      assert.are.equal(next_steps[s[1]], r.next_step)
+      assert.truthy(err == "" and r.next_step == next_steps[s[1]])
     end)
   end
 

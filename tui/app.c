@@ -265,7 +265,7 @@ unsigned app_send_finished(struct app *app, paynet_status status,
         return APP_REDRAW;
     }
 
-    int maybe = err->delivered == PAYNET_DELIVERED_UNKNOWN;
+    int maybe = paynet_may_have_sent(err);
     enum app_tone tone = status == PAYNET_CANCELLED ? TONE_WARN : TONE_ERROR;
     set_status(app, tone, app_error_advice(status, err->code, err->delivered));
     error_detail(err, app->detail, sizeof app->detail);
