@@ -396,6 +396,8 @@ void paynet_client_free(paynet_client *c)
 
 const char *paynet_client_url(const paynet_client *c) { return c->url; }
 
+const char *paynet_client_operator(const paynet_client *c) { return c->record.operator_name; }
+
 static void client_debug(const paynet_client *c, const char *format, ...)
     PAYNET_PRINTF(2, 3);
 

@@ -190,6 +190,9 @@ paynet_status paynet_client_new(const paynet_config *config,
                                 paynet_client **out, paynet_error *err);
 void paynet_client_free(paynet_client *client);
 const char *paynet_client_url(const paynet_client *client);
+/* Who sends, as the ledger records it: the config's operator_name, else
+ * $USER, else the account's name. */
+const char *paynet_client_operator(const paynet_client *client);
 
 /* ---- sending ------------------------------------------------------------- */
 

@@ -2,7 +2,7 @@
  * paynet-tui — the support-desk operator screen: type a phone number and
  * a session id, press Enter, watch the countdown to otp_expire.
  *
- * main.c holds the options, the secret, the audit log and the one event
+ * main.c holds the options and the one event
  * loop: it waits on the keyboard, the core's sockets and the next visible
  * change of the clock together (paynet_wait), turns keys into actions
  * (keys.c), feeds actions and the core's outcomes to the state machine
@@ -14,7 +14,6 @@
 #include <getopt.h>
 #include <locale.h>
 #include <math.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
 #include "app.h"
+#include "audit.h"
 #include "keys.h"
 #include "paynet.h"
 #include "view.h"
@@ -162,77 +160,6 @@ static int parse_options(int argc, char **argv, struct options *o)
     return -1;
 }
 
-/* ---- the audit log --------------------------------------------------------- */
-
-static void local_time_text(time_t t, const char *format, char *out, size_t size)
-{
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(out, size, format, &tm);
-}
-
-/* RFC 3339 local time: "2026-11-25T20:01:02+03:00" */
-static void rfc3339_now(char *out, size_t size)
-{
-    char zone[8];
-    time_t t = time(NULL);
-    local_time_text(t, "%Y-%m-%dT%H:%M:%S", out, size);
-    local_time_text(t, "%z", zone, sizeof zone);
-    size_t n = strlen(out);
-    if (strlen(zone) == 5)
-        snprintf(out + n, size - n, "%.3s:%.2s", zone, zone + 3);
-}
-
-static const char *operator_name(void)
-{
-    const char *user = getenv("USER");
-    if (user != NULL && user[0] != '\0')
-        return user;
-    struct passwd *pw = getpwuid(getuid());
-    return pw != NULL ? pw->pw_name : "unknown";
-}
-
-/* One JSON line per send; returns 0 (with errno) when it could not. */
-static int audit_write(int fd, const char *env, const struct app *app, paynet_status status,
-                       const paynet_result *res, const paynet_error *err)
-{
-    char now[40], masked[PAYNET_GSM_SIZE];
-    if (fd < 0)
-        return 1;
-    rfc3339_now(now, sizeof now);
-    paynet_mask_gsm(app->sending_gsm, masked);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "time", now);
-    cJSON_AddStringToObject(o, "operator", operator_name());
-    cJSON_AddStringToObject(o, "env", env);
-    cJSON_AddStringToObject(o, "number", masked);
-    cJSON_AddStringToObject(o, "session_id", app->sending_session);
-    cJSON_AddStringToObject(o, "outcome", status == PAYNET_OK ? "sent" : paynet_status_name(status));
-    if (status == PAYNET_OK) {
-        cJSON_AddNumberToObject(o, "code", res->code);
-        cJSON_AddStringToObject(o, "otp_expire", res->otp_expire);
-        cJSON_AddStringToObject(o, "delivered", "yes");
-    } else {
-        if (err->code != PAYNET_NO_CODE)
-            cJSON_AddNumberToObject(o, "code", err->code);
-        else
-            cJSON_AddNullToObject(o, "code");
-        cJSON_AddNullToObject(o, "otp_expire");
-        cJSON_AddStringToObject(o, "delivered", paynet_delivered_name(err->delivered));
-    }
-    char *text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (text == NULL) {
-        errno = ENOMEM;
-        return 0;
-    }
-    size_t n = strlen(text);
-    text[n] = '\n'; /* replaces the terminator: written by length */
-    ssize_t written = write(fd, text, n + 1);
-    cJSON_free(text);
-    return written == (ssize_t)(n + 1);
-}
-
 /* ---- the loop ------------------------------------------------------------ */
 
 struct session {
@@ -259,12 +186,13 @@ static unsigned finish(struct session *s, paynet_status status, const paynet_res
 {
     char clock_text[16], expire_text[16] = "";
     time_t now = time(NULL);
-    local_time_text(now, "%H:%M:%S", clock_text, sizeof clock_text);
+    audit_local_time(now, "%H:%M:%S", clock_text, sizeof clock_text);
     if (status == PAYNET_OK) /* on the desk's clock, as the countdown is */
-        local_time_text(now + (time_t)lround(res->expires_in), "%H:%M:%S", expire_text,
+        audit_local_time(now + (time_t)lround(res->expires_in), "%H:%M:%S", expire_text,
                         sizeof expire_text);
     const char *env = s->opt.env;
-    int logged = audit_write(s->audit_fd, env, &s->app, status, res, err);
+    int logged = audit_write(s->audit_fd, env, paynet_client_operator(s->client), &s->app, status,
+                             res, err);
     int saved_errno = errno;
     unsigned flags = app_send_finished(&s->app, status, res, err, clock_text, expire_text);
     if (!logged)
