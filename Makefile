@@ -109,7 +109,7 @@ deps-hardening:
 check-asan: deps-hardening
 	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(SAN_CFLAGS)" WERROR=-Werror \
 	    all build-asan/test-units build-asan/test-transport build-asan/test-nomem build-asan/lua
-	@$(SAN_ENV) PAYNET_BUILD=build-asan PAYNET_LUA=build-asan/lua PAYNET_NO_RSS=1 \
+	@$(SAN_ENV) PAYNET_BUILD=build-asan PAYNET_LUA=build-asan/lua PAYNET_NO_RSS=1 PAYNET_NO_PRELOAD=1 \
 	    PAYNET_CFLAGS="$(SAN_CFLAGS)" sh tools/check.sh
 
 VALGRIND = valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,indirect \

@@ -420,3 +420,42 @@ describe("the ledger when things go wrong", function()
     assert.are.equal(("nil\tledger\n"):rep(3), out)
   end)
 end)
+
+-- The desk's wall clock jumps (libfaketime moves it for one process, not
+-- its monotonic or boot clock): no hold may get shorter.  Not under the
+-- sanitizers' Lua host, which must be the first library loaded.
+describe("holds when the wall clock jumps #faketime", function()
+  local libfaketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+  for _, case in ipairs {
+    { "memory", nil, "180 180 180" },
+    -- SQLite: the later of a wall-clock and a boot-clock end; a clock set
+    -- back an hour makes the hold err long, never short
+    { "SQLite", "sqlite", "180 180 3780" },
+  } do
+    it("on the " .. case[1] .. " ledger: a jump ahead shortens nothing", function()
+      local dir = H.tmpdir()
+      H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
+      local ledger = case[2] and ("sqlite:" .. dir .. "/l.db") or "memory"
+      H.write(dir .. "/time", "+0\n")
+      local out, code = H.lua_script(([[
+        local paynet = require "paynet"
+        local c = paynet.new { secret_key = "sck_sandbox", base_url = %q, ledger = %q }
+        local gsm = %q
+        assert(c:send_otp { user_gsm = gsm, otp_session_id = "jump" })
+        -- a second client reads the ledger alone (not the first's own memory)
+        if %q ~= "memory" then c = paynet.new { secret_key = "sck_sandbox", base_url = %q, ledger = %q } end
+        local function jump(to)
+          local f = assert(io.open(%q, "w")); f:write(to, "\n"); f:close()
+        end
+        local seen = { ("%%.0f"):format(c:remaining(gsm)) }
+        jump("+1h"); seen[#seen + 1] = ("%%.0f"):format(c:remaining(gsm))
+        jump("-1h"); seen[#seen + 1] = ("%%.0f"):format(c:remaining(gsm))
+        print(table.concat(seen, " "))
+      ]]):format(sandbox.url, ledger, H.gsm(), ledger, sandbox.url, ledger, dir .. "/time"),
+        ("LD_PRELOAD=%s FAKETIME_TIMESTAMP_FILE=%s FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1"):format(
+          libfaketime, H.quote(dir .. "/time")))
+      assert.are.equal(0, code, out)
+      assert.are.equal(case[3] .. "\n", out)
+    end)
+  end
+end)
