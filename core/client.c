@@ -34,6 +34,20 @@ struct reply {
     int overflow, nomem;
 };
 
+/* Where a send stands, as curl's CURLMstate says where a transfer does.
+ * paynet_send_start claims the number (IDLE -> CLAIMED) and starts the
+ * first attempt (-> TRANSFER); paynet_send_step sees an attempt end: one
+ * that failed before any byte of the body left, with retries and time
+ * remaining, waits (-> RETRY_WAIT -> TRANSFER); any other ends the send,
+ * settled in the ledger (-> IDLE).  paynet_send_cancel ends it from any
+ * state but IDLE. */
+enum send_state {
+    SEND_IDLE,       /* no send in flight; the easy handle is off the multi */
+    SEND_CLAIMED,    /* the ledger holds the number for us; no attempt running */
+    SEND_TRANSFER,   /* the easy handle is on the multi: libcurl moves bytes */
+    SEND_RETRY_WAIT  /* between attempts, off the multi, until retry_at */
+};
+
 struct paynet_client {
     CURL *easy;
     CURLM *multi;
@@ -46,7 +60,8 @@ struct paynet_client {
     void *debug_data;
 
     /* the send in flight */
-    int busy, added, attempts_left;
+    enum send_state state;
+    int attempts_left;
     double deadline, retry_at;
     char gsm[PAYNET_GSM_SIZE];
     char *body;
@@ -370,12 +385,10 @@ void paynet_client_free(paynet_client *c)
 {
     if (c == NULL)
         return;
-    if (c->busy) { /* settles the claim as a cancel would: released, or held */
+    if (c->state != SEND_IDLE) { /* settles the claim as a cancel would */
         paynet_error ignored;
         paynet_send_cancel(c, &ignored);
     }
-    if (c->added)
-        curl_multi_remove_handle(c->multi, c->easy);
     if (c->easy)
         curl_easy_cleanup(c->easy);
     if (c->multi)
@@ -510,7 +523,7 @@ paynet_status paynet_release(paynet_client *c, const char *user_gsm, const char 
     paynet_holder held;
     int is_held = 0, local_released = 0;
     *released = 0;
-    if (c->busy)
+    if (c->state != SEND_IDLE)
         return paynet_fail(err, PAYNET_BUSY, PAYNET_DELIVERED_NO,
                            "a send is in flight on this client");
     paynet_status status = paynet_gsm_normalize(user_gsm, gsm, err);
@@ -647,16 +660,15 @@ static paynet_status begin_attempt(paynet_client *c, paynet_error *err)
     if (curl_multi_add_handle(c->multi, c->easy) != CURLM_OK)
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO,
                            "libcurl could not start the transfer");
-    c->added = 1;
+    c->state = SEND_TRANSFER;
     return PAYNET_OK;
 }
 
 static void end_send(paynet_client *c)
 {
-    if (c->added)
+    if (c->state == SEND_TRANSFER)
         curl_multi_remove_handle(c->multi, c->easy);
-    c->added = 0;
-    c->busy = 0;
+    c->state = SEND_IDLE;
     c->retry_at = 0;
     cJSON_free(c->body);
     c->body = NULL;
@@ -683,7 +695,7 @@ paynet_status paynet_send_start(paynet_client *c, const char *user_gsm,
                                 const char *otp_session_id, paynet_error *err)
 {
     char gsm[PAYNET_GSM_SIZE];
-    if (c->busy)
+    if (c->state != SEND_IDLE)
         return paynet_fail(err, PAYNET_BUSY, PAYNET_DELIVERED_NO,
                            "a send is already in flight on this client");
     paynet_status status = paynet_gsm_normalize(user_gsm, gsm, err);
@@ -704,7 +716,7 @@ paynet_status paynet_send_start(paynet_client *c, const char *user_gsm,
     memcpy(c->gsm, gsm, sizeof gsm);
     c->body_length = strlen(c->body);
     c->body_left = 0;
-    c->busy = 1;
+    c->state = SEND_CLAIMED;
     c->attempts_left = c->retries;
     c->deadline = paynet_clock_mono() + c->timeout;
     c->retry_at = 0;
@@ -714,7 +726,7 @@ paynet_status paynet_send_start(paynet_client *c, const char *user_gsm,
     return status;
 }
 
-int paynet_send_in_flight(const paynet_client *c) { return c->busy; }
+int paynet_send_in_flight(const paynet_client *c) { return c->state != SEND_IDLE; }
 
 paynet_status paynet_wait(paynet_client *c, int extra_fd, int timeout_ms,
                           int *extra_ready, paynet_error *err)
@@ -722,7 +734,7 @@ paynet_status paynet_wait(paynet_client *c, int extra_fd, int timeout_ms,
     struct curl_waitfd extra = {extra_fd, CURL_WAIT_POLLIN, 0};
     if (timeout_ms < 0)
         timeout_ms = 1000;
-    if (c->busy && c->retry_at > 0) {
+    if (c->state == SEND_RETRY_WAIT) {
         double until = (c->retry_at - paynet_clock_mono()) * 1000;
         if (until < timeout_ms)
             timeout_ms = until > 0 ? (int)ceil(until) : 0;
@@ -840,11 +852,12 @@ static int retryable(const paynet_client *c, paynet_status status, const paynet_
 paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
                                paynet_error *err)
 {
-    if (!c->busy)
+    if (c->state == SEND_IDLE)
         return invalid(err, "no send is in flight");
-    if (c->retry_at > 0) {
+    if (c->state == SEND_RETRY_WAIT) {
         if (paynet_clock_mono() < c->retry_at)
             return PAYNET_PENDING;
+        c->state = SEND_CLAIMED;
         c->retry_at = 0;
         paynet_status status = begin_attempt(c, err);
         if (status != PAYNET_OK) {
@@ -874,10 +887,11 @@ paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
         return PAYNET_PENDING;
 
     curl_multi_remove_handle(c->multi, c->easy);
-    c->added = 0;
+    c->state = SEND_CLAIMED;
     paynet_status status = finish_transfer(c, rc, result, err);
     if (status != PAYNET_OK && retryable(c, status, err)) {
         c->attempts_left--;
+        c->state = SEND_RETRY_WAIT;
         c->retry_at = paynet_clock_mono() + RETRY_DELAY;
         return PAYNET_PENDING;
     }
@@ -915,7 +929,7 @@ paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
 
 void paynet_send_cancel(paynet_client *c, paynet_error *err)
 {
-    if (!c->busy) {
+    if (c->state == SEND_IDLE) {
         paynet_fail(err, PAYNET_CANCELLED, PAYNET_DELIVERED_NO, "no send was in flight");
         return;
     }
