@@ -337,108 +337,241 @@ static int drop_if_reused(struct MHD_Connection *c, const struct sandbox *s,
     return 1;
 }
 
+/* Each fault: (connection, sandbox, masked number) -> what MHD gets. */
+typedef enum MHD_Result fault_handler(struct MHD_Connection *c, struct sandbox *s,
+                                      const char *masked);
+
+#define JSON_TYPE "application/json; charset=utf-8"
+
+static enum MHD_Result error_500(struct MHD_Connection *c, struct sandbox *s, const char *m)
+{
+    (void)m;
+    return send_error(c, s, 500, "server_error", "Sunucu hatası", PAYNET_CODE_servererror);
+}
+
+static enum MHD_Result html_502(struct MHD_Connection *c, struct sandbox *s, const char *m)
+{
+    (void)m;
+    return send_text(c, s, 502,
+                     "<html><head><title>502 Bad Gateway</title></head>"
+                     "<body><h1>502 Bad Gateway</h1></body></html>",
+                     "text/html");
+}
+
+static enum MHD_Result never_answers(struct MHD_Connection *c, struct sandbox *s,
+                                     const char *m)
+{
+    (void)m;
+    hold_connection(c, s, 600);
+    return MHD_NO;
+}
+
+static enum MHD_Result cut_body(struct MHD_Connection *c, struct sandbox *s, const char *m)
+{
+    (void)m;
+    return queue(c, s, MHD_HTTP_OK,
+                 MHD_create_response_from_callback(200, 1024, read_cut, s, NULL), JSON_TYPE);
+}
+
+static enum MHD_Result malformed_json(struct MHD_Connection *c, struct sandbox *s,
+                                      const char *m)
+{
+    (void)m;
+    return send_text(c, s, MHD_HTTP_OK, "{\"code\":0,\"message\":\"Başarılı", JSON_TYPE);
+}
+
+static enum MHD_Result oversized(struct MHD_Connection *c, struct sandbox *s, const char *m)
+{
+    (void)m;
+    char *body = oversized_body();
+    if (body == NULL)
+        return MHD_NO;
+    return queue(c, s, MHD_HTTP_OK,
+                 MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE),
+                 JSON_TYPE);
+}
+
+static enum MHD_Result endless(struct MHD_Connection *c, struct sandbox *s, const char *m)
+{
+    (void)m;
+    return queue(c, s, MHD_HTTP_OK,
+                 MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, read_endless, s,
+                                                   NULL),
+                 JSON_TYPE);
+}
+
+static enum MHD_Result code_as_string(struct MHD_Connection *c, struct sandbox *s,
+                                      const char *m)
+{
+    (void)m;
+    return send_success(c, s, server_now(s) + s->opt.ttl, 1);
+}
+
+/* to this server under another host name, "localhost": a client that
+ * followed it would show up in the log */
+static enum MHD_Result redirect(struct MHD_Connection *c, struct sandbox *s, const char *m)
+{
+    (void)m;
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"",
+                                                             MHD_RESPMEM_PERSISTENT);
+    if (r != NULL)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, s->redirect);
+    return queue(c, s, 302, r, NULL);
+}
+
+static enum MHD_Result empty_200(struct MHD_Connection *c, struct sandbox *s, const char *m)
+{
+    (void)m;
+    return send_text(c, s, MHD_HTTP_OK, "", JSON_TYPE);
+}
+
+static enum MHD_Result plain_ok(struct MHD_Connection *c, struct sandbox *s, const char *m)
+{
+    (void)m;
+    return send_text(c, s, MHD_HTTP_OK, "OK", "text/plain");
+}
+
+static enum MHD_Result json_array(struct MHD_Connection *c, struct sandbox *s, const char *m)
+{
+    (void)m;
+    return send_text(c, s, MHD_HTTP_OK, "[0,\"Başarılı İşlem\"]", JSON_TYPE);
+}
+
+static enum MHD_Result wrong_types(struct MHD_Connection *c, struct sandbox *s, const char *m)
+{
+    (void)m;
+    return send_text(c, s, MHD_HTTP_OK, "{\"code\":true,\"message\":5}", JSON_TYPE);
+}
+
+static enum MHD_Result impossible_date(struct MHD_Connection *c, struct sandbox *s,
+                                       const char *m)
+{
+    (void)m;
+    return send_text(c, s, MHD_HTTP_OK,
+                     "{\"otp_expire\":\"2017-02-30T15:30:15.0581408+03:00\","
+                     "\"code\":0,\"message\":\"Başarılı İşlem\"}",
+                     JSON_TYPE);
+}
+
+static enum MHD_Result slow(struct MHD_Connection *c, struct sandbox *s, const char *m)
+{
+    (void)m;
+    if (!hold_connection(c, s, 3))
+        return MHD_NO;
+    return send_success(c, s, server_now(s) + s->opt.ttl, 0);
+}
+
+static enum MHD_Result empty_503(struct MHD_Connection *c, struct sandbox *s, const char *m)
+{
+    (void)m;
+    return send_text(c, s, 503, "", "text/plain");
+}
+
+static enum MHD_Result escapes(struct MHD_Connection *c, struct sandbox *s, const char *m)
+{
+    char expire[64], text[512];
+    (void)m;
+    format_expire(server_now(s) + s->opt.ttl, expire, sizeof expire);
+    snprintf(text, sizeof text,
+             "{\"otp_expire\":\"%s\",\"code\":0,\"message\":"
+             "\"Başarılı\\u001b[2J\\u001b]0;pwned\\u0007 İşlem\\r\\n\"}",
+             expire);
+    return send_text(c, s, MHD_HTTP_OK, text, JSON_TYPE);
+}
+
+static enum MHD_Result echo_key(struct MHD_Connection *c, struct sandbox *s, const char *m)
+{
+    char text[512];
+    (void)m;
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                   MHD_HTTP_HEADER_AUTHORIZATION);
+    snprintf(text, sizeof text, "kabul edilmedi: %s", auth ? auth : "");
+    return send_error(c, s, 400, "bad_request", text, PAYNET_CODE_badrequest);
+}
+
+static enum MHD_Result kept_alive_closed(struct MHD_Connection *c, struct sandbox *s,
+                                         const char *m)
+{
+    if (drop_if_reused(c, s, m, 0))
+        return MHD_NO;
+    return send_success(c, s, server_now(s) + s->opt.ttl, 0);
+}
+
+static enum MHD_Result kept_alive_reset(struct MHD_Connection *c, struct sandbox *s,
+                                        const char *m)
+{
+    if (drop_if_reused(c, s, m, 1))
+        return MHD_NO;
+    return send_success(c, s, server_now(s) + s->opt.ttl, 0);
+}
+
+static enum MHD_Result date_1970(struct MHD_Connection *c, struct sandbox *s, const char *m)
+{
+    char expire[64], text[512];
+    (void)m;
+    format_expire(server_now(s) + s->opt.ttl, expire, sizeof expire);
+    snprintf(text, sizeof text,
+             "{\"otp_expire\":\"%s\",\"code\":0,\"message\":\"Başarılı İşlem\"}", expire);
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(text), text,
+                                                             MHD_RESPMEM_MUST_COPY);
+    if (r == NULL)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_DATE, "Thu, 01 Jan 1970 00:00:00 GMT");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, JSON_TYPE);
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* The one list of fault numbers (50000001NN): what each does, and how.
+ * --scenarios prints it; the README's table and the man page are checked
+ * against that output (spec/sandbox_spec.lua). */
+static const struct fault {
+    int number;
+    const char *meaning;
+    fault_handler *handle;
+} faults[] = {
+    {1, "HTTP 500 with the error object, result code 8", error_500},
+    {2, "HTTP 502 with an HTML page", html_502},
+    {3, "never answers (holds the connection until the client gives up)", never_answers},
+    {4, "promises 200 bytes, sends part of them, closes the connection", cut_body},
+    {5, "malformed JSON", malformed_json},
+    {6, "a 100 KiB body", oversized},
+    {7, "a body that never ends", endless},
+    {8, "success with \"code\":\"0\" as a string", code_as_string},
+    {9, "a 302 redirect to itself under the name localhost", redirect},
+    {10, "an empty 200", empty_200},
+    {11, "OK as text/plain", plain_ok},
+    {12, "a JSON array", json_array},
+    {13, "JSON with wrong types", wrong_types},
+    {14, "an otp_expire of February 30th", impossible_date},
+    {15, "success after 3 seconds", slow},
+    {16, "an empty 503", empty_503},
+    {17, "success whose message holds terminal escape sequences", escapes},
+    {18, "a 400 error object whose message echoes the Authorization header", echo_key},
+    {19, "on a kept-alive connection: reads the request, closes without a reply; "
+         "on a fresh one: success", kept_alive_closed},
+    {20, "on a kept-alive connection: reads the request, resets the connection; "
+         "on a fresh one: success", kept_alive_reset},
+    {21, "success with a Date header of 1970 (a gateway whose clock is dead)", date_1970},
+};
+
+static void print_scenarios(FILE *out)
+{
+    fputs("50000000NN  answers result code NN (01 to 21) with HTTP 200\n", out);
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+        fprintf(out, "50000001%02d  %s\n", faults[i].number, faults[i].meaning);
+}
+
 static enum MHD_Result fault(struct MHD_Connection *c, struct sandbox *s, int n,
                              const char *masked)
 {
-    char expire[64];
-    char text[512];
-    struct MHD_Response *r;
     log_line(s, "%s -> fault %02d", masked, n);
-    switch (n) {
-    case 1: /* HTTP 500 with the documented error object */
-        return send_error(c, s, 500, "server_error", "Sunucu hatası", PAYNET_CODE_servererror);
-    case 2: /* a proxy's HTML page */
-        return send_text(c, s, 502,
-                         "<html><head><title>502 Bad Gateway</title></head>"
-                         "<body><h1>502 Bad Gateway</h1></body></html>",
-                         "text/html");
-    case 3: /* never answers: holds the connection until the client leaves */
-        hold_connection(c, s, 600);
-        return MHD_NO;
-    case 4: /* promises 200 bytes, sends some, closes */
-        r = MHD_create_response_from_callback(200, 1024, read_cut, s, NULL);
-        return queue(c, s, MHD_HTTP_OK, r, "application/json; charset=utf-8");
-    case 5: /* malformed JSON */
-        return send_text(c, s, MHD_HTTP_OK, "{\"code\":0,\"message\":\"Başarılı",
-                         "application/json; charset=utf-8");
-    case 6: { /* 100 KiB body, over the client's 64 KiB cap */
-        char *body = oversized_body();
-        if (body == NULL)
-            return MHD_NO;
-        r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
-        return queue(c, s, MHD_HTTP_OK, r, "application/json; charset=utf-8");
-    }
-    case 7: /* a body that never ends */
-        r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, read_endless, s, NULL);
-        return queue(c, s, MHD_HTTP_OK, r, "application/json; charset=utf-8");
-    case 8: /* success with "code" as a string, as the docs describe it */
-        return send_success(c, s, server_now(s) + s->opt.ttl, 1);
-    case 9: /* a redirect to another host name (this server as "localhost",
-             * so that a client that follows it shows up in the log) */
-        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
-        if (r != NULL)
-            MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, s->redirect);
-        return queue(c, s, 302, r, NULL);
-    case 10: /* empty body */
-        return send_text(c, s, MHD_HTTP_OK, "", "application/json; charset=utf-8");
-    case 11: /* not JSON */
-        return send_text(c, s, MHD_HTTP_OK, "OK", "text/plain");
-    case 12: /* JSON of the wrong shape */
-        return send_text(c, s, MHD_HTTP_OK, "[0,\"Başarılı İşlem\"]",
-                         "application/json; charset=utf-8");
-    case 13: /* JSON with wrong types */
-        return send_text(c, s, MHD_HTTP_OK, "{\"code\":true,\"message\":5}",
-                         "application/json; charset=utf-8");
-    case 14: /* an otp_expire that is not a real date */
-        return send_text(c, s, MHD_HTTP_OK,
-                         "{\"otp_expire\":\"2017-02-30T15:30:15.0581408+03:00\","
-                         "\"code\":0,\"message\":\"Başarılı İşlem\"}",
-                         "application/json; charset=utf-8");
-    case 15: /* slow: success after 3 s */
-        if (!hold_connection(c, s, 3))
-            return MHD_NO;
-        return send_success(c, s, server_now(s) + s->opt.ttl, 0);
-    case 16: /* 503 with an empty body */
-        return send_text(c, s, 503, "", "text/plain");
-    case 17: /* success whose message holds terminal control sequences */
-        format_expire(server_now(s) + s->opt.ttl, expire, sizeof expire);
-        snprintf(text, sizeof text,
-                 "{\"otp_expire\":\"%s\",\"code\":0,\"message\":"
-                 "\"Başarılı\\u001b[2J\\u001b]0;pwned\\u0007 İşlem\\r\\n\"}",
-                 expire);
-        return send_text(c, s, MHD_HTTP_OK, text, "application/json; charset=utf-8");
-    case 19: /* the kept-alive connection dies after the request was read,
-              * before any reply byte (a restarted backend, an idle timeout
-              * in a load balancer): closed (19) or reset (20); on a fresh
-              * connection, success */
-    case 20:
-        if (drop_if_reused(c, s, masked, n == 20))
-            return MHD_NO;
-        return send_success(c, s, server_now(s) + s->opt.ttl, 0);
-    case 21: { /* success from a gateway whose clock is dead: Date in 1970 */
-        format_expire(server_now(s) + s->opt.ttl, expire, sizeof expire);
-        snprintf(text, sizeof text,
-                 "{\"otp_expire\":\"%s\",\"code\":0,\"message\":\"Başarılı İşlem\"}", expire);
-        r = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_COPY);
-        if (r == NULL)
-            return MHD_NO;
-        MHD_add_response_header(r, MHD_HTTP_HEADER_DATE, "Thu, 01 Jan 1970 00:00:00 GMT");
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                "application/json; charset=utf-8");
-        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-        MHD_destroy_response(r);
-        return ret;
-    }
-    case 18: { /* a careless server that echoes the Authorization header */
-        const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                       MHD_HTTP_HEADER_AUTHORIZATION);
-        snprintf(text, sizeof text, "kabul edilmedi: %s", auth ? auth : "");
-        return send_error(c, s, 400, "bad_request", text, PAYNET_CODE_badrequest);
-    }
-    default:
-        return send_error(c, s, 400, "bad_request", "bilinmeyen senaryo numarası",
-                          PAYNET_CODE_badrequest);
-    }
+    for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+        if (faults[i].number == n)
+            return faults[i].handle(c, s, masked);
+    return send_error(c, s, 400, "bad_request", "bilinmeyen senaryo numarası",
+                      PAYNET_CODE_badrequest);
 }
 
 /* ---- the resend rule ----------------------------------------------------- */
@@ -640,12 +773,13 @@ static void usage(FILE *out)
           "  --tls-cert FILE     serve HTTPS with this PEM certificate...\n"
           "  --tls-key FILE      ...and this PEM private key\n"
           "  --quiet             do not log requests to stderr\n"
+          "  --scenarios         list the scenario and fault numbers and exit\n"
           "  --help              show this help and exit\n"
           "  --version           show the version and exit\n"
           "\n"
           "Once ready it prints one line, 'listening on http://127.0.0.1:PORT',\n"
           "and serves until SIGINT or SIGTERM.  Numbers 50000000NN answer result\n"
-          "code NN; numbers 50000001NN trigger fault NN (see the README).\n",
+          "code NN; numbers 50000001NN trigger fault NN (--scenarios lists them).\n",
           out);
 }
 
@@ -700,6 +834,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
+        {"scenarios", no_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
     double v;
@@ -742,6 +877,9 @@ static int parse_options(int argc, char **argv, struct options *o)
             return 0;
         case 'V':
             printf("paynet-sandbox %s\n", PAYNET_VERSION);
+            return 0;
+        case 'S':
+            print_scenarios(stdout);
             return 0;
         default:
             fprintf(stderr, "Try 'paynet-sandbox --help'.\n");

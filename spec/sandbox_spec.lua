@@ -183,3 +183,27 @@ describe("paynet-sandbox --ttl 0", function()
     end
   end)
 end)
+
+describe("paynet-sandbox --scenarios", function()
+  it("is the one list: the README's table and the man page say the same", function()
+    local out, code = H.capture(H.sandbox_bin .. " --scenarios")
+    assert.are.equal(0, code)
+    local readme = H.read("README.md"):gsub("`", "")
+    local man = H.capture("MANWIDTH=400 man -l man/paynet-sandbox.1 2>/dev/null", true)
+      :gsub("\u{2010}", "-"):gsub("%s+", " ")
+    local faults = 0
+    for number, meaning in out:gmatch("(50000001%d%d)  ([^\n]+)") do
+      faults = faults + 1
+      assert.truthy(readme:find("| " .. number .. " | " .. meaning .. " |", 1, true),
+                    number .. " is not in the README's table as: " .. meaning)
+      assert.truthy(man:find(number:sub(9) .. " " .. meaning, 1, true),
+                    number .. " is not in the man page as: " .. meaning)
+    end
+    assert.are.equal(21, faults)
+    -- and each number behaves as listed: an unknown one is refused
+    local s = H.shared()
+    local status, body = send(s.url, "5000000199")
+    assert.are.equal(400, status)
+    assert.truthy(body:find("bilinmeyen senaryo", 1, true), body)
+  end)
+end)
