@@ -523,6 +523,22 @@ static enum MHD_Result date_1970(struct MHD_Connection *c, struct sandbox *s, co
     return ret;
 }
 
+static enum MHD_Result echo_key_success(struct MHD_Connection *c, struct sandbox *s,
+                                        const char *m)
+{
+    char expire[64], text[1024];
+    (void)m;
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                   MHD_HTTP_HEADER_AUTHORIZATION);
+    format_expire(server_now(s) + s->opt.ttl, expire, sizeof expire);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "otp_expire", expire);
+    cJSON_AddNumberToObject(o, "code", 0);
+    snprintf(text, sizeof text, "Başarılı İşlem (%s)", auth ? auth : "");
+    cJSON_AddStringToObject(o, "message", text);
+    return send_json(c, s, MHD_HTTP_OK, o);
+}
+
 /* The one list of fault numbers (50000001NN): what each does, and how.
  * --scenarios prints it; the README's table and the man page are checked
  * against that output (spec/sandbox_spec.lua). */
@@ -554,6 +570,7 @@ static const struct fault {
     {20, "on a kept-alive connection: reads the request, resets the connection; "
          "on a fresh one: success", kept_alive_reset},
     {21, "success with a Date header of 1970 (a gateway whose clock is dead)", date_1970},
+    {22, "success whose message echoes the Authorization header", echo_key_success},
 };
 
 static void print_scenarios(FILE *out)

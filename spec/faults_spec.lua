@@ -129,6 +129,19 @@ describe("sandbox faults", function()
     assert.are.equal("Başarılı\u{FFFD}[2J\u{FFFD}]0;pwned\u{FFFD} İşlem  ", res.message)
   end)
 
+  it("5000000122: a key echoed in a success message never reaches the caller", function()
+    for _, key in ipairs { "sck_echoed_in_success_0123456789", ("sck_" .. ("Ab9_"):rep(127)) } do
+      local own = H.start_sandbox { secret_key = key }
+      H.defer(finally, function() own:remove() end)
+      local c = paynet.new { secret_key = key, base_url = own.url }
+      local res = assert(c:send_otp { user_gsm = "5000000122", otp_session_id = H.session() })
+      assert.truthy(res.message:find("^Başarılı İşlem %(Basic %*%*%*%*"), res.message)
+      for i = 1, #key - 7 do
+        assert.falsy(res.message:find(key:sub(i, i + 7), 1, true), res.message)
+      end
+    end
+  end)
+
   it("a redirect is not followed: nothing reaches the other host", function()
     -- the Location names this same sandbox as "localhost": a client that
     -- followed it would show up as a second request in the log

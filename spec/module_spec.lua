@@ -69,9 +69,12 @@ describe("paynet.normalize_gsm", function()
   end
 
   it("raises on a non-string: a number has lost its leading 0 or +", function()
-    assert.has_error(function() paynet.normalize_gsm(5321234567) end)
-    assert.has_error(function() paynet.normalize_gsm(nil) end)
-    assert.has_error(function() paynet.normalize_gsm({}) end)
+    assert.has_error(function() paynet.normalize_gsm(5321234567) end,
+                     "bad argument #1 to 'normalize_gsm' (string expected, got number)")
+    assert.has_error(function() paynet.normalize_gsm(nil) end,
+                     "bad argument #1 to 'normalize_gsm' (string expected, got nil)")
+    assert.has_error(function() paynet.normalize_gsm({}) end,
+                     "bad argument #1 to 'normalize_gsm' (string expected, got table)")
   end)
 end)
 
@@ -99,7 +102,8 @@ describe("paynet.parse_expire", function()
   end
 
   it("raises on a non-string", function()
-    assert.has_error(function() paynet.parse_expire(1500294615) end)
+    assert.has_error(function() paynet.parse_expire(1500294615) end,
+                     "bad argument #1 to 'parse_expire' (string expected, got number)")
   end)
 end)
 
@@ -210,7 +214,8 @@ describe("paynet.Client lifetime", function()
     local r, err = c:remaining("12")
     assert.is_nil(r)
     assert.are.equal("invalid", err.kind)
-    assert.has_error(function() c:remaining(5321234567) end)
+    assert.has_error(function() c:remaining(5321234567) end,
+                     "bad argument #1 to 'remaining' (string expected, got number)")
   end)
 end)
 
@@ -247,18 +252,23 @@ end)
 describe("client:send_otp misuse", function()
   local c = paynet.new { secret_key = "k", base_url = "http://127.0.0.1:1" }
   local misuse = {
-    { "no table", nil },
-    { "a string", "5321234567" },
-    { "no user_gsm", { otp_session_id = "x" } },
-    { "no otp_session_id", { user_gsm = "5321234567" } },
-    { "a numeric user_gsm", { user_gsm = 5321234567, otp_session_id = "x" } },
-    { "a numeric otp_session_id", { user_gsm = "5321234567", otp_session_id = 42 } },
-    { "a table user_gsm", { user_gsm = {}, otp_session_id = "x" } },
-    { "an unknown field", { user_gsm = "5321234567", otp_session_id = "x", gsm = 1 } },
+    { "no table", nil, "table expected, got nil" },
+    { "a string", "5321234567", "table expected, got string" },
+    { "no user_gsm", { otp_session_id = "x" }, "user_gsm must be a string, got nil" },
+    { "no otp_session_id", { user_gsm = "5321234567" }, "otp_session_id must be a string, got nil" },
+    { "a numeric user_gsm", { user_gsm = 5321234567, otp_session_id = "x" },
+      "user_gsm must be a string, got number" },
+    { "a numeric otp_session_id", { user_gsm = "5321234567", otp_session_id = 42 },
+      "otp_session_id must be a string, got number" },
+    { "a table user_gsm", { user_gsm = {}, otp_session_id = "x" }, "user_gsm must be a string, got table" },
+    { "an unknown field", { user_gsm = "5321234567", otp_session_id = "x", gsm = 1 },
+      "send_otp: unknown option 'gsm'" },
   }
   for _, case in ipairs(misuse) do
     it("raises on " .. case[1], function()
-      assert.has_error(function() c:send_otp(case[2]) end)
+      local ok, message = pcall(c.send_otp, c, case[2])
+      assert.is_false(ok)
+      assert.truthy(tostring(message):find(case[3], 1, true), message)
     end)
   end
 end)

@@ -27,6 +27,11 @@ void unit_case(const char *name)
 
 void unit_check(int ok, const char *expression, const char *file, int line)
 {
+    if (!case_open) { /* a CHECK outside any CASE still counts */
+        case_open = 1;
+        case_failed = 0;
+        case_name = "(a check outside any case)";
+    }
     if (ok)
         return;
     if (!case_failed)
