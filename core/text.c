@@ -47,6 +47,34 @@ static size_t utf8_decode(const unsigned char *s, size_t n, unsigned *cp)
     return len;
 }
 
+int paynet_utf8_valid(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned cp;
+        size_t len = utf8_decode(s + i, n - i, &cp);
+        if (len == 0)
+            return 0;
+        i += len;
+    }
+    return 1;
+}
+
+void paynet_copy_utf8(char *dst, size_t size, const char *src)
+{
+    if (size == 0)
+        return;
+    size_t n = strlen(src);
+    if (n >= size) {
+        n = size - 1;
+        /* back off continuation bytes so a character is never cut */
+        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 static int unsafe_code_point(unsigned cp)
 {
     return cp < 0x20 || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F)
