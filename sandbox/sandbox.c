@@ -539,6 +539,16 @@ static enum MHD_Result echo_key_success(struct MHD_Connection *c, struct sandbox
     return send_json(c, s, MHD_HTTP_OK, o);
 }
 
+static enum MHD_Result escapes_in_error(struct MHD_Connection *c, struct sandbox *s,
+                                        const char *m)
+{
+    (void)m;
+    return send_error(c, s, 400, "bad_request",
+                      "kabul edilmedi\x1b[2J\x1b]0;pwned\x07 \xc2\x9b" "31m\xe2\x80\xae"
+                      "gnp.exe\xff",
+                      PAYNET_CODE_badrequest);
+}
+
 /* The one list of fault numbers (50000001NN): what each does, and how.
  * --scenarios prints it; the README's table and the man page are checked
  * against that output (spec/sandbox_spec.lua). */
@@ -571,6 +581,8 @@ static const struct fault {
          "on a fresh one: success", kept_alive_reset},
     {21, "success with a Date header of 1970 (a gateway whose clock is dead)", date_1970},
     {22, "success whose message echoes the Authorization header", echo_key_success},
+    {23, "a 400 error object whose message holds terminal escapes, C1, bidi and broken UTF-8",
+     escapes_in_error},
 };
 
 static void print_scenarios(FILE *out)

@@ -142,6 +142,15 @@ describe("sandbox faults", function()
     end
   end)
 
+  it("5000000123: an error's hostile text reaches the caller cleaned", function()
+    local c = paynet.new { secret_key = H.key, base_url = sandbox.url }
+    local _, err = c:send_otp { user_gsm = "5000000123", otp_session_id = H.session() }
+    assert.are.equal("api", err.kind)
+    assert.are.equal("kabul edilmedi\u{FFFD}[2J\u{FFFD}]0;pwned\u{FFFD} \u{FFFD}31m\u{FFFD}gnp.exe\u{FFFD}",
+                     err.message)
+    assert.truthy(utf8.len(tostring(err)))
+  end)
+
   it("a redirect is not followed: nothing reaches the other host", function()
     -- the Location names this same sandbox as "localhost": a client that
     -- followed it would show up as a second request in the log
