@@ -59,7 +59,8 @@ describe("the secret key", function()
     tui:wait_for("F10 Quit")
     for _, n in ipairs { H.gsm(), "5000000118", "5000000102" } do
       tui:keys("C-u"); tui:type(n); tui:keys("Tab", "C-u"); tui:type(H.session()); tui:keys("BTab", "Enter")
-      H.sleep(0.5)
+      -- the send's line in the history: its outcome is on the screen
+      tui:wait_for("  " .. n:sub(1, 3) .. "*****" .. n:sub(9) .. "  ")
       keep(tui:screen()); keep(tui:screen(true))
     end
     local key_file = dir .. "/key"

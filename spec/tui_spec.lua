@@ -146,8 +146,13 @@ describe("paynet-tui on screen", function()
     local first = tui:wait_for("otp-"):match("otp%-(%x+)")
     assert.are.equal(16, #first)
     tui:keys("F2")
-    H.sleep(0.2)
-    local second = tui:screen():match("otp%-(%x+)")
+    local second, deadline = nil, H.now() + 5 * H.slow
+    repeat -- wait for the new id itself, not a fixed while
+      second = tui:screen():match("otp%-(%x+)")
+      if second == first then H.sleep(0.05) end
+    until second ~= first or H.now() > deadline
+    assert.truthy(second, "no session id on the screen")
+    assert.are.equal(16, #second)
     assert.are_not.equal(first, second)
     tui:keys("F1")
     tui:wait_for("Help (Esc or F1 closes)")
