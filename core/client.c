@@ -913,7 +913,8 @@ paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
             }
         }
         memcpy(result->user_gsm, c->gsm, PAYNET_GSM_SIZE);
-        for_caller(c, result->message);
+        /* the decoder cleaned the server's words already: only the key */
+        paynet_text_mask_secret(result->message, c->secret);
         result->warning[0] = '\0';
         if (result->held_for <= 0)
             result->held_for = 0;
