@@ -133,8 +133,9 @@ describe("sandbox faults", function()
     for _, key in ipairs { "sck_echoed_in_success_0123456789", ("sck_" .. ("Ab9_"):rep(127)) } do
       local own = H.start_sandbox { secret_key = key }
       H.defer(finally, function() own:remove() end)
-      local c = paynet.new { secret_key = key, base_url = own.url }
+      local c = paynet.new { secret_key = key, base_url = own.url, retries = 3 }
       local res = assert(c:send_otp { user_gsm = "5000000122", otp_session_id = H.session() })
+      assert.are.equal(1, own:requests_settled(1))
       assert.truthy(res.message:find("^Başarılı İşlem %(Basic %*%*%*%*"), res.message)
       for i = 1, #key - 7 do
         assert.falsy(res.message:find(key:sub(i, i + 7), 1, true), res.message)
@@ -143,8 +144,10 @@ describe("sandbox faults", function()
   end)
 
   it("5000000123: an error's hostile text reaches the caller cleaned", function()
-    local c = paynet.new { secret_key = H.key, base_url = sandbox.url }
+    local c = paynet.new { secret_key = H.key, base_url = sandbox.url, retries = 3 }
+    local before = sandbox:requests_settled()
     local _, err = c:send_otp { user_gsm = "5000000123", otp_session_id = H.session() }
+    assert.are.equal(before + 1, sandbox:requests_settled(before + 1))
     assert.are.equal("api", err.kind)
     assert.are.equal("kabul edilmedi\u{FFFD}[2J\u{FFFD}]0;pwned\u{FFFD} \u{FFFD}31m\u{FFFD}gnp.exe\u{FFFD}",
                      err.message)
