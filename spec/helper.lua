@@ -62,6 +62,19 @@ end
 function H.now() return socket.gettime() end
 function H.sleep(s) socket.sleep(s) end
 
+-- polls fn until it returns a true value, and returns that value and the
+-- seconds it took; fails the spec with `what` after `timeout` seconds
+function H.wait_until(fn, timeout, what)
+  local t0 = H.now()
+  local deadline = t0 + (timeout or 5)
+  repeat
+    local v = fn()
+    if v then return v, H.now() - t0 end
+    H.sleep(0.01)
+  until H.now() > deadline
+  error("timed out waiting for " .. (what or "a condition"), 2)
+end
+
 -- busted keeps one `finally` per test, the last one given: H.defer(finally,
 -- fn) gathers them all, and the one registered runs them newest first.
 local deferred = {}
@@ -84,6 +97,13 @@ end
 
 local function alive(pid)
   return os.execute("kill -0 " .. pid .. " 2>/dev/null") == true
+end
+H.alive = alive
+
+-- kills pid with signal and waits until it is gone
+function H.kill(pid, signal)
+  os.execute(("kill -%s %s 2>/dev/null"):format(signal or "TERM", pid))
+  H.wait_until(function() return not alive(pid) end, 5, "process " .. pid .. " to end")
 end
 
 local Sandbox = {}
@@ -133,7 +153,7 @@ function Sandbox:log() return H.read(self.log_path) or "" end
 function Sandbox:requests()
   local n = 0
   for line in self:log():gmatch("[^\n]+") do
-    if line:find(" -> ", 1, true) then n = n + 1 end
+    if line:find(" -> ", 1, true) and not line:find("GET /probe-", 1, true) then n = n + 1 end
   end
   return n
 end
@@ -142,6 +162,27 @@ function Sandbox:connections()
   local n = 0
   for _ in self:log():gmatch("connection %d+ opened") do n = n + 1 end
   return n
+end
+
+-- requests answered before a probe the spec sends now: whatever a call that
+-- has returned sent reached the sandbox before the probe did, so when the
+-- probe's own line is in the log, so is theirs. Counts no probe.
+function Sandbox:requests_now()
+  self.probes = (self.probes or 0) + 1
+  local path = "/probe-" .. self.probes
+  os.execute(("curl -sk -o /dev/null --max-time 5 %s"):format(quote(self.url .. path)))
+  H.wait_until(function() return self:log():find("GET " .. path .. " -> ", 1, true) end, 5,
+    "the sandbox to log " .. path)
+  return self:requests()
+end
+
+-- runs a shell command in the background as soon as the log gains a line
+-- holding `text` (mid-send events: "kill Redis once the request arrived");
+-- close the returned handle to wait for it
+function Sandbox:on_log(text, command)
+  local _, lines = self:log():gsub("\n", "")
+  return io.popen(("until tail -n +%d %s | grep -qF -- %s; do sleep 0.01; done; %s"):format(
+    lines + 1, quote(self.log_path), quote(text), command))
 end
 
 -- waits for the log to settle: the sandbox logs just after it answers
@@ -346,6 +387,16 @@ function Tui:wait_for(text, timeout)
     H.sleep(0.05)
   until H.now() > deadline
   error(("screen never showed %q; it shows:\n%s"):format(text, screen), 2)
+end
+
+-- waits until the screen no longer shows `text`; returns the screen
+function Tui:wait_gone(text, timeout)
+  local screen
+  H.wait_until(function()
+    screen = self:screen()
+    return not screen:find(text, 1, true)
+  end, timeout or 5, "the screen to drop " .. text)
+  return screen
 end
 
 function Tui:keys(...)

@@ -168,8 +168,10 @@ describe("paynet-sandbox answers", function()
       c:receive("*a")
       c:close()
     end
-    H.sleep(0.1)
-    local log = s:log()
+    local log = H.wait_until(function()
+      local l = s:log()
+      return l:find("-> 405", 1, true) and l:find("forged -> 404", 1, true) and l
+    end, 5, "both requests in the log")
     assert.falsy(log:find("\27", 1, true), log)
     assert.falsy(log:find("\n12:00:00 sandbox: forged", 1, true), log)
     assert.truthy(log:find("/a\\x1b[2J\\x0a12:00:00 sandbox: forged -> 404", 1, true), log)
