@@ -30,6 +30,9 @@ describe("installing", function()
     -- the rock installs paynet-otp too, wrapped to find its module
     local version = H.capture(("cd / && %s/tree/bin/paynet-otp --version 2>&1"):format(H.quote(dir)))
     assert.are.equal("paynet-otp 0.1.0\n", version)
+    -- and its --json finds lua-cjson (Debian's, outside the tree)
+    local json = H.capture(("cd / && %s/tree/bin/paynet-otp holds --json --ledger memory 2>&1"):format(H.quote(dir)))
+    assert.are.equal('{"ledger":"memory","holds":[]}\n', json)
   end)
 
   it("make install honours PREFIX and DESTDIR, and make uninstall takes it all back", function()

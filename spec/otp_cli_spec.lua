@@ -161,6 +161,36 @@ describe("paynet-otp", function()
     assert.truthy(err:find("set PAYNET_SECRET_KEY or use --secret-key-file", 1, true), err)
   end)
 
+  it("with --json, a usage error is a JSON object too, and an absent field is null", function()
+    for _, args in ipairs { "send --json --gsm", "send --json --gsm 5321234567 --session s --bogus",
+                            "send --gsm 0212 --session s --env prod --json" } do
+      local out, err, code = otp_split(args)
+      assert.are.equal(2, code, args)
+      local r = cjson.decode(out)
+      assert.is_false(r.ok)
+      assert.are.equal("usage", r.outcome)
+      assert.are.equal(2, r.exit_status)
+      assert.are.equal("no", r.delivered)
+      assert.are.equal("correct the input and run again", r.next_step)
+      assert.truthy(err:find(r.message, 1, true), err) -- the same message, for a person
+    end
+    assert.are.equal("--gsm needs a value", cjson.decode((otp_split("send --json --gsm"))).message)
+    -- a refused connection has no Paynet code: the key is there, null
+    local out = send(H.gsm(), "--json --base-url http://127.0.0.1:" .. H.closed_port())
+    assert.truthy(out:find('"code":null', 1, true), out)
+    assert.are.equal(cjson.null, cjson.decode(out).http_status)
+    -- no holds is an empty list, not an empty object
+    assert.are.equal('{"ledger":"memory","holds":[]}\n', (otp_split("holds --json --ledger memory", "X=1")))
+    -- where lua-cjson is missing, --json says so before anything is sent
+    local before = sandbox:requests_settled()
+    local said, code = H.capture(("LUA_CPATH=%s PAYNET_SECRET_KEY=%s %s bin/paynet-otp send --json " ..
+      "--gsm %s --session s --base-url %s --ledger memory 2>&1"):format(H.quote("./" .. H.build .. "/?.so"),
+      H.key, H.lua, H.gsm(), sandbox.url))
+    assert.are.equal(1, code, said)
+    assert.truthy(said:find("--json needs lua-cjson", 1, true), said)
+    assert.are.equal(before, sandbox:requests_now())
+  end)
+
   it("reads the key from a private file and refuses one others can read", function()
     local dir = H.tmpdir()
     H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
