@@ -51,3 +51,24 @@ describe("README example", function()
     assert.are.equal(1, sandbox:requests_settled(1))
   end)
 end)
+
+describe("README layout", function()
+  it("names every file of the tree", function()
+    local layout = H.read("README.md"):match("\n## Layout\n\n```\n(.-)```")
+    assert.truthy(layout, "the README has a Layout section")
+    local files = H.capture("find core lua tui sandbox bin test spec rockspec man bench fuzz tools " ..
+                            "-path fuzz/corpus -prune -o -type f -print", true)
+    local count = 0
+    for path in files:gmatch("[^\n]+") do
+      count = count + 1
+      local dir, name = path:match("^([^/]+)/(.+)$")
+      -- a file is named by its name, or by its stem in "a.c/.h" pairs
+      local named = layout:find(name, 1, true) or
+                    layout:find(name:gsub("%.h$", "") .. ".c/.h", 1, true) or
+                    (name:match("_spec%.lua$") and layout:find(name:gsub("_spec%.lua$", ""), 1, true))
+      assert.truthy(named, path .. " is not in the README's layout")
+      assert.truthy(layout:find("\n" .. dir .. "/", 1, true) or layout:find("^" .. dir .. "/"), dir)
+    end
+    assert.is_true(count > 60, count)
+  end)
+end)
