@@ -137,6 +137,30 @@ static void bind_times(sqlite3_stmt *st, double seconds)
     sqlite3_bind_double(st, 6, paynet_ledger_clock_boot() + seconds);
 }
 
+/* Ends a write transaction: commits when rc says every step went well,
+ * else rolls back and says what failed while `doing`. */
+static paynet_status end_write(struct lite *s, int rc, const char *doing, paynet_error *err)
+{
+    if (rc == SQLITE_DONE && run(s->st[ST_COMMIT]) == SQLITE_DONE)
+        return PAYNET_OK;
+    paynet_status status = db_fail(s, doing, err);
+    run(s->st[ST_ROLLBACK]);
+    return status;
+}
+
+/* Writes a hold (a claim, or a settled one written anew): SQLITE_DONE or
+ * a failure. */
+static int insert_hold(struct lite *s, const char *key, const char *token, const char *json,
+                       double seconds)
+{
+    sqlite3_stmt *st = s->st[ST_CLAIM];
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, token, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
+    bind_times(st, seconds);
+    return run(st);
+}
+
 /* The row the statement stands on, as a holder; 0 when it has expired. */
 static int live_row(sqlite3_stmt *st, paynet_holder *holder)
 {
@@ -207,20 +231,11 @@ static paynet_status lite_claim(struct ledger *l, const char *key, const char *t
         sqlite3_bind_double(purge, 3, paynet_ledger_clock_boot());
         rc = run(purge);
         if (rc == SQLITE_DONE) {
-            sqlite3_stmt *st = s->st[ST_CLAIM];
-            sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 2, token, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
-            bind_times(st, pending);
-            rc = run(st);
+            rc = insert_hold(s, key, token, json, pending);
         }
     }
     free(json);
-    if (rc == SQLITE_DONE && run(s->st[ST_COMMIT]) == SQLITE_DONE)
-        return PAYNET_OK;
-    status = db_fail(s, "claiming a number", err);
-    run(s->st[ST_ROLLBACK]);
-    return status;
+    return end_write(s, rc, "claiming a number", err);
 }
 
 static paynet_status lite_settle(struct ledger *l, const char *key, const char *token,
@@ -257,20 +272,13 @@ static paynet_status lite_settle(struct ledger *l, const char *key, const char *
         *ours = 1;
     } else if (rc == SQLITE_DONE && !find(s, key, NULL, &rc) && rc == SQLITE_DONE) {
         /* the claim vanished (it ran out, or was removed): write it anew */
-        sqlite3_stmt *st = s->st[ST_CLAIM];
-        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, token, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, json, -1, SQLITE_STATIC);
-        bind_times(st, seconds);
-        rc = run(st);
+        rc = insert_hold(s, key, token, json, seconds);
         *ours = LEDGER_RECREATED;
     }
     free(json);
-    if (rc == SQLITE_DONE && run(s->st[ST_COMMIT]) == SQLITE_DONE)
-        return PAYNET_OK;
-    status = db_fail(s, "recording a send", err);
-    run(s->st[ST_ROLLBACK]);
-    *ours = 0;
+    status = end_write(s, rc, "recording a send", err);
+    if (status != PAYNET_OK)
+        *ours = 0;
     return status;
 }
 
@@ -321,11 +329,9 @@ static paynet_status lite_release(struct ledger *l, const char *key, const payne
         }
         free(json);
     }
-    if (rc == SQLITE_DONE && run(s->st[ST_COMMIT]) == SQLITE_DONE)
-        return PAYNET_OK;
-    status = db_fail(s, "releasing a number", err);
-    run(s->st[ST_ROLLBACK]);
-    *released = 0;
+    status = end_write(s, rc, "releasing a number", err);
+    if (status != PAYNET_OK)
+        *released = 0;
     return status;
 }
 

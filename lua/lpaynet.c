@@ -215,16 +215,26 @@ static const char *check_string(lua_State *L, int arg, size_t *length)
 
 /* ---- module functions ---------------------------------------------------- */
 
-static int l_normalize_gsm(lua_State *L)
+/* The phone number argument at idx, normalized into out: 0, or (on a NUL
+ * byte or an invalid number) the count of values pushed, nil and an error. */
+static int gsm_argument(lua_State *L, int idx, char out[PAYNET_GSM_SIZE])
 {
     size_t length;
-    const char *input = check_string(L, 1, &length);
-    char out[PAYNET_GSM_SIZE];
+    const char *input = check_string(L, idx, &length);
     paynet_error err;
     if (has_nul(input, length))
         return invalid_input(L, "phone number contains a NUL byte");
     if (paynet_gsm_normalize(input, out, &err) != PAYNET_OK)
         return push_error(L, &err);
+    return 0;
+}
+
+static int l_normalize_gsm(lua_State *L)
+{
+    char out[PAYNET_GSM_SIZE];
+    int pushed = gsm_argument(L, 1, out);
+    if (pushed)
+        return pushed;
     lua_pushstring(L, out);
     return 1;
 }
@@ -393,21 +403,29 @@ static int l_send_otp(lua_State *L)
     return 1;
 }
 
-static int l_remaining(lua_State *L)
+/* Looks up the number argument of client:remaining or client:holder: 0,
+ * or the count of values pushed for an error. */
+static int lookup_argument(lua_State *L, int *held, paynet_holder *holder)
 {
     paynet_client *client = check_open(L);
-    size_t length;
-    const char *input = check_string(L, 2, &length);
     char gsm[PAYNET_GSM_SIZE];
+    int pushed = gsm_argument(L, 2, gsm);
+    if (pushed)
+        return pushed;
     paynet_error err;
-    if (has_nul(input, length))
-        return invalid_input(L, "phone number contains a NUL byte");
-    if (paynet_gsm_normalize(input, gsm, &err) != PAYNET_OK)
+    *held = 0;
+    if (paynet_hold_lookup(client, gsm, held, holder, &err) != PAYNET_OK)
         return push_error(L, &err);
-    int held = 0;
+    return 0;
+}
+
+static int l_remaining(lua_State *L)
+{
+    int held;
     paynet_holder holder;
-    if (paynet_hold_lookup(client, gsm, &held, &holder, &err) != PAYNET_OK)
-        return push_error(L, &err);
+    int pushed = lookup_argument(L, &held, &holder);
+    if (pushed)
+        return pushed;
     lua_pushnumber(L, held ? holder.remaining : 0);
     return 1;
 }
@@ -415,16 +433,11 @@ static int l_remaining(lua_State *L)
 /* client:holder(number) -> the holder's table, or false when free */
 static int l_holder(lua_State *L)
 {
-    paynet_client *client = check_open(L);
-    size_t length;
-    const char *input = check_string(L, 2, &length);
-    paynet_error err;
+    int held;
     paynet_holder holder;
-    int held = 0;
-    if (has_nul(input, length))
-        return invalid_input(L, "phone number contains a NUL byte");
-    if (paynet_hold_lookup(client, input, &held, &holder, &err) != PAYNET_OK)
-        return push_error(L, &err);
+    int pushed = lookup_argument(L, &held, &holder);
+    if (pushed)
+        return pushed;
     if (held)
         push_holder(L, &holder);
     else
@@ -436,16 +449,17 @@ static int l_holder(lua_State *L)
 static int l_release(lua_State *L)
 {
     paynet_client *client = check_open(L);
-    size_t length, reason_length;
-    const char *input = check_string(L, 2, &length);
+    size_t reason_length;
     const char *reason = check_string(L, 3, &reason_length);
+    char gsm[PAYNET_GSM_SIZE];
+    int pushed = gsm_argument(L, 2, gsm);
+    if (pushed)
+        return pushed;
     paynet_error err;
     int released = 0;
-    if (has_nul(input, length))
-        return invalid_input(L, "phone number contains a NUL byte");
     if (reason_length == 0 || has_nul(reason, reason_length))
         return invalid_input(L, "a release needs a reason, without NUL bytes");
-    if (paynet_release(client, input, reason, &released, &err) != PAYNET_OK)
+    if (paynet_release(client, gsm, reason, &released, &err) != PAYNET_OK)
         return push_error(L, &err);
     lua_pushboolean(L, released);
     return 1;
