@@ -2,8 +2,9 @@
  * gsm.c — Turkish mobile numbers as people type them -> "5XXXXXXXXX".
  *
  * Accepted: ASCII digits with spaces, dashes and parentheses anywhere, and
- * one country or trunk prefix: "+90", "90" (12 digits in all) or "0"
- * (11 digits in all).  What remains must be 10 digits starting with 5.
+ * one country or trunk prefix: "+90", "0090", "90" or "0".  What remains
+ * must be 10 digits starting with 5.  A number still being typed is told
+ * how many digits it lacks, counted after its prefix.
  * Anything else is refused with a message that says why; the message never
  * echoes the input, which may hold control characters.
  */
@@ -62,29 +63,42 @@ paynet_status paynet_gsm_normalize(const char *input, char out[PAYNET_GSM_SIZE],
     }
     digits[count] = '\0';
 
+    /* the prefix: "+90", "0090", "90" before a 5, or "0"; a prefix still
+     * being typed ("0", "00", "009", "9") leaves no national digits yet */
     const char *national = digits;
     if (plus) {
-        if (count < 2 || digits[0] != '9' || digits[1] != '0')
+        if ((count >= 1 && digits[0] != '9') || (count >= 2 && digits[1] != '0'))
             return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
                                "phone number is not Turkish: after '+' it "
                                "must start with the country code 90");
-        national += 2;
-    } else if (count == 12 && digits[0] == '9' && digits[1] == '0') {
-        national += 2;
-    } else if (count == 11 && digits[0] == '0') {
+        national += count < 2 ? count : 2;
+    } else if (strncmp(digits, "0090", count < 4 ? count : 4) == 0 && count >= 2) {
+        national += count < 4 ? count : 4;
+    } else if (digits[0] == '0' && digits[1] == '0') {
+        return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
+                           "phone number is not Turkish: after 00 it "
+                           "must continue with the country code 90");
+    } else if (digits[0] == '0') {
         national += 1;
+    } else if (strcmp(digits, "9") == 0 || (digits[0] == '9' && digits[1] == '0')) {
+        national += count < 2 ? count : 2;
     }
 
     size_t n = strlen(national);
-    if (n != 10)
-        return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
-                           "phone number has %zu digits without its prefix; "
-                           "a Turkish mobile number has 10 (5XXXXXXXXX)",
-                           n);
-    if (national[0] != '5')
+    if (n > 0 && national[0] != '5')
         return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
                            "phone number is not a Turkish mobile number: it "
                            "must start with 5 (5XXXXXXXXX)");
+    if (n < 10)
+        return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
+                           "phone number needs %zu more digit%s (10 after the "
+                           "prefix: 5XXXXXXXXX)",
+                           10 - n, 10 - n == 1 ? "" : "s");
+    if (n > 10)
+        return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
+                           "phone number has %zu digits after its prefix; "
+                           "a Turkish mobile number has 10 (5XXXXXXXXX)",
+                           n);
     memcpy(out, national, 11);
     return PAYNET_OK;
 }

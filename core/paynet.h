@@ -286,7 +286,9 @@ void paynet_text_mask_secret(char *text, const char *secret);
 
 /* ---- pure helpers -------------------------------------------------------- */
 
-/* "+90 (532) 123 45 67" -> "5321234567". */
+/* "+90 (532) 123 45 67" -> "5321234567"; "+90", "0090", "90" or "0" in
+ * front.  A short number's message counts the digits it lacks after its
+ * prefix ("needs 4 more digits"). */
 paynet_status paynet_gsm_normalize(const char *input,
                                    char out[PAYNET_GSM_SIZE],
                                    paynet_error *err);

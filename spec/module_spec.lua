@@ -38,6 +38,7 @@ describe("paynet.normalize_gsm", function()
     ["905321234567"] = "5321234567",
     ["5321234567"] = "5321234567",
     ["0532-123-45-67"] = "5321234567",
+    ["0090 532 123 45 67"] = "5321234567",
   }
   for input, expected in pairs(valid) do
     it("normalises '" .. input .. "'", function()
@@ -47,7 +48,9 @@ describe("paynet.normalize_gsm", function()
 
   local invalid = {
     { "", "empty" },
-    { "532123456", "9 digits" },
+    { "532123456", "needs 1 more digit (10 after the prefix: 5XXXXXXXXX)" },
+    { "0532 123", "phone number needs 4 more digits" },
+    { "0044 20 7946 0958", "after 00 it must continue with the country code 90" },
     { "4321234567", "start with 5" },
     { "+15321234567", "country code 90" },
     { "532 123 45 6x", "'x'" },

@@ -46,7 +46,7 @@ static void test_inputs(void)
     CHECK(app.gsm_valid);
     CHECK_STR(app.gsm, "5321234567");
     app_set_input(&app, FOCUS_GSM, "0532 123");
-    CHECK(!app.gsm_valid && strstr(app.gsm_problem, "has 7 digits") != NULL);
+    CHECK(!app.gsm_valid && strstr(app.gsm_problem, "needs 4 more digits") != NULL);
     app_set_input(&app, FOCUS_GSM, "");
     CHECK(!app.gsm_valid && app.gsm_problem[0] == '\0');
 

@@ -17,6 +17,8 @@ static const struct {
     {"0 (532) 123 4567", "5321234567"},
     {"+90-532-123-45-67", "5321234567"},
     {"  5321234567  ", "5321234567"},
+    {"0090 532 123 45 67", "5321234567"},
+    {"00905321234567", "5321234567"},
 };
 
 static const struct {
@@ -24,13 +26,23 @@ static const struct {
     const char *why;
 } invalid[] = {
     {"", "empty"},
-    {"   ", "has 0 digits"},
-    {"532123456", "has 9 digits"},
-    {"53212345678", "has 11 digits"},
+    {"   ", "needs 10 more digits (10 after the prefix: 5XXXXXXXXX)"},
+    {"532123456", "needs 1 more digit (10 after"},
+    {"0532 123", "needs 4 more digits"},
+    {"+90 532", "needs 7 more digits"},
+    {"0090 53", "needs 8 more digits"},
+    {"009", "needs 10 more digits"},
+    {"0", "needs 10 more digits"},
+    {"9", "needs 10 more digits"},
+    {"+", "needs 10 more digits"},
+    {"0044 7911 123456", "after 00 it must continue with the country code 90"},
+    {"53212345678", "has 11 digits after its prefix"},
     {"4321234567", "must start with 5"},
     {"02121234567", "must start with 5"},
     {"+15321234567", "country code 90"},
-    {"+9053212345", "has 8 digits"},
+    {"+9053212345", "needs 2 more digits"},
+    {"+8", "country code 90"},
+    {"905321234567 8", "has 11 digits after its prefix"},
     {"5321234567+", "'+'"},
     {"++905321234567", "'+'"},
     {"532.123.4567", "'.'"},
@@ -38,7 +50,8 @@ static const struct {
     {"532\r\n1234567", "control character at byte 4"},
     {"532\x1b[2J1234567", "control character at byte 4"},
     {"\xd9\xa5\xd9\xa3\xd9\xa2", "non-ASCII character at byte 1"},
-    {"0090532123456", "has 13 digits"},
+    {"0090532123456", "needs 1 more digit"},
+    {"00905321234567890", "has 13 digits after its prefix"},
     {"5555555555555555555555555555555555555555555555555555555555555555555",
      "too long"},
 };

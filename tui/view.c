@@ -486,7 +486,7 @@ static void draw_help(const struct view *v)
     static const char *const text[] = {
         "paynet-tui sends one Paynet OTP to a customer's phone.",
         "",
-        "Phone number  a Turkish mobile: +90, 90 or 0 in front, spaces,",
+        "Phone number  a Turkish mobile: +90, 0090, 90 or 0 in front, spaces,",
         "              dashes and parentheses are fine; 10 digits from 5.",
         "Session id    ties the OTP to the card that will be saved next.",
         "",
