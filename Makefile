@@ -66,8 +66,8 @@ $(B)/paynet-sandbox: $(B)/obj/sandbox/sandbox.o $(B)/libpaynet.a
 $(B)/paynet-tui: $(TUI_OBJ) $(B)/libpaynet.a
 	$(CC) $(CFLAGS) -o $@ $^ $(TUI_LIBS) $(PKG_LIBS) -lpthread -lm
 
-$(B)/test-units: $(TEST_OBJ) $(B)/obj/tui/app.o $(B)/libpaynet.a
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+$(B)/test-units: $(TEST_OBJ) $(B)/obj/tui/app.o $(B)/obj/tui/keys.o $(B)/libpaynet.a
+	$(CC) $(CFLAGS) -o $@ $^ $(TUI_LIBS) $(PKG_LIBS) -lpthread -lm
 
 $(B)/test-transport: $(B)/obj/test/test_transport.o $(B)/obj/test/unit.o $(B)/libpaynet.a
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm

@@ -352,6 +352,7 @@ function H.start_tui(opts)
   end
   parts[#parts + 1] = H.tui_bin
   for _, a in ipairs(opts.args or {}) do parts[#parts + 1] = quote(a) end
+  if opts.stdin then parts[#parts + 1] = "<" .. quote(opts.stdin) end
   local command = table.concat(parts, " ") .. '; echo "EXIT:$?"; exec sleep 600'
   local self = setmetatable({ dir = dir, sock = dir .. "/sock", secret = env.PAYNET_SECRET_KEY }, Tui)
   local ok = os.execute(("tmux -S %s -f /dev/null new-session -d -x %d -y %d %s"):format(

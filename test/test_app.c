@@ -1,7 +1,11 @@
 /*
- * test_app.c — the operator screen's state machine, without curses.
+ * test_app.c — the operator screen's state machine, and its key table
+ * (curses only for the KEY_ codes).
  */
+#include <curses.h>
+
 #include "../tui/app.h"
+#include "../tui/keys.h"
 #include "unit.h"
 
 static void fresh(struct app *app)
@@ -244,8 +248,58 @@ static void test_text(void)
     CHECK(strstr(app_error_advice(PAYNET_API, 7, PAYNET_DELIVERED_YES), "secret key"));
 }
 
+static void test_keys(void)
+{
+    struct keys k = {0};
+
+    CASE("Esc then a digit within a second is that F-key; later it is a digit");
+    CHECK(keys_action(&k, 0, 27, 10.0) == ACTION_CANCEL);
+    CHECK(keys_action(&k, 0, '1', 10.5) == ACTION_HELP);
+    CHECK(keys_action(&k, 0, 27, 20.0) == ACTION_CANCEL);
+    CHECK(keys_action(&k, 0, '2', 20.2) == ACTION_NEW_ID);
+    CHECK(keys_action(&k, 0, 27, 30.0) == ACTION_CANCEL);
+    CHECK(keys_action(&k, 0, '0', 30.9) == ACTION_QUIT);
+    CHECK(keys_action(&k, 0, 27, 40.0) == ACTION_CANCEL);
+    CHECK(keys_action(&k, 0, '1', 41.5) == ACTION_EDIT);
+    CHECK(keys_action(&k, 0, 27, 50.0) == ACTION_CANCEL);
+    CHECK(keys_action(&k, 0, '5', 50.1) == ACTION_NONE); /* no F5: swallowed */
+    CHECK(keys_action(&k, 0, '5', 50.2) == ACTION_EDIT); /* one digit only */
+
+    CASE("F-keys, their Ctrl alternatives, Ctrl-L and Ctrl-C");
+    CHECK(keys_action(&k, 1, (unsigned)KEY_F(1), 0) == ACTION_HELP);
+    CHECK(keys_action(&k, 1, (unsigned)KEY_F(2), 0) == ACTION_NEW_ID);
+    CHECK(keys_action(&k, 1, (unsigned)KEY_F(10), 0) == ACTION_QUIT);
+    CHECK(keys_action(&k, 0, 'G' & 0x1F, 0) == ACTION_HELP);
+    CHECK(keys_action(&k, 0, 'N' & 0x1F, 0) == ACTION_NEW_ID);
+    CHECK(keys_action(&k, 0, 'X' & 0x1F, 0) == ACTION_QUIT);
+    CHECK(keys_action(&k, 0, 'C' & 0x1F, 0) == ACTION_QUIT);
+    CHECK(keys_action(&k, 0, 'L' & 0x1F, 0) == ACTION_REDRAW);
+    CHECK(keys_action(&k, 0, '\t', 0) == ACTION_NEXT_FIELD);
+    CHECK(keys_action(&k, 0, '\r', 0) == ACTION_SEND);
+    CHECK(keys_action(&k, 0, 'a', 0) == ACTION_EDIT);
+
+    CASE("every key of the bar has a word and a help line; every F-key an alternative");
+    int on_bar = 0;
+    for (const struct key_binding *b = keys_table; b->action != ACTION_NONE; b++) {
+        CHECK(b->keys != NULL && b->help != NULL);
+        if (b->bar != NULL) {
+            on_bar++;
+            CHECK(b->label != NULL && strstr(b->keys, b->bar) == b->keys);
+        }
+        if (b->fkey > 0)
+            CHECK(b->ctrl != 0 && strstr(b->keys, "Esc ") != NULL && strstr(b->keys, "Ctrl-"));
+    }
+    CHECK(on_bar == 6);
+
+    CASE("Ctrl-L redraws from nothing");
+    struct app app;
+    fresh(&app);
+    CHECK(app_apply(&app, ACTION_REDRAW, 0) == (APP_REDRAW | APP_CLEAR));
+}
+
 void suite_app(void)
 {
+    test_keys();
     test_inputs();
     test_send_refusals();
     test_sending();

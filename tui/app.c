@@ -98,6 +98,8 @@ unsigned app_apply(struct app *app, enum app_action action, double now)
     case ACTION_EDIT:
     case ACTION_RESIZE:
         return APP_REDRAW;
+    case ACTION_REDRAW:
+        return APP_REDRAW | APP_CLEAR;
     case ACTION_NEXT_FIELD:
     case ACTION_PREV_FIELD:
         app->focus = app->focus == FOCUS_GSM ? FOCUS_SESSION : FOCUS_GSM;

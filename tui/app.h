@@ -28,7 +28,8 @@ enum app_action {
     ACTION_CANCEL,
     ACTION_HELP,
     ACTION_QUIT,
-    ACTION_RESIZE
+    ACTION_RESIZE,
+    ACTION_REDRAW      /* Ctrl-L: draw everything again, from nothing */
 };
 
 /* What the loop must do after a call. */
@@ -38,7 +39,8 @@ enum {
     APP_CANCEL_SEND = 1 << 2, /* call paynet_send_cancel */
     APP_QUIT = 1 << 3,
     APP_NEW_ID = 1 << 4,      /* make a fresh session id, then app_set_session */
-    APP_FOCUS = 1 << 5        /* move the form's focus to app.focus */
+    APP_FOCUS = 1 << 5,       /* move the form's focus to app.focus */
+    APP_CLEAR = 1 << 6        /* clear the terminal before the redraw */
 };
 
 enum app_tone { TONE_INFO, TONE_OK, TONE_WARN, TONE_ERROR };

@@ -13,19 +13,27 @@
 #define ESCAPE 27
 #define DELETE 127
 
-const struct key_hint keys_hints[] = {
-    {"F1", "Help"},   {"Tab", "Next field"}, {"Enter", "Send"},
-    {"F2", "New id"}, {"Esc", "Cancel"},     {"F10", "Quit"},
-    {NULL, NULL},
+const struct key_binding keys_table[] = {
+    {ACTION_HELP, 1, 'g', "F1, Esc 1, Ctrl-G", "F1", "Help", "this help; again to close"},
+    {ACTION_NEXT_FIELD, 0, 0, "Tab, Down", "Tab", "Next field", "the next field"},
+    {ACTION_PREV_FIELD, 0, 0, "Shift-Tab, Up", NULL, NULL, "the previous field"},
+    {ACTION_SEND, 0, 0, "Enter", "Enter", "Send", "send the OTP"},
+    {ACTION_NEW_ID, 2, 'n', "F2, Esc 2, Ctrl-N", "F2", "New id", "a fresh random session id"},
+    {ACTION_CANCEL, 0, 0, "Esc", "Esc", "Cancel", "cancel a send in flight; close help"},
+    {ACTION_REDRAW, 0, 'l', "Ctrl-L", NULL, NULL, "redraw the whole screen"},
+    {ACTION_QUIT, 10, 'x', "F10, Esc 0, Ctrl-X, Ctrl-C", "F10", "Quit", "quit"},
+    {ACTION_NONE, 0, 0, NULL, NULL, NULL, NULL},
 };
 
-enum app_action keys_action(int is_function, unsigned key)
+enum app_action keys_action(struct keys *k, int is_function, unsigned key, double now)
 {
+    int after_esc = k->esc_at > 0 && now - k->esc_at < KEYS_ESC_DIGIT_SECONDS;
+    k->esc_at = 0;
     if (is_function) {
+        for (const struct key_binding *b = keys_table; b->action != ACTION_NONE; b++)
+            if (b->fkey > 0 && key == (unsigned)KEY_F(b->fkey))
+                return b->action;
         switch (key) {
-        case KEY_F(1): return ACTION_HELP;
-        case KEY_F(2): return ACTION_NEW_ID;
-        case KEY_F(10): return ACTION_QUIT;
         case KEY_BTAB:
         case KEY_UP: return ACTION_PREV_FIELD;
         case KEY_DOWN: return ACTION_NEXT_FIELD;
@@ -34,11 +42,25 @@ enum app_action keys_action(int is_function, unsigned key)
         default: return ACTION_EDIT;
         }
     }
+    if (after_esc && key >= '0' && key <= '9') {
+        int n = key == '0' ? 10 : (int)(key - '0');
+        for (const struct key_binding *b = keys_table; b->action != ACTION_NONE; b++)
+            if (b->fkey == n)
+                return b->action;
+        return ACTION_NONE; /* Esc 5: no such key, and not a typed digit */
+    }
+    if (key > 0 && key < 0x20) {
+        for (const struct key_binding *b = keys_table; b->action != ACTION_NONE; b++)
+            if (b->ctrl != 0 && key == (unsigned)CTRL(b->ctrl))
+                return b->action;
+    }
     switch (key) {
     case '\t': return ACTION_NEXT_FIELD;
     case '\r':
     case '\n': return ACTION_SEND;
-    case ESCAPE: return ACTION_CANCEL;
+    case ESCAPE:
+        k->esc_at = now;
+        return ACTION_CANCEL;
     case CTRL('c'): return ACTION_QUIT;
     default: return ACTION_EDIT;
     }
@@ -68,4 +90,15 @@ int keys_form_request(int is_function, unsigned key)
     case CTRL('w'): return REQ_DEL_WORD;
     default: return key < 0x20 ? -1 : 0;
     }
+}
+
+void keys_define_sequences(void)
+{
+    static const char *const putty[] = {"\033[11~", "\033[12~", "\033[13~", "\033[14~"};
+    static const char *const linux_console[] = {"\033[[A", "\033[[B", "\033[[C", "\033[[D",
+                                                "\033[[E"};
+    for (int i = 0; i < 4; i++)
+        define_key(putty[i], KEY_F(i + 1));
+    for (int i = 0; i < 5; i++)
+        define_key(linux_console[i], KEY_F(i + 1));
 }

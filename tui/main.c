@@ -79,9 +79,9 @@ static void usage(FILE *out)
           "  --help                   show this help and exit\n"
           "  --version                show the version and exit\n"
           "\n"
-          "Keys: Tab/Shift-Tab move between fields, Enter sends, F2 makes a fresh\n"
-          "session id, Esc cancels a send in flight, F1 shows help, F10 or Ctrl-C\n"
-          "quits.\n",
+          "Keys: Tab/Shift-Tab move between fields, Enter sends, F2 (Esc 2, Ctrl-N)\n"
+          "makes a fresh session id, Esc cancels a send in flight, F1 (Esc 1,\n"
+          "Ctrl-G) shows help, Ctrl-L redraws, F10 (Esc 0, Ctrl-X) or Ctrl-C quits.\n",
           out);
 }
 
@@ -167,7 +167,9 @@ struct session {
     paynet_client *client;
     struct view *view;
     struct app app;
+    struct keys keys;
     int audit_fd;
+    const char *gone; /* why the screen stopped without the operator: NULL if it did not */
 };
 
 static void fresh_session_id(char *out, size_t size)
@@ -208,6 +210,8 @@ static unsigned effects(struct session *s, unsigned flags, int *quit)
     unsigned more = 0;
     if (flags & APP_FOCUS)
         view_focus(s->view, s->app.focus);
+    if (flags & APP_CLEAR)
+        view_clear(s->view);
     if (flags & APP_NEW_ID) {
         char id[32];
         fresh_session_id(id, sizeof id);
@@ -232,7 +236,7 @@ static unsigned effects(struct session *s, unsigned flags, int *quit)
 static unsigned handle_key(struct session *s, int is_function, unsigned key, int *quit)
 {
     char text[APP_SESSION_MAX * 4 + 1];
-    enum app_action action = keys_action(is_function, key);
+    enum app_action action = keys_action(&s->keys, is_function, key, now_mono());
     if (action == ACTION_EDIT) {
         if (!view_edit(s->view, is_function, key))
             return 0;
@@ -259,13 +263,22 @@ static void run(struct session *s)
         int wake = app_next_wake_ms(&s->app, now_mono());
         int key_ready = 0;
         paynet_wait(s->client, STDIN_FILENO, wake < 0 ? 60 * 1000 : wake, &key_ready, &err);
-        if (stop_signal)
+        if (stop_signal) {
+            /* SIGTERM, SIGINT: someone asked for an orderly stop; SIGHUP:
+             * the terminal is gone, which the operator did not choose */
+            if (stop_signal == SIGHUP)
+                s->gone = "the terminal hung up (SIGHUP)";
             flags |= effects(s, app_apply(&s->app, ACTION_QUIT, now_mono()), &quit);
+        }
 
-        int is_function;
+        int is_function, keys = 0;
         unsigned key;
-        while (!quit && view_read_key(s->view, &is_function, &key))
+        while (!quit && view_read_key(s->view, &is_function, &key)) {
             flags |= handle_key(s, is_function, key, &quit);
+            keys++;
+        }
+        if (!quit && keys == 0 && (s->gone = view_input_gone(s->view)) != NULL)
+            flags |= effects(s, app_apply(&s->app, ACTION_QUIT, now_mono()), &quit);
 
         if (!quit && paynet_send_in_flight(s->client)) {
             paynet_status status = paynet_send_step(s->client, &res, &err);
@@ -358,5 +371,9 @@ int main(int argc, char **argv)
     paynet_client_free(s.client);
     if (s.audit_fd >= 0)
         close(s.audit_fd);
+    if (s.gone != NULL) { /* not the operator's choice: say so, and fail */
+        fprintf(stderr, "paynet-tui: stopped: %s\n", s.gone);
+        return stop_signal == SIGHUP ? 128 + SIGHUP : 1;
+    }
     return 0;
 }

@@ -17,13 +17,17 @@
 #define _XOPEN_SOURCE 700
 #endif
 #include <curses.h>
+#include <fcntl.h>
 #include <form.h>
 #include <langinfo.h>
 #include <locale.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 #include <wchar.h>
 
 #include "keys.h"
@@ -44,6 +48,7 @@ enum { PAIR_HEADER = 1, PAIR_LIVE, PAIR_OK, PAIR_WARN, PAIR_ERROR };
 struct view {
     SCREEN *screen;
     int color, utf8;
+    int help_drawn; /* the help box is on the terminal */
     FORM *form;
     FIELD *fields[3];
     int lines, cols; /* the size the form was built for */
@@ -71,6 +76,7 @@ struct view *view_open(int no_color)
     keypad(stdscr, TRUE);
     nodelay(stdscr, TRUE);
     set_escdelay(25);
+    keys_define_sequences();
     if (!no_color && has_colors() && start_color() == OK) {
         v->color = 1;
         use_default_colors();
@@ -231,6 +237,8 @@ static int form_build(struct view *v, const struct app *app)
     v->form = new_form(v->fields);
     if (v->form == NULL)
         return 0;
+    /* Backspace at a field's start stays there (never deletes in the other) */
+    form_opts_off(v->form, O_BS_OVERLOAD | O_NL_OVERLOAD);
     set_form_win(v->form, stdscr);
     set_form_sub(v->form, stdscr);
     if (post_form(v->form) != E_OK) {
@@ -301,6 +309,35 @@ int view_read_key(struct view *v, int *is_function, unsigned *key)
     *is_function = rc == KEY_CODE_YES;
     *key = (unsigned)ch;
     return 1;
+}
+
+/* Why the keyboard is gone, or NULL while it is there: the terminal hung
+ * up, or standard input reached its end (readable with nothing to read).
+ * Asked only when a wake-up brought no key, so that it never spins. */
+const char *view_input_gone(struct view *v)
+{
+    (void)v;
+    struct pollfd p = {STDIN_FILENO, POLLIN, 0};
+    if (poll(&p, 1, 0) <= 0)
+        return NULL;
+    if (p.revents & (POLLHUP | POLLERR | POLLNVAL))
+        return "the terminal went away";
+    if (!(p.revents & POLLIN))
+        return NULL;
+    int pending = 0;
+    if (ioctl(STDIN_FILENO, FIONREAD, &pending) == 0) /* a terminal, a pipe */
+        return pending == 0 ? "end of input" : NULL;
+    /* a file or a device (/dev/null): read a byte, and give it back */
+    unsigned char byte;
+    int flags = fcntl(STDIN_FILENO, F_GETFL);
+    fcntl(STDIN_FILENO, F_SETFL, flags | O_NONBLOCK);
+    ssize_t n = read(STDIN_FILENO, &byte, 1);
+    fcntl(STDIN_FILENO, F_SETFL, flags);
+    if (n == 0)
+        return "end of input";
+    if (n == 1)
+        ungetch(byte);
+    return NULL;
 }
 
 /* ---- drawing ------------------------------------------------------------- */
@@ -453,7 +490,7 @@ static void draw_history(const struct view *v, const struct app *app)
 {
     char line[512];
     int last = LINES - 3;
-    for (int y = HISTORY_ROW; y <= LINES - 2; y++)
+    for (int y = COUNTDOWN_ROW + 2; y <= LINES - 2; y++)
         clear_row(y);
     put_text(HISTORY_ROW, 2, COLS - 4, "History (this run)", A_BOLD);
     if (app->history_count == 0)
@@ -475,31 +512,46 @@ static void draw_hints(const struct view *v)
     attron(bar);
     mvhline(LINES - 1, 0, ' ', COLS);
     attroff(bar);
-    for (const struct key_hint *h = keys_hints; h->key != NULL; h++) {
-        x += put_text(LINES - 1, x + 1, COLS - x - 1, h->key, bar | A_BOLD) + 1;
-        x += put_text(LINES - 1, x + 1, COLS - x - 1, h->what, bar) + 2;
+    for (const struct key_binding *b = keys_table; b->action != ACTION_NONE; b++) {
+        if (b->bar == NULL)
+            continue;
+        x += put_text(LINES - 1, x + 1, COLS - x - 1, b->bar, bar | A_BOLD) + 1;
+        x += put_text(LINES - 1, x + 1, COLS - x - 1, b->label, bar) + 2;
     }
 }
 
+#define HELP_MAX_ROWS 32
+
 static void draw_help(const struct view *v)
 {
-    static const char *const text[] = {
+    static const char *const before[] = {
         "paynet-tui sends one Paynet OTP to a customer's phone.",
         "",
-        "Phone number  a Turkish mobile: +90, 0090, 90 or 0 in front, spaces,",
-        "              dashes and parentheses are fine; 10 digits from 5.",
+        "Phone number  a Turkish mobile: +90, 0090, 90 or 0 in front,",
+        "              spaces, dashes and parentheses are fine.",
         "Session id    ties the OTP to the card that will be saved next.",
         "",
-        "Tab, Shift-Tab, Up, Down   move between the fields",
-        "Enter   send        F2   a fresh random session id",
-        "Esc     cancel a send in flight (a code may still go out)",
-        "F1      this help   F10 or Ctrl-C   quit",
+    };
+    static const char *const after[] = {
         "",
+        "A send cancelled after it left may still deliver a code.",
         "A number cannot be sent again until its code expires.",
     };
-    int top = STATUS_ROW - 1, height = (int)(sizeof text / sizeof text[0]) + 2;
-    int width = 70, left = (COLS - width) / 2;
-    for (int y = 0; y < height; y++) {
+    char lines[HELP_MAX_ROWS][160];
+    int n = 0;
+    for (size_t i = 0; i < sizeof before / sizeof before[0]; i++)
+        snprintf(lines[n++], sizeof lines[0], "%s", before[i]);
+    for (const struct key_binding *b = keys_table; b->action != ACTION_NONE && n < HELP_MAX_ROWS - 2;
+         b++)
+        snprintf(lines[n++], sizeof lines[0], "%-27s %s", b->keys, b->help);
+    for (size_t i = 0; i < sizeof after / sizeof after[0]; i++)
+        snprintf(lines[n++], sizeof lines[0], "%s", after[i]);
+
+    int height = n + 2, width = 72;
+    int top = (LINES - 1 - height) / 2, left = (COLS - width) / 2;
+    if (top < 1)
+        top = 1;
+    for (int y = 0; y < height && top + y < LINES - 1; y++) {
         move(top + y, left);
         for (int x = 0; x < width; x++)
             addch(' ');
@@ -515,9 +567,15 @@ static void draw_help(const struct view *v)
     mvaddch(top + height - 1, left + width - 1, ACS_LRCORNER);
     attroff(A_BOLD);
     put_text(top, left + 2, width - 4, " Help (Esc or F1 closes) ", A_BOLD);
-    for (int i = 0; i < height - 2; i++)
-        put_text(top + 1 + i, left + 2, width - 4, text[i], A_NORMAL);
+    for (int i = 0; i < n; i++)
+        put_text(top + 1 + i, left + 2, width - 4, lines[i], A_NORMAL);
     (void)v;
+}
+
+void view_clear(struct view *v)
+{
+    (void)v;
+    clearok(curscr, TRUE);
 }
 
 void view_draw(struct view *v, const struct app *app)
@@ -526,6 +584,12 @@ void view_draw(struct view *v, const struct app *app)
         form_free(v);
         draw_too_small();
         return;
+    }
+    if (v->help_drawn != app->help) {
+        /* the box covered the fields: everything is drawn again from the
+         * state, so that closing it leaves no trace */
+        form_free(v);
+        v->help_drawn = app->help;
     }
     if (v->form == NULL || v->lines != LINES || v->cols != COLS) {
         erase();

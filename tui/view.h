@@ -21,6 +21,12 @@ struct view *view_open(int no_color);
 void view_close(struct view *view);
 
 void view_draw(struct view *view, const struct app *app);
+/* The next draw repaints the whole terminal (Ctrl-L). */
+void view_clear(struct view *view);
+
+/* Why the keyboard is gone ("end of input", "the terminal went away"), or
+ * NULL while it is there.  Ask only when a wake-up brought no key. */
+const char *view_input_gone(struct view *view);
 
 /* Next key without waiting: 1 and the key, or 0 when there is none. */
 int view_read_key(struct view *view, int *is_function, unsigned *key);
