@@ -26,7 +26,8 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
 MHD_LIBS   = $(shell pkg-config --libs libmicrohttpd libcjson)
 TUI_CFLAGS = $(shell pkg-config --cflags ncursesw formw)
 TUI_LIBS   = $(shell pkg-config --libs formw ncursesw)
-ALL_CFLAGS = $(WARNINGS) $(CFLAGS) -fPIC -Icore $(PKG_CFLAGS)
+# -MMD -MP: each object also records the headers it read (obj/*.d, below)
+ALL_CFLAGS = $(WARNINGS) $(CFLAGS) -MMD -MP -fPIC -Icore $(PKG_CFLAGS)
 
 CORE_SRC = core/client.c core/otp.c core/expire.c core/gsm.c core/codes.c core/clock.c \
            core/keyfile.c core/ledger.c core/ledger_memory.c core/ledger_sqlite.c \
@@ -189,5 +190,8 @@ uninstall:
 
 clean:
 	rm -rf build build-asan build-fuzz
+
+# the header dependencies the compiler wrote (-MMD)
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
 .PHONY: all bench deps deps-bench deps-hardening fuzz scenarios check check-asan check-valgrind demo spec install uninstall clean

@@ -323,6 +323,31 @@ describe("paynet-tui on screen", function()
     assert.are.equal(before, sandbox:requests_now())
   end)
 
+  it("shows who holds a number as soon as it is typed, before Enter (a Redis ledger)", function()
+    local r = H.start_redis()
+    H.defer(finally, function() r:stop() end)
+    local tui = screen_for { "--base-url", sandbox.url, "--ledger", r.url }
+    H.defer(finally, function() tui:stop() end)
+    local gsm = H.gsm()
+    local masked = gsm:sub(1, 3) .. "*****" .. gsm:sub(9)
+    tui:type(gsm)
+    tui:wait_for("No OTP sent to " .. masked .. " in this run.")
+    -- another desk sends to it: the screen says so without a key pressed
+    local out, code = H.capture(("env LUA_CPATH=%s PAYNET_SECRET_KEY=%s USER=mehmet %s bin/paynet-otp send " ..
+      "--gsm %s --session other-desk-9 --base-url %s --ledger %s 2>&1"):format(
+      H.quote("./" .. H.build .. "/?.so;;"), H.key, H.lua, gsm, sandbox.url, H.quote(r.url)))
+    assert.are.equal(0, code, out)
+    local screen = tui:wait_for("by mehmet@")
+    screen = tui:wait_for("(session other-desk-9); valid")
+    assert.truthy(screen:find("Code for " .. masked .. " valid   0[23]:%d%d"), screen)
+    assert.truthy(screen:find("  sent 0:0%d ago by mehmet@[^\n]+%(session other%-desk%-9%); valid [23]:%d%d more"),
+                  screen)
+    -- a number typed anew shows its own holder, or none
+    tui:keys("C-u")
+    tui:type(H.gsm())
+    tui:wait_gone("by mehmet@")
+  end)
+
   it("says when the ledger cannot be reached, and sends nothing", function()
     local dir = H.tmpdir()
     local tui = screen_for { "--base-url", sandbox.url, "--ledger", "redis+unix://" .. dir .. "/none.sock" }

@@ -202,7 +202,34 @@ static void test_clock(void)
     CHECK(app_next_wake_ms(&app, 10.7) >= 800 && app_next_wake_ms(&app, 10.7) <= 810);
     app_tick(&app, 200, 0);
     CHECK(app.shown_second == 0);
+    CHECK(app_next_wake_ms(&app, 200) == 1000); /* the number is still typed */
+    char typed[APP_GSM_INPUT_MAX + 1];
+    snprintf(typed, sizeof typed, "%s", app.gsm_input);
+    app_set_input(&app, FOCUS_GSM, "");
     CHECK(app_next_wake_ms(&app, 200) == -1);
+    app_set_input(&app, FOCUS_GSM, typed);
+
+    CASE("a typed number nobody holds is asked about each second; who holds it redraws once");
+    {
+        struct app idle;
+        fresh(&idle);
+        app_set_input(&idle, FOCUS_GSM, "0532 123 45 67");
+        app_tick(&idle, 5, 0);
+        CHECK(app_next_wake_ms(&idle, 5) == 1000);
+        paynet_holder h;
+        memset(&h, 0, sizeof h);
+        snprintf(h.state, sizeof h.state, "sent");
+        snprintf(h.operator_name, sizeof h.operator_name, "mehmet");
+        h.sent_at = 1000;
+        h.remaining = 120;
+        CHECK(app_set_holder(&idle, &h, 1060) == APP_REDRAW);
+        CHECK(idle.has_holder && idle.holder_total == 180);
+        h.remaining = 119;
+        CHECK(app_set_holder(&idle, &h, 1061) == 0); /* the same hold: the tick redraws */
+        CHECK(app_set_holder(&idle, NULL, 1062) == APP_REDRAW);
+        CHECK(!idle.has_holder);
+        CHECK(app_set_holder(&idle, NULL, 1063) == 0);
+    }
 
     CASE("another number shows its own countdown (redraw forced)");
     app_tick(&app, 10.0, 50.5);

@@ -323,12 +323,37 @@ unsigned app_tick(struct app *app, double now, double remaining)
     return flags;
 }
 
+unsigned app_set_holder(struct app *app, const paynet_holder *holder, double wall_now)
+{
+    if (holder == NULL) {
+        unsigned flags = app->has_holder ? APP_REDRAW : 0;
+        app->has_holder = 0;
+        return flags;
+    }
+    const paynet_holder *was = &app->holder;
+    int same = app->has_holder && strcmp(was->state, holder->state) == 0 &&
+               strcmp(was->operator_name, holder->operator_name) == 0 &&
+               strcmp(was->host, holder->host) == 0 &&
+               strcmp(was->session_id, holder->session_id) == 0 && was->sent_at == holder->sent_at;
+    app->has_holder = 1;
+    app->holder = *holder;
+    double since = wall_now - holder->sent_at;
+    app->holder_total = holder->remaining + (since > 0 ? since : 0);
+    return same ? 0 : APP_REDRAW;
+}
+
 int app_next_wake_ms(const struct app *app, double now)
 {
     int wake = -1;
     if (app->sending) {
         double into = (now - app->send_started) * SPINNER_HZ;
         wake = (int)((floor(into) + 1 - into) * 1000 / SPINNER_HZ) + 1;
+    }
+    if (app->gsm_valid && app->remaining <= 0) {
+        /* a number nobody holds yet: ask the ledger again each second, so
+         * that another desk's send shows up before Enter is pressed */
+        if (wake < 0 || 1000 < wake)
+            wake = 1000;
     }
     if (app->remaining > 0) {
         double fraction = app->remaining - floor(app->remaining);

@@ -86,6 +86,9 @@ struct app {
     size_t countdown_count;
     double remaining;  /* seconds, from the core */
     int ledger_down;   /* the ledger could not say whether the number is held */
+    int has_holder;    /* the ledger holds the number in the phone field: */
+    paynet_holder holder; /* who, for which session, since when */
+    double holder_total;  /* seconds the hold lasts in all, for the bar */
     long shown_second; /* what the screen shows, to redraw only on change */
 
     enum app_tone tone;
@@ -116,6 +119,11 @@ unsigned app_send_finished(struct app *app, paynet_status status,
 /* remaining: the core's seconds left for the number in the phone field
  * (-1: the ledger cannot answer). */
 unsigned app_tick(struct app *app, double now, double remaining);
+
+/* Who holds the number in the phone field, as the ledger says now (NULL:
+ * nobody, or the ledger cannot say); wall_now: Unix time.  Asked before
+ * Enter is pressed, so the operator sees another desk's send in time. */
+unsigned app_set_holder(struct app *app, const paynet_holder *holder, double wall_now);
 
 /* Milliseconds until something visible changes on its own (-1: never). */
 int app_next_wake_ms(const struct app *app, double now);

@@ -52,6 +52,13 @@ static double now_mono(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 /* ---- options ------------------------------------------------------------- */
 
 static void usage(FILE *out)
@@ -246,6 +253,25 @@ static unsigned handle_key(struct session *s, int is_function, unsigned key, int
     return effects(s, app_apply(&s->app, action, now_mono()), quit);
 }
 
+/* Seconds the number in the phone field stays held (-1: the ledger cannot
+ * say), telling the state machine who holds it. */
+static double hold_of(struct session *s, unsigned *flags)
+{
+    int held = 0;
+    paynet_holder holder;
+    paynet_error err;
+    if (!s->app.gsm_valid) {
+        *flags |= app_set_holder(&s->app, NULL, 0);
+        return 0;
+    }
+    if (paynet_hold_lookup(s->client, s->app.gsm, &held, &holder, &err) != PAYNET_OK) {
+        *flags |= app_set_holder(&s->app, NULL, 0);
+        return err.kind == PAYNET_INVALID ? 0 : -1;
+    }
+    *flags |= app_set_holder(&s->app, held ? &holder : NULL, wall_now());
+    return held && holder.remaining > 0 ? holder.remaining : 0;
+}
+
 static void run(struct session *s)
 {
     unsigned flags = APP_REDRAW;
@@ -254,8 +280,7 @@ static void run(struct session *s)
     paynet_result res;
     while (!quit) {
         double now = now_mono();
-        double remaining = s->app.gsm_valid ? paynet_remaining(s->client, s->app.gsm) : 0;
-        flags |= app_tick(&s->app, now, remaining);
+        flags |= app_tick(&s->app, now, hold_of(s, &flags));
         if (flags & APP_REDRAW)
             view_draw(s->view, &s->app);
         flags = 0;

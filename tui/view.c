@@ -468,10 +468,19 @@ static void draw_countdown(const struct view *v, const struct app *app)
                      s % 60);
         int w = put_text(COUNTDOWN_ROW, 2, COLS - 4, text,
                          tone_attr(v, c != NULL && c->uncertain ? TONE_WARN : TONE_OK));
-        double total = c != NULL && c->total > 0 ? c->total : app->remaining;
+        double total = c != NULL && c->total > 0 ? c->total
+                       : app->has_holder             ? app->holder_total
+                                                     : app->remaining;
         draw_bar(v, COUNTDOWN_ROW, 2 + w + 2, total > 0 ? app->remaining / total : 0);
-        put_text(COUNTDOWN_ROW + 1, 2, COLS - 4,
-                 "Sending to this number is blocked until the countdown ends.", A_DIM);
+        if (app->has_holder) { /* who holds it, as the ledger says: the core's words */
+            char line[PAYNET_MESSAGE_SIZE], clean[PAYNET_MESSAGE_SIZE];
+            paynet_holder_describe(&app->holder, line, sizeof line);
+            app_clean_text(line, clean, sizeof clean);
+            put_text(COUNTDOWN_ROW + 1, 2, COLS - 4, clean, A_DIM);
+        } else {
+            put_text(COUNTDOWN_ROW + 1, 2, COLS - 4,
+                     "Sending to this number is blocked until the countdown ends.", A_DIM);
+        }
     } else if (app->ledger_down) {
         snprintf(text, sizeof text,
                  "The ledger cannot be reached: nothing is sent to %s until it can.", masked);
