@@ -14,6 +14,7 @@
 PREFIX   ?= /usr/local
 DESTDIR  ?=
 LUA_CMOD ?= $(PREFIX)/lib/lua/5.4
+localedir ?= $(PREFIX)/share/locale
 LUA      ?= lua5.4
 
 CC       ?= cc
@@ -31,7 +32,7 @@ ALL_CFLAGS = $(WARNINGS) $(CFLAGS) -MMD -MP -fPIC -Icore $(PKG_CFLAGS)
 
 CORE_SRC = core/client.c core/otp.c core/expire.c core/gsm.c core/codes.c core/clock.c \
            core/keyfile.c core/ledger.c core/ledger_memory.c core/ledger_sqlite.c \
-           core/ledger_redis.c core/text.c
+           core/ledger_redis.c core/text.c core/i18n.c
 # BUILD: where objects and programs go; build-asan/ holds the sanitized twin
 BUILD    ?= build
 B         = $(BUILD)
@@ -44,11 +45,45 @@ TEST_OBJ = $(TEST_SRC:%.c=$(B)/obj/%.o)
 TUI_SRC  = tui/main.c tui/app.c tui/view.c tui/keys.c tui/audit.c
 TUI_OBJ  = $(TUI_SRC:%.c=$(B)/obj/%.o)
 
-all: $(B)/paynet.so $(B)/libpaynet.a $(B)/paynet-sandbox $(B)/paynet-tui
+LANGUAGES = tr
+MO_FILES  = $(LANGUAGES:%=$(B)/locale/%/LC_MESSAGES/paynet.mo)
+
+all: $(B)/paynet.so $(B)/libpaynet.a $(B)/paynet-sandbox $(B)/paynet-tui $(MO_FILES)
+
+# ---- translations: po/LANG.po -> build/locale/LANG/LC_MESSAGES/paynet.mo,
+# found from the checkout (core/i18n.c) and installed under $(localedir)
+$(B)/locale/%/LC_MESSAGES/paynet.mo: po/%.po
+	@mkdir -p $(dir $@)
+	msgfmt --check -o $@ $<
+
+# the catalogue's source: every translatable string of the core, the screen
+# and paynet-otp (maintainers: run after changing a message, then translate)
+XGETTEXT_C = --language=C --from-code=UTF-8 --keyword=_ --keyword=N_ \
+             --keyword=paynet_fail:4 --keyword=paynet_ledger_fail:2 \
+             --keyword=paynet_gettext --keyword=paynet_ngettext:1,2 \
+             --add-comments=TRANSLATORS: --sort-by-file --package-name=paynet \
+             --msgid-bugs-address=paynet --no-location
+POT ?= po/paynet.pot
+pot:
+	xgettext $(XGETTEXT_C) --keyword=X:3 -o $(POT) core/paynet.h $(CORE_SRC) $(TUI_SRC)
+	xgettext --language=Lua --from-code=UTF-8 --keyword=_ --keyword=N_ --keyword=ngettext:1,2 \
+	    --add-comments=TRANSLATORS: --no-location --join-existing -o $(POT) bin/paynet-otp
+	if [ "$(POT)" = po/paynet.pot ]; then \
+	    for l in $(LANGUAGES); do msgmerge --quiet --update --backup=none po/$$l.po po/paynet.pot; done; \
+	fi
+
+# every string the sources mark has a translation in each po/LANG.po (a spec
+# runs this): msgcmp fails on a missing, empty or fuzzy one
+po-check:
+	@mkdir -p $(B)
+	@$(MAKE) --no-print-directory -s pot POT=$(B)/paynet.pot 2>/dev/null
+	@for l in $(LANGUAGES); do msgcmp po/$$l.po $(B)/paynet.pot || exit 1; done
 
 $(B)/obj/%.o: %.c core/paynet.h core/internal.h core/ledger.h test/unit.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/obj/core/i18n.o: ALL_CFLAGS += -DPAYNET_LOCALEDIR_DEFAULT='"$(localedir)"'
 
 $(B)/obj/tui/%.o: tui/%.c tui/app.h tui/view.h tui/keys.h tui/audit.h core/paynet.h
 	@mkdir -p $(dir $@)
@@ -180,13 +215,18 @@ install: all
 	install -m 755 $(B)/paynet-tui $(DESTDIR)$(PREFIX)/bin/paynet-tui
 	install -m 755 bin/paynet-otp $(DESTDIR)$(PREFIX)/bin/paynet-otp
 	install -m 644 $(MAN_PAGES) $(DESTDIR)$(PREFIX)/share/man/man1/
+	for l in $(LANGUAGES); do \
+	    install -d $(DESTDIR)$(localedir)/$$l/LC_MESSAGES && \
+	    install -m 644 $(B)/locale/$$l/LC_MESSAGES/paynet.mo $(DESTDIR)$(localedir)/$$l/LC_MESSAGES/; \
+	done
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libpaynet.a $(DESTDIR)$(PREFIX)/lib/pkgconfig/paynet.pc \
 	      $(DESTDIR)$(PREFIX)/include/paynet.h $(DESTDIR)$(LUA_CMOD)/paynet.so \
 	      $(DESTDIR)$(PREFIX)/bin/paynet-sandbox $(DESTDIR)$(PREFIX)/bin/paynet-tui \
 	      $(DESTDIR)$(PREFIX)/bin/paynet-otp \
-	      $(MAN_PAGES:man/%=$(DESTDIR)$(PREFIX)/share/man/man1/%)
+	      $(MAN_PAGES:man/%=$(DESTDIR)$(PREFIX)/share/man/man1/%) \
+	      $(LANGUAGES:%=$(DESTDIR)$(localedir)/%/LC_MESSAGES/paynet.mo)
 
 clean:
 	rm -rf build build-asan build-fuzz
@@ -194,4 +234,4 @@ clean:
 # the header dependencies the compiler wrote (-MMD)
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
-.PHONY: all bench deps deps-bench deps-hardening fuzz scenarios check check-asan check-valgrind demo spec install uninstall clean
+.PHONY: all bench deps deps-bench deps-hardening fuzz pot po-check scenarios check check-asan check-valgrind demo spec install uninstall clean

@@ -536,7 +536,7 @@ paynet_status paynet_release(paynet_client *c, const char *user_gsm, const char 
     /* a send in flight would settle after the release and find its claim
      * gone: its sender's outcome decides, or the claim runs out by itself */
     if (is_held && strcmp(held.state, "pending") == 0) {
-        describe_hold(&held, err, PAYNET_BUSY, "cannot be released while a send is in flight");
+        describe_hold(&held, err, PAYNET_BUSY, _("cannot be released while a send is in flight"));
         return PAYNET_BUSY;
     }
     paynet_holder who = c->record;
@@ -578,7 +578,7 @@ static paynet_status claim(paynet_client *c, const char *gsm, const char *sessio
     status = c->ledger->methods->claim(c->ledger, c->key, c->token, r, pending, &granted,
                                        &holder, err);
     if (status == PAYNET_OK && !granted) {
-        describe_hold(&holder, err, PAYNET_COOLDOWN, "is held");
+        describe_hold(&holder, err, PAYNET_COOLDOWN, _("is held"));
         return PAYNET_COOLDOWN;
     }
     if (own_hold(c, c->key, status == PAYNET_OK, &holder)) {
@@ -587,7 +587,7 @@ static paynet_status claim(paynet_client *c, const char *gsm, const char *sessio
             paynet_error ignored;
             c->ledger->methods->settle(c->ledger, c->key, c->token, r, 0, &ours, &ignored);
         }
-        describe_hold(&holder, err, PAYNET_COOLDOWN, "is held (by this client's memory)");
+        describe_hold(&holder, err, PAYNET_COOLDOWN, _("is held (by this client's memory)"));
         return PAYNET_COOLDOWN;
     }
     if (status != PAYNET_OK)
@@ -624,16 +624,18 @@ static void settle(paynet_client *c, const char *state, double seconds, const ch
     if (c->ledger->methods->settle(c->ledger, c->key, c->token, &r, seconds, &ours, &e)
         != PAYNET_OK) {
         paynet_copy_utf8(text, sizeof text - 96, e.message);
-        strcat(text, "; the number stays held only until its claim runs out");
+        size_t used = strlen(text);
+        snprintf(text + used, sizeof text - used, "%s",
+                 _("; the number stays held only until its claim runs out"));
         problem = text;
     } else if (ours == LEDGER_RECREATED && seconds > 0) {
-        snprintf(text, sizeof text, "the claim on %s had vanished from the ledger during the "
-                                    "send (it ran out, or the ledger lost it); the hold was "
-                                    "recorded again", r.masked);
+        snprintf(text, sizeof text, _("the claim on %s had vanished from the ledger during the "
+                                      "send (it ran out, or the ledger lost it); the hold was "
+                                      "recorded again"), r.masked);
         problem = text;
     } else if (ours == 0 && seconds > 0) {
-        snprintf(text, sizeof text, "the claim on %s ran out during the send and another "
-                                    "sender holds the number now", r.masked);
+        snprintf(text, sizeof text, _("the claim on %s ran out during the send and another "
+                                      "sender holds the number now"), r.masked);
         problem = text;
     }
     if (problem != NULL) {
@@ -789,8 +791,8 @@ static paynet_status transport_error(paynet_client *c, CURLcode rc, long http_st
         break;
     case CURLE_SEND_FAIL_REWIND:
         kind = PAYNET_NETWORK;
-        detail = "the connection closed after the request was sent, before any "
-                 "reply; it was not sent again";
+        detail = _("the connection closed after the request was sent, before any "
+                   "reply; it was not sent again");
         break;
     case CURLE_WEIRD_SERVER_REPLY:
         kind = PAYNET_PROTOCOL;
@@ -801,7 +803,7 @@ static paynet_status transport_error(paynet_client *c, CURLcode rc, long http_st
     }
     if (c->reply.nomem) {
         kind = PAYNET_NOMEM;
-        detail = "out of memory while reading the reply";
+        detail = _("out of memory while reading the reply");
     }
     if (kind == PAYNET_TIMEOUT)
         paynet_fail(err, kind, d, "no complete reply within %.0f s (%s)",
@@ -937,9 +939,9 @@ void paynet_send_cancel(paynet_client *c, paynet_error *err)
     int left = request_may_have_left(c);
     paynet_fail(err, PAYNET_CANCELLED,
                 left ? PAYNET_DELIVERED_UNKNOWN : PAYNET_DELIVERED_NO,
-                left ? "cancelled after the request was sent: an OTP may "
-                       "have been delivered"
-                     : "cancelled before the request was sent");
+                left ? N_("cancelled after the request was sent: an OTP may "
+                          "have been delivered")
+                     : N_("cancelled before the request was sent"));
     fail_send(c, err);
 }
 

@@ -38,7 +38,7 @@ const char *paynet_code_name(int code)
 const char *paynet_code_meaning(int code)
 {
     const struct code_entry *e = code_find(code);
-    return e ? e->meaning : NULL;
+    return e ? paynet_gettext(e->meaning) : NULL;
 }
 
 int paynet_code_from_name(const char *name)
@@ -109,7 +109,7 @@ paynet_status paynet_fail(paynet_error *err, paynet_status kind,
     err->retry_after = 0;
     va_list ap;
     va_start(ap, format);
-    vsnprintf(err->message, sizeof err->message, format, ap);
+    vsnprintf(err->message, sizeof err->message, paynet_gettext(format), ap);
     va_end(ap);
     return kind;
 }

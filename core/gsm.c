@@ -8,6 +8,7 @@
  * Anything else is refused with a message that says why; the message never
  * echoes the input, which may hold control characters.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -89,11 +90,17 @@ paynet_status paynet_gsm_normalize(const char *input, char out[PAYNET_GSM_SIZE],
         return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
                            "phone number is not a Turkish mobile number: it "
                            "must start with 5 (5XXXXXXXXX)");
-    if (n < 10)
-        return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
-                           "phone number needs %zu more digit%s (10 after the "
-                           "prefix: 5XXXXXXXXX)",
-                           10 - n, 10 - n == 1 ? "" : "s");
+    if (n < 10) {
+        char text[PAYNET_MESSAGE_SIZE];
+        snprintf(text, sizeof text,
+                 paynet_ngettext("phone number needs %zu more digit (10 after the "
+                                 "prefix: 5XXXXXXXXX)",
+                                 "phone number needs %zu more digits (10 after the "
+                                 "prefix: 5XXXXXXXXX)",
+                                 10 - n),
+                 10 - n);
+        return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO, "%s", text);
+    }
     if (n > 10)
         return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
                            "phone number has %zu digits after its prefix; "

@@ -12,8 +12,15 @@
 #define PAYNET_PRINTF(a, b)
 #endif
 
+/* Text for a person: _() translates now, N_() marks a string that is
+ * translated where it is used (xgettext finds both, and paynet_fail's and
+ * paynet_ledger_fail's formats: see the Makefile's pot target). */
+#define _(s) paynet_gettext(s)
+#define N_(s) (s)
+
 /* Fills err (kind, delivered, message; no code, no HTTP status) and returns
- * kind, so that failures read `return paynet_fail(err, ...)`. */
+ * kind, so that failures read `return paynet_fail(err, ...)`.  The format
+ * is translated (paynet_gettext) before it is filled in. */
 paynet_status paynet_fail(paynet_error *err, paynet_status kind,
                           paynet_delivered delivered, const char *format, ...)
     PAYNET_PRINTF(4, 5);

@@ -27,7 +27,7 @@ paynet_status paynet_ledger_fail(paynet_error *err, const char *format, ...)
     char text[PAYNET_MESSAGE_SIZE];
     va_list ap;
     va_start(ap, format);
-    vsnprintf(text, sizeof text, format, ap);
+    vsnprintf(text, sizeof text, paynet_gettext(format), ap);
     va_end(ap);
     return paynet_fail(err, PAYNET_LEDGER, PAYNET_DELIVERED_NO, "%s", text);
 }
@@ -297,21 +297,25 @@ void paynet_holder_describe(const paynet_holder *h, char *out, size_t size)
     snprintf(who, sizeof who, "%s@%s", h->operator_name[0] ? h->operator_name : "unknown",
              h->host[0] ? h->host : "unknown");
     if (h->remaining >= LEDGER_MAX_HOLD) /* someone removed its expiry */
-        snprintf(left, sizeof left, "with no end set");
-    else
-        snprintf(left + strlen(left), sizeof left - strlen(left), " more");
+        snprintf(left, sizeof left, "%s", _("with no end set"));
+    else {
+        char clock[24];
+        snprintf(clock, sizeof clock, "%s", left);
+        /* TRANSLATORS: how long a hold lasts: "1:18 more" */
+        snprintf(left, sizeof left, _("%s more"), clock);
+    }
     if (strcmp(h->state, "sent") == 0)
-        snprintf(out, size, "sent %s ago by %s (session %s); valid %s", ago, who,
+        snprintf(out, size, _("sent %s ago by %s (session %s); valid %s"), ago, who,
                  h->session_id, left);
     else if (strcmp(h->state, "pending") == 0)
-        snprintf(out, size, "a send by %s is in flight, started %s ago (session %s); "
-                            "held %s", who, ago, h->session_id, left);
+        snprintf(out, size, _("a send by %s is in flight, started %s ago (session %s); "
+                              "held %s"), who, ago, h->session_id, left);
     else if (strcmp(h->state, "duplicate") == 0)
-        snprintf(out, size, "Paynet said %s ago that an earlier code is still valid (tried by "
-                            "%s, session %s); held %s", ago, who, h->session_id, left);
+        snprintf(out, size, _("Paynet said %s ago that an earlier code is still valid (tried by "
+                              "%s, session %s); held %s"), ago, who, h->session_id, left);
     else
-        snprintf(out, size, "sent %s ago by %s (session %s) and may have delivered an "
-                            "OTP (the reply was lost); held %s",
+        snprintf(out, size, _("sent %s ago by %s (session %s) and may have delivered an "
+                              "OTP (the reply was lost); held %s"),
                  ago, who, h->session_id, left);
 }
 

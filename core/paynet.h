@@ -253,6 +253,22 @@ int paynet_ledger_default(char *out, size_t size, paynet_error *err);
  * order-42); valid 1:18 more". */
 void paynet_holder_describe(const paynet_holder *holder, char *out, size_t size);
 
+/* ---- the reader's language (GNU gettext, domain "paynet") -------------------
+ * Every message the core writes (errors, holders, warnings) is translated
+ * when the calling program has set its locale (setlocale(LC_ALL, "") or
+ * LC_MESSAGES); front ends translate their own text through the same
+ * catalogue.  paynet_localedir: the folder it was found in. */
+#define PAYNET_TEXT_DOMAIN "paynet"
+#if defined(__GNUC__)
+#define PAYNET_FORMAT_ARG(n) __attribute__((format_arg(n)))
+#else
+#define PAYNET_FORMAT_ARG(n)
+#endif
+const char *paynet_gettext(const char *msgid) PAYNET_FORMAT_ARG(1);
+const char *paynet_ngettext(const char *singular, const char *plural, unsigned long n)
+    PAYNET_FORMAT_ARG(1) PAYNET_FORMAT_ARG(2);
+const char *paynet_localedir(void);
+
 #define PAYNET_SECRET_MAX 512
 
 /* Reads the secret key from the first line of a file ("-": standard

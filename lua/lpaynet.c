@@ -8,6 +8,7 @@
  */
 #define _DEFAULT_SOURCE /* explicit_bzero */
 #include <stdlib.h>
+#include <locale.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -532,8 +533,44 @@ static int l_client_tostring(lua_State *L)
 
 /* ---- registration -------------------------------------------------------- */
 
+/* ---- the reader's language ----------------------------------------------- */
+
+/* paynet.use_locale() -> the message locale now in use ("tr_TR.UTF-8"), or
+ * nil when the environment names one this machine lacks (English then).
+ * Sets only LC_MESSAGES: Lua's numbers keep their "." */
+static int l_use_locale(lua_State *L)
+{
+    const char *name = setlocale(LC_MESSAGES, "");
+    if (name == NULL) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_pushstring(L, name);
+    return 1;
+}
+
+/* paynet.gettext(msgid) -> its translation in the "paynet" catalogue */
+static int l_gettext(lua_State *L)
+{
+    lua_pushstring(L, paynet_gettext(luaL_checkstring(L, 1)));
+    return 1;
+}
+
+/* paynet.ngettext(singular, plural, n) */
+static int l_ngettext(lua_State *L)
+{
+    const char *one = luaL_checkstring(L, 1);
+    const char *many = luaL_checkstring(L, 2);
+    lua_Integer n = luaL_checkinteger(L, 3);
+    lua_pushstring(L, paynet_ngettext(one, many, n < 0 ? 0 : (unsigned long)n));
+    return 1;
+}
+
 static const luaL_Reg module_functions[] = {
     {"new", l_new},
+    {"use_locale", l_use_locale},
+    {"gettext", l_gettext},
+    {"ngettext", l_ngettext},
     {"normalize_gsm", l_normalize_gsm},
     {"parse_expire", l_parse_expire},
     {"read_key_file", l_read_key_file},

@@ -36,7 +36,7 @@ build = {
             "core/client.c", "core/otp.c", "core/expire.c",
             "core/gsm.c", "core/codes.c", "core/clock.c", "core/keyfile.c",
             "core/ledger.c", "core/ledger_memory.c", "core/ledger_sqlite.c",
-            "core/ledger_redis.c", "core/text.c",
+            "core/ledger_redis.c", "core/text.c", "core/i18n.c",
          },
          incdirs = { "core", "$(CJSON_INCDIR)", "$(SQLITE_INCDIR)", "$(HIREDIS_INCDIR)",
                      "$(CRYPTO_INCDIR)" },

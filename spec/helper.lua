@@ -346,7 +346,8 @@ function H.start_tui(opts)
   local env = { LANG = "C.UTF-8", TERM = "screen-256color", PAYNET_SECRET_KEY = H.key,
                 XDG_STATE_HOME = dir, PAYNET_LEDGER = false }
   for k, v in pairs(opts.env or {}) do env[k] = v end
-  local parts = { "env", "-u", "NO_COLOR", "-u", "PAYNET_LEDGER" }
+  local parts = { "env", "-u", "NO_COLOR", "-u", "PAYNET_LEDGER", "-u", "LC_ALL", "-u", "LC_MESSAGES",
+                  "-u", "LANGUAGE" }
   for k, v in pairs(env) do
     if v ~= false then parts[#parts + 1] = quote(k .. "=" .. v) end
   end

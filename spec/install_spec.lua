@@ -43,7 +43,8 @@ describe("installing", function()
     local expected = {
       "/opt/pn/bin/paynet-otp", "/opt/pn/bin/paynet-sandbox", "/opt/pn/bin/paynet-tui",
       "/opt/pn/include/paynet.h", "/opt/pn/lib/libpaynet.a", "/opt/pn/lib/lua/5.4/paynet.so",
-      "/opt/pn/lib/pkgconfig/paynet.pc", "/opt/pn/share/man/man1/paynet-otp.1",
+      "/opt/pn/lib/pkgconfig/paynet.pc", "/opt/pn/share/locale/tr/LC_MESSAGES/paynet.mo",
+      "/opt/pn/share/man/man1/paynet-otp.1",
       "/opt/pn/share/man/man1/paynet-sandbox.1", "/opt/pn/share/man/man1/paynet-tui.1",
     }
     local tree = H.capture(("cd %s && find . -type f | sed 's|^\\.||' | sort"):format(H.quote(root)))
@@ -53,6 +54,10 @@ describe("installing", function()
                     :find("yes"), program .. " is executable")
     end
     assert.truthy(H.read(root .. "/opt/pn/lib/pkgconfig/paynet.pc"):find("prefix=/opt/pn\n", 1, true))
+    -- the installed screen finds its Turkish catalogue beside it (../share/locale)
+    local turkish = H.capture(("env -u LC_ALL -u LANGUAGE LANG=tr_TR.UTF-8 %s --help"):format(
+      H.quote(root .. "/opt/pn/bin/paynet-tui")))
+    assert.truthy(turkish:find("^Kullanım: paynet%-tui"), turkish)
 
     -- the installed module and paynet-otp work together
     out = H.capture(("LUA_CPATH=%s %s %s codes 2>&1"):format(

@@ -23,7 +23,7 @@ void app_init(struct app *app, const char *env, const char *host)
     app->focus = FOCUS_GSM;
     app->shown_second = -1;
     set_status(app, TONE_INFO,
-               "Type the customer's phone number and a session id, then press Enter.");
+               _("Type the customer's phone number and a session id, then press Enter."));
 }
 
 
@@ -122,21 +122,21 @@ unsigned app_apply(struct app *app, enum app_action action, double now)
     case ACTION_SEND:
         if (app->sending) {
             set_status(app, TONE_WARN,
-                       "A send is in flight: wait for it, or press Esc to cancel it.");
+                       _("A send is in flight: wait for it, or press Esc to cancel it."));
             return APP_REDRAW;
         }
         if (app->gsm_input[0] == '\0') {
-            set_status(app, TONE_ERROR, "Not sent: type the customer's phone number first.");
+            set_status(app, TONE_ERROR, _("Not sent: type the customer's phone number first."));
             return APP_REDRAW;
         }
         if (!app->gsm_valid) {
-            set_status(app, TONE_ERROR, "Not sent: the phone number is not valid.");
+            set_status(app, TONE_ERROR, _("Not sent: the phone number is not valid."));
             snprintf(app->detail, sizeof app->detail, "%s", app->gsm_problem);
             return APP_REDRAW;
         }
         if (app->session_input[0] == '\0') {
             set_status(app, TONE_ERROR,
-                       "Not sent: the session id is empty. Type one, or press F2 for a fresh one.");
+                       _("Not sent: the session id is empty. Type one, or press F2 for a fresh one."));
             return APP_REDRAW;
         }
         return APP_START_SEND;
@@ -157,7 +157,7 @@ unsigned app_send_started(struct app *app, double now)
     snprintf(app->sending_session, sizeof app->sending_session, "%s", app->session_input);
     paynet_mask_gsm(app->gsm, masked);
     char text[128];
-    snprintf(text, sizeof text, "Sending an OTP to %s ...", masked);
+    snprintf(text, sizeof text, _("Sending an OTP to %s ..."), masked);
     set_status(app, TONE_INFO, text);
     return APP_REDRAW;
 }
@@ -179,13 +179,13 @@ unsigned app_send_refused(struct app *app, const paynet_error *err)
                                         : c != NULL && c->uncertain;
         if (uncertain)
             snprintf(text, sizeof text,
-                     "Not sent: an earlier send to %s may have delivered a code. "
-                     "Wait %s before sending again.",
+                     _("Not sent: an earlier send to %s may have delivered a code. "
+                       "Wait %s before sending again."),
                      masked, left);
         else
             snprintf(text, sizeof text,
-                     "Not sent: the OTP sent to %s is valid for %s more. "
-                     "The customer can use the code they have.",
+                     _("Not sent: the OTP sent to %s is valid for %s more. "
+                       "The customer can use the code they have."),
                      masked, left);
         set_status(app, TONE_WARN, text);
         if (err->has_holder) { /* who holds it: another desk, another run */
@@ -227,7 +227,7 @@ static void error_detail(const paynet_error *err, char *out, size_t size)
     app_clean_text(err->message, message, sizeof message);
     if (err->code != PAYNET_NO_CODE && err->http_status > 0) {
         const char *name = paynet_code_name(err->code);
-        snprintf(where, sizeof where, "%s (code %d, HTTP %ld): ", name ? name : "unknown",
+        snprintf(where, sizeof where, _("%s (code %d, HTTP %ld): "), name ? name : "unknown",
                  err->code, err->http_status);
     } else if (err->http_status > 0) {
         snprintf(where, sizeof where, "HTTP %ld: ", err->http_status);
@@ -248,14 +248,14 @@ unsigned app_send_finished(struct app *app, paynet_status status,
         app_clean_text(res->message, message, sizeof message);
         if (res->expires_in > 0) {
             countdown_set(app, app->sending_gsm, res->expires_in, 0);
-            snprintf(text, sizeof text, "OTP sent to %s: \"%s\". Valid until %s.", masked,
+            snprintf(text, sizeof text, _("OTP sent to %s: \"%s\". Valid until %s."), masked,
                      message, expire_text);
-            snprintf(outcome, sizeof outcome, "sent, valid until %s", expire_text);
+            snprintf(outcome, sizeof outcome, _("sent, valid until %s"), expire_text);
         } else {
             snprintf(text, sizeof text,
-                     "OTP sent to %s: \"%s\", but it has already expired (%s).",
+                     _("OTP sent to %s: \"%s\", but it has already expired (%s)."),
                      masked, message, expire_text);
-            snprintf(outcome, sizeof outcome, "sent, already expired");
+            snprintf(outcome, sizeof outcome, _("sent, already expired"));
         }
         set_status(app, res->warning[0] ? TONE_WARN : TONE_OK, text);
         if (res->warning[0]) { /* sent, but the ledger could not record it */
@@ -275,16 +275,16 @@ unsigned app_send_finished(struct app *app, paynet_status status,
         countdown_set(app, app->sending_gsm, err->retry_after, 1);
     if (status == PAYNET_API) {
         const char *name = paynet_code_name(err->code);
-        snprintf(outcome, sizeof outcome, "refused: %s (code %d)", name ? name : "unknown",
+        snprintf(outcome, sizeof outcome, _("refused: %s (code %d)"), name ? name : "unknown",
                  err->code);
     } else if (status == PAYNET_HTTP) {
-        snprintf(outcome, sizeof outcome, "http: HTTP %ld%s", err->http_status,
-                 maybe ? ", may have gone out" : "");
+        snprintf(outcome, sizeof outcome, _("http: HTTP %ld%s"), err->http_status,
+                 maybe ? _(", may have gone out") : "");
     } else if (status == PAYNET_PROTOCOL) {
-        snprintf(outcome, sizeof outcome, "protocol: unreadable reply");
+        snprintf(outcome, sizeof outcome, _("protocol: unreadable reply"));
     } else {
         snprintf(outcome, sizeof outcome, "%s, %s", paynet_status_name(status),
-                 maybe ? "may have gone out" : "not sent");
+                 maybe ? _("may have gone out") : _("not sent"));
     }
     history_add(app, clock_text, outcome, tone);
     return APP_REDRAW;
@@ -376,62 +376,62 @@ const char *app_error_advice(paynet_status kind, int code, paynet_delivered deli
     case PAYNET_PENDING:
         return "";
     case PAYNET_INVALID:
-        return "Not sent: the input is not valid. Correct it and press Enter.";
+        return _("Not sent: the input is not valid. Correct it and press Enter.");
     case PAYNET_COOLDOWN:
-        return "Not sent: this number's OTP is still valid. Wait for the countdown to end.";
+        return _("Not sent: this number's OTP is still valid. Wait for the countdown to end.");
     case PAYNET_NETWORK:
-        return maybe ? "The connection broke after the request left: a code may have gone "
-                       "out. Ask the customer before sending again."
-                     : "Could not reach Paynet; nothing was sent. Check the network, "
-                       "then try again.";
+        return maybe ? _("The connection broke after the request left: a code may have gone "
+                         "out. Ask the customer before sending again.")
+                     : _("Could not reach Paynet; nothing was sent. Check the network, "
+                         "then try again.");
     case PAYNET_TIMEOUT:
-        return maybe ? "Paynet did not answer in time: a code may have gone out. Ask the "
-                       "customer before sending again."
-                     : "Could not connect to Paynet in time; nothing was sent. Try again.";
+        return maybe ? _("Paynet did not answer in time: a code may have gone out. Ask the "
+                         "customer before sending again.")
+                     : _("Could not connect to Paynet in time; nothing was sent. Try again.");
     case PAYNET_LEDGER:
-        return "The ledger of sent codes could not be used, so nothing was sent "
-               "(no code may go out unrecorded). Check the ledger (--ledger).";
+        return _("The ledger of sent codes could not be used, so nothing was sent "
+                 "(no code may go out unrecorded). Check the ledger (--ledger).");
     case PAYNET_TLS:
-        return "The secure connection to Paynet failed; nothing was sent. Check the "
-               "CA certificates and the system clock.";
+        return _("The secure connection to Paynet failed; nothing was sent. Check the "
+                 "CA certificates and the system clock.");
     case PAYNET_HTTP:
-        return maybe ? "A gateway in front of Paynet failed: a code may have gone out. "
-                       "Ask the customer before sending again."
-                     : "Paynet's server answered with an HTTP error. Try again in a minute; "
-                       "if it goes on, call Paynet support.";
+        return maybe ? _("A gateway in front of Paynet failed: a code may have gone out. "
+                         "Ask the customer before sending again.")
+                     : _("Paynet's server answered with an HTTP error. Try again in a minute; "
+                         "if it goes on, call Paynet support.");
     case PAYNET_API:
         switch (code) {
         case PAYNET_CODE_unauthorized:
-            return "Paynet refused the secret key. Check the secret key "
-                   "(PAYNET_SECRET_KEY or --secret-key-file).";
+            return _("Paynet refused the secret key. Check the secret key "
+                     "(PAYNET_SECRET_KEY or --secret-key-file).");
         case PAYNET_CODE_duplicatedata:
-            return "Paynet says a code was already sent to this number. Wait until "
-                   "it expires.";
+            return _("Paynet says a code was already sent to this number. Wait until "
+                     "it expires.");
         case PAYNET_CODE_companyblocked:
         case PAYNET_CODE_agentblocked:
         case PAYNET_CODE_agentnotfound:
-            return "Paynet says the merchant account is blocked or unknown. Call "
-                   "Paynet support.";
+            return _("Paynet says the merchant account is blocked or unknown. Call "
+                     "Paynet support.");
         case PAYNET_CODE_servererror:
         case PAYNET_CODE_timeout:
-            return "Paynet had a problem on its side. Try again in a minute.";
+            return _("Paynet had a problem on its side. Try again in a minute.");
         case PAYNET_CODE_badrequest:
-            return "Paynet could not accept the request. Check the number and the "
-                   "session id.";
+            return _("Paynet could not accept the request. Check the number and the "
+                     "session id.");
         default:
-            return "Paynet refused the request. The code and Paynet's message are below.";
+            return _("Paynet refused the request. The code and Paynet's message are below.");
         }
     case PAYNET_PROTOCOL:
-        return "Paynet's reply could not be read: a code may have gone out. Ask the "
-               "customer before sending again.";
+        return _("Paynet's reply could not be read: a code may have gone out. Ask the "
+                 "customer before sending again.");
     case PAYNET_NOMEM:
-        return "Out of memory. Close other programs and try again.";
+        return _("Out of memory. Close other programs and try again.");
     case PAYNET_CANCELLED:
-        return maybe ? "Cancelled after the request left: a code may have gone out, so "
-                       "the number is held."
-                     : "Cancelled before anything was sent. You can send again.";
+        return maybe ? _("Cancelled after the request left: a code may have gone out, so "
+                         "the number is held.")
+                     : _("Cancelled before anything was sent. You can send again.");
     case PAYNET_BUSY:
-        return "A send is already in flight.";
+        return _("A send is already in flight.");
     }
-    return "Unexpected error.";
+    return _("Unexpected error.");
 }

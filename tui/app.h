@@ -11,6 +11,11 @@
 
 #include "paynet.h"
 
+/* Text for the operator, in their language (the "paynet" catalogue): _()
+ * translates now, N_() marks a string translated where it is shown. */
+#define _(s) paynet_gettext(s)
+#define N_(s) (s)
+
 #define APP_GSM_INPUT_MAX 64
 #define APP_SESSION_MAX 128
 #define APP_HISTORY_MAX 100

@@ -14,14 +14,15 @@
 #define DELETE 127
 
 const struct key_binding keys_table[] = {
-    {ACTION_HELP, 1, 'g', "F1, Esc 1, Ctrl-G", "F1", "Help", "this help; again to close"},
-    {ACTION_NEXT_FIELD, 0, 0, "Tab, Down", "Tab", "Next field", "the next field"},
-    {ACTION_PREV_FIELD, 0, 0, "Shift-Tab, Up", NULL, NULL, "the previous field"},
-    {ACTION_SEND, 0, 0, "Enter", "Enter", "Send", "send the OTP"},
-    {ACTION_NEW_ID, 2, 'n', "F2, Esc 2, Ctrl-N", "F2", "New id", "a fresh random session id"},
-    {ACTION_CANCEL, 0, 0, "Esc", "Esc", "Cancel", "cancel a send in flight; close help"},
-    {ACTION_REDRAW, 0, 'l', "Ctrl-L", NULL, NULL, "redraw the whole screen"},
-    {ACTION_QUIT, 10, 'x', "F10, Esc 0, Ctrl-X, Ctrl-C", "F10", "Quit", "quit"},
+    /* TRANSLATORS: the key bar's words are short: six must fit in 80 columns */
+    {ACTION_HELP, 1, 'g', "F1, Esc 1, Ctrl-G", "F1", N_("Help"), N_("this help; again to close")},
+    {ACTION_NEXT_FIELD, 0, 0, "Tab, Down", "Tab", N_("Next field"), N_("the next field")},
+    {ACTION_PREV_FIELD, 0, 0, "Shift-Tab, Up", NULL, NULL, N_("the previous field")},
+    {ACTION_SEND, 0, 0, "Enter", "Enter", N_("Send"), N_("send the OTP")},
+    {ACTION_NEW_ID, 2, 'n', "F2, Esc 2, Ctrl-N", "F2", N_("New id"), N_("a fresh random session id")},
+    {ACTION_CANCEL, 0, 0, "Esc", "Esc", N_("Cancel"), N_("cancel a send in flight; close help")},
+    {ACTION_REDRAW, 0, 'l', "Ctrl-L", NULL, NULL, N_("redraw the whole screen")},
+    {ACTION_QUIT, 10, 'x', "F10, Esc 0, Ctrl-X, Ctrl-C", "F10", N_("Quit"), N_("quit")},
     {ACTION_NONE, 0, 0, NULL, NULL, NULL, NULL},
 };
 

@@ -63,32 +63,32 @@ static double wall_now(void)
 
 static void usage(FILE *out)
 {
-    fputs("Usage: paynet-tui [OPTION]...\n"
-          "The support-desk screen for sending Paynet card-save OTPs: type the\n"
-          "customer's phone number and a session id, press Enter, and watch the\n"
-          "countdown to otp_expire. A number cannot be sent again before then.\n"
-          "\n"
-          "  --env test|live          Paynet system to use (default test); live sends\n"
-          "                           real SMS and is shown as LIVE on the screen\n"
-          "  --base-url URL           send to URL instead (e.g. a paynet-sandbox)\n"
-          "  --secret-key-file FILE   read the secret key from FILE, which must not be\n"
-          "                           readable by group or others (chmod 600 FILE);\n"
-          "                           otherwise it comes from PAYNET_SECRET_KEY\n"
-          "  --audit-log FILE         append one JSON line per send to FILE\n"
-          "  --timeout SECONDS        give up on a send after SECONDS (default 15)\n"
-          "  --cainfo FILE            trust the CA certificates in FILE\n"
-          "  --ledger SPEC            the ledger of sent codes that every sender consults\n"
-          "                           first: sqlite:PATH (this machine), redis://[:PW@]HOST\n"
-          "                           [:PORT][/DB] or redis+unix:///PATH (many desks);\n"
-          "                           default PAYNET_LEDGER, else\n"
-          "                           sqlite:$XDG_STATE_HOME/paynet/ledger.db\n"
-          "  --no-color               attributes only, no colours (also NO_COLOR)\n"
-          "  --help                   show this help and exit\n"
-          "  --version                show the version and exit\n"
-          "\n"
-          "Keys: Tab/Shift-Tab move between fields, Enter sends, F2 (Esc 2, Ctrl-N)\n"
-          "makes a fresh session id, Esc cancels a send in flight, F1 (Esc 1,\n"
-          "Ctrl-G) shows help, Ctrl-L redraws, F10 (Esc 0, Ctrl-X) or Ctrl-C quits.\n",
+    fputs(_("Usage: paynet-tui [OPTION]...\n"
+            "The support-desk screen for sending Paynet card-save OTPs: type the\n"
+            "customer's phone number and a session id, press Enter, and watch the\n"
+            "countdown to otp_expire. A number cannot be sent again before then.\n"
+            "\n"
+            "  --env test|live          Paynet system to use (default test); live sends\n"
+            "                           real SMS and is shown as LIVE on the screen\n"
+            "  --base-url URL           send to URL instead (e.g. a paynet-sandbox)\n"
+            "  --secret-key-file FILE   read the secret key from FILE, which must not be\n"
+            "                           readable by group or others (chmod 600 FILE);\n"
+            "                           otherwise it comes from PAYNET_SECRET_KEY\n"
+            "  --audit-log FILE         append one JSON line per send to FILE\n"
+            "  --timeout SECONDS        give up on a send after SECONDS (default 15)\n"
+            "  --cainfo FILE            trust the CA certificates in FILE\n"
+            "  --ledger SPEC            the ledger of sent codes that every sender consults\n"
+            "                           first: sqlite:PATH (this machine), redis://[:PW@]HOST\n"
+            "                           [:PORT][/DB] or redis+unix:///PATH (many desks);\n"
+            "                           default PAYNET_LEDGER, else\n"
+            "                           sqlite:$XDG_STATE_HOME/paynet/ledger.db\n"
+            "  --no-color               attributes only, no colours (also NO_COLOR)\n"
+            "  --help                   show this help and exit\n"
+            "  --version                show the version and exit\n"
+            "\n"
+            "Keys: Tab/Shift-Tab move between fields, Enter sends, F2 (Esc 2, Ctrl-N)\n"
+            "makes a fresh session id, Esc cancels a send in flight, F1 (Esc 1,\n"
+            "Ctrl-G) shows help, Ctrl-L redraws, F10 (Esc 0, Ctrl-X) or Ctrl-C quits.\n"),
           out);
 }
 
@@ -113,7 +113,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         switch (ch) {
         case 'e':
             if (strcmp(optarg, "test") != 0 && strcmp(optarg, "live") != 0) {
-                fprintf(stderr, "paynet-tui: --env must be test or live\n");
+                fprintf(stderr, _("paynet-tui: --env must be test or live\n"));
                 return 2;
             }
             o->env = optarg;
@@ -123,8 +123,8 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case 'k':
             if (strcmp(optarg, "-") == 0) { /* standard input is the keyboard here */
-                fprintf(stderr, "paynet-tui: --secret-key-file needs a file: standard input "
-                                "is the operator's keyboard\n");
+                fprintf(stderr, _("paynet-tui: --secret-key-file needs a file: standard input "
+                                "is the operator's keyboard\n"));
                 return 2;
             }
             o->secret_key_file = optarg;
@@ -135,7 +135,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 't':
             o->timeout = strtod(optarg, &end);
             if (end == optarg || *end != '\0') { /* the range is the core's to check */
-                fprintf(stderr, "paynet-tui: --timeout must be a number of seconds\n");
+                fprintf(stderr, _("paynet-tui: --timeout must be a number of seconds\n"));
                 return 2;
             }
             break;
@@ -155,12 +155,12 @@ static int parse_options(int argc, char **argv, struct options *o)
             printf("paynet-tui %s\n", PAYNET_VERSION);
             return 0;
         default:
-            fprintf(stderr, "Try 'paynet-tui --help'.\n");
+            fprintf(stderr, _("Try 'paynet-tui --help'.\n"));
             return 2;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "paynet-tui: unexpected argument '%s'\nTry 'paynet-tui --help'.\n",
+        fprintf(stderr, _("paynet-tui: unexpected argument '%s'\nTry 'paynet-tui --help'.\n"),
                 argv[optind]);
         return 2;
     }
@@ -205,7 +205,7 @@ static unsigned finish(struct session *s, paynet_status status, const paynet_res
     int saved_errno = errno;
     unsigned flags = app_send_finished(&s->app, status, res, err, clock_text, expire_text);
     if (!logged)
-        flags |= app_set_status(&s->app, TONE_ERROR, "The audit log could not be written.",
+        flags |= app_set_status(&s->app, TONE_ERROR, _("The audit log could not be written."),
                                 strerror(saved_errno));
     return flags;
 }
@@ -292,7 +292,7 @@ static void run(struct session *s)
             /* SIGTERM, SIGINT: someone asked for an orderly stop; SIGHUP:
              * the terminal is gone, which the operator did not choose */
             if (stop_signal == SIGHUP)
-                s->gone = "the terminal hung up (SIGHUP)";
+                s->gone = _("the terminal hung up (SIGHUP)");
             flags |= effects(s, app_apply(&s->app, ACTION_QUIT, now_mono()), &quit);
         }
 
@@ -322,6 +322,7 @@ int main(int argc, char **argv)
     s.audit_fd = -1;
     paynet_error err;
     setlocale(LC_ALL, "");
+    setlocale(LC_NUMERIC, "C"); /* numbers keep "." (--timeout 1.5) */
     int rc = parse_options(argc, argv, &s.opt);
     if (rc >= 0)
         return rc;
@@ -365,7 +366,7 @@ int main(int argc, char **argv)
     if (s.opt.audit_log != NULL) {
         s.audit_fd = open(s.opt.audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
         if (s.audit_fd < 0) {
-            fprintf(stderr, "paynet-tui: cannot open the audit log %s: %s\n", s.opt.audit_log,
+            fprintf(stderr, _("paynet-tui: cannot open the audit log %s: %s\n"), s.opt.audit_log,
                     strerror(errno));
             paynet_client_free(s.client);
             return 1;
@@ -388,7 +389,7 @@ int main(int argc, char **argv)
     }
     app_init(&s.app, s.opt.env, paynet_client_url(s.client));
     char ledger_line[PAYNET_SCOPE_SIZE + 64];
-    snprintf(ledger_line, sizeof ledger_line, "Ledger: %s (every send is recorded there first).",
+    snprintf(ledger_line, sizeof ledger_line, _("Ledger: %s (every send is recorded there first)."),
              paynet_client_ledger(s.client));
     app_set_status(&s.app, TONE_INFO, s.app.status, ledger_line);
     run(&s);
@@ -397,7 +398,7 @@ int main(int argc, char **argv)
     if (s.audit_fd >= 0)
         close(s.audit_fd);
     if (s.gone != NULL) { /* not the operator's choice: say so, and fail */
-        fprintf(stderr, "paynet-tui: stopped: %s\n", s.gone);
+        fprintf(stderr, _("paynet-tui: stopped: %s\n"), s.gone);
         return stop_signal == SIGHUP ? 128 + SIGHUP : 1;
     }
     return 0;

@@ -5,7 +5,7 @@
  *   rows 2-4    phone-number field, then what will be sent or why not
  *   row 5       session-id field
  *   rows 8-11   status and detail
- *   row 13      spinner, or the countdown and its progress bar
+ *   rows 13-15  spinner, or the countdown, its bar and who holds the number
  *   rows 16-    this run's history
  *   last row    key hints
  *
@@ -63,7 +63,7 @@ struct view *view_open(int no_color)
         return NULL;
     v->screen = newterm(NULL, stdout, stdin);
     if (v->screen == NULL) {
-        fprintf(stderr, "paynet-tui: cannot use this terminal (TERM=%s)\n",
+        fprintf(stderr, _("paynet-tui: cannot use this terminal (TERM=%s)\n"),
                 getenv("TERM") ? getenv("TERM") : "");
         free(v);
         return NULL;
@@ -321,12 +321,12 @@ const char *view_input_gone(struct view *v)
     if (poll(&p, 1, 0) <= 0)
         return NULL;
     if (p.revents & (POLLHUP | POLLERR | POLLNVAL))
-        return "the terminal went away";
+        return _("the terminal went away");
     if (!(p.revents & POLLIN))
         return NULL;
     int pending = 0;
     if (ioctl(STDIN_FILENO, FIONREAD, &pending) == 0) /* a terminal, a pipe */
-        return pending == 0 ? "end of input" : NULL;
+        return pending == 0 ? _("end of input") : NULL;
     /* a file or a device (/dev/null): read a byte, and give it back */
     unsigned char byte;
     int flags = fcntl(STDIN_FILENO, F_GETFL);
@@ -334,7 +334,7 @@ const char *view_input_gone(struct view *v)
     ssize_t n = read(STDIN_FILENO, &byte, 1);
     fcntl(STDIN_FILENO, F_SETFL, flags);
     if (n == 0)
-        return "end of input";
+        return _("end of input");
     if (n == 1)
         ungetch(byte);
     return NULL;
@@ -346,9 +346,9 @@ static void draw_too_small(void)
 {
     char size[64];
     erase();
-    snprintf(size, sizeof size, "%dx%d, needs %dx%d", COLS, LINES, VIEW_MIN_COLS,
+    snprintf(size, sizeof size, _("%dx%d, needs %dx%d"), COLS, LINES, VIEW_MIN_COLS,
              VIEW_MIN_LINES);
-    const char *lines[] = {"Terminal too small", size, "F10 quits"};
+    const char *lines[] = {_("Terminal too small"), size, _("F10 quits")};
     for (int i = 0; i < 3 && i < LINES; i++)
         put_text(i, 0, COLS, lines[i], i == 0 ? A_BOLD : A_NORMAL);
     curs_set(0);
@@ -362,10 +362,10 @@ static void draw_header(const struct view *v, const struct app *app)
                            : (v->color ? COLOR_PAIR(PAIR_HEADER) : A_REVERSE);
     if (app->live)
         snprintf(text, sizeof text,
-                 " paynet-tui %s  *** LIVE: REAL SMS TO REAL CUSTOMERS ***  %s",
+                 _(" paynet-tui %s  *** LIVE: REAL SMS TO REAL CUSTOMERS ***  %s"),
                  PAYNET_VERSION, app->host);
     else
-        snprintf(text, sizeof text, " paynet-tui %s  env: TEST  %s", PAYNET_VERSION,
+        snprintf(text, sizeof text, _(" paynet-tui %s  env: TEST  %s"), PAYNET_VERSION,
                  app->host);
     attron(bar);
     mvhline(0, 0, ' ', COLS);
@@ -379,7 +379,7 @@ static void draw_fields(const struct view *v, const struct app *app)
     /* the rows of the fields: only what is left or right of the field */
     move(GSM_ROW, 0);
     addnstr("                 ", FIELD_X);
-    put_text(GSM_ROW, 2, FIELD_X - 3, "Phone number", app->focus == FOCUS_GSM ? A_BOLD : A_NORMAL);
+    put_text(GSM_ROW, 2, FIELD_X - 3, _("Phone number"), app->focus == FOCUS_GSM ? A_BOLD : A_NORMAL);
     move(GSM_ROW, FIELD_X + GSM_WIDTH + 1);
     clrtoeol();
     if (app->gsm_valid) {
@@ -391,19 +391,19 @@ static void draw_fields(const struct view *v, const struct app *app)
     clear_row(GSM_ROW + 2);
     if (app->gsm_input[0] == '\0')
         put_text(GSM_ROW + 1, FIELD_X, COLS - FIELD_X - 1,
-                 "a Turkish mobile, e.g. 0532 123 45 67", A_DIM);
+                 _("a Turkish mobile, e.g. 0532 123 45 67"), A_DIM);
     else if (!app->gsm_valid)
         put_wrapped(GSM_ROW + 1, FIELD_X, COLS - FIELD_X - 1, 2, app->gsm_problem,
                     tone_attr(v, TONE_ERROR));
 
     move(SESSION_ROW, 0);
     addnstr("                 ", FIELD_X);
-    put_text(SESSION_ROW, 2, FIELD_X - 3, "Session id",
+    put_text(SESSION_ROW, 2, FIELD_X - 3, _("Session id"),
              app->focus == FOCUS_SESSION ? A_BOLD : A_NORMAL);
     move(SESSION_ROW, FIELD_X + SESSION_WIDTH + 1);
     clrtoeol();
     put_text(SESSION_ROW, FIELD_X + SESSION_WIDTH + 2, COLS - FIELD_X - SESSION_WIDTH - 3,
-             "F2: new id", A_DIM);
+             _("F2: new id"), A_DIM);
     clear_row(SESSION_ROW + 1);
 }
 
@@ -437,9 +437,8 @@ static void draw_bar(const struct view *v, int y, int x, double fraction)
 static void draw_countdown(const struct view *v, const struct app *app)
 {
     char text[256], masked[PAYNET_GSM_SIZE];
-    clear_row(COUNTDOWN_ROW - 1);
-    clear_row(COUNTDOWN_ROW);
-    clear_row(COUNTDOWN_ROW + 1);
+    for (int y = COUNTDOWN_ROW - 1; y <= COUNTDOWN_ROW + 2; y++)
+        clear_row(y);
     if (app->sending) {
         static const wchar_t *const braille = L"⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏";
         static const char ascii[] = "|/-\\";
@@ -450,7 +449,7 @@ static void draw_countdown(const struct view *v, const struct app *app)
             addnwstr(braille + frame % 10, 1);
         else
             addch((chtype)ascii[frame % 4]);
-        snprintf(text, sizeof text, " Sending to %s ... %.1f s   (Esc cancels)", masked,
+        snprintf(text, sizeof text, _(" Sending to %s ... %.1f s   (Esc cancels)"), masked,
                  app->send_elapsed);
         put_text(COUNTDOWN_ROW, 3, COLS - 5, text, A_BOLD);
         return;
@@ -462,9 +461,9 @@ static void draw_countdown(const struct view *v, const struct app *app)
     if (app->shown_second > 0) {
         long s = app->shown_second;
         if (c != NULL && c->uncertain)
-            snprintf(text, sizeof text, "%s is held   %02ld:%02ld", masked, s / 60, s % 60);
+            snprintf(text, sizeof text, _("%s is held   %02ld:%02ld"), masked, s / 60, s % 60);
         else
-            snprintf(text, sizeof text, "Code for %s valid   %02ld:%02ld", masked, s / 60,
+            snprintf(text, sizeof text, _("Code for %s valid   %02ld:%02ld"), masked, s / 60,
                      s % 60);
         int w = put_text(COUNTDOWN_ROW, 2, COLS - 4, text,
                          tone_attr(v, c != NULL && c->uncertain ? TONE_WARN : TONE_OK));
@@ -476,21 +475,21 @@ static void draw_countdown(const struct view *v, const struct app *app)
             char line[PAYNET_MESSAGE_SIZE], clean[PAYNET_MESSAGE_SIZE];
             paynet_holder_describe(&app->holder, line, sizeof line);
             app_clean_text(line, clean, sizeof clean);
-            put_text(COUNTDOWN_ROW + 1, 2, COLS - 4, clean, A_DIM);
+            put_wrapped(COUNTDOWN_ROW + 1, 2, COLS - 4, 2, clean, A_DIM);
         } else {
             put_text(COUNTDOWN_ROW + 1, 2, COLS - 4,
-                     "Sending to this number is blocked until the countdown ends.", A_DIM);
+                     _("Sending to this number is blocked until the countdown ends."), A_DIM);
         }
     } else if (app->ledger_down) {
         snprintf(text, sizeof text,
-                 "The ledger cannot be reached: nothing is sent to %s until it can.", masked);
+                 _("The ledger cannot be reached: nothing is sent to %s until it can."), masked);
         put_text(COUNTDOWN_ROW, 2, COLS - 4, text, tone_attr(v, TONE_WARN));
     } else if (c != NULL) {
         snprintf(text, sizeof text,
-                 "The code for %s has expired: a new one may be sent.", masked);
+                 _("The code for %s has expired: a new one may be sent."), masked);
         put_text(COUNTDOWN_ROW, 2, COLS - 4, text, tone_attr(v, TONE_OK));
     } else {
-        snprintf(text, sizeof text, "No OTP sent to %s in this run.", masked);
+        snprintf(text, sizeof text, _("No OTP sent to %s in this run."), masked);
         put_text(COUNTDOWN_ROW, 2, COLS - 4, text, A_DIM);
     }
 }
@@ -499,11 +498,11 @@ static void draw_history(const struct view *v, const struct app *app)
 {
     char line[512];
     int last = LINES - 3;
-    for (int y = COUNTDOWN_ROW + 2; y <= LINES - 2; y++)
+    for (int y = HISTORY_ROW; y <= LINES - 2; y++)
         clear_row(y);
-    put_text(HISTORY_ROW, 2, COLS - 4, "History (this run)", A_BOLD);
+    put_text(HISTORY_ROW, 2, COLS - 4, _("History (this run)"), A_BOLD);
     if (app->history_count == 0)
-        put_text(HISTORY_ROW + 1, 2, COLS - 4, "nothing sent yet", A_DIM);
+        put_text(HISTORY_ROW + 1, 2, COLS - 4, _("nothing sent yet"), A_DIM);
     for (size_t i = 0; i < app->history_count && HISTORY_ROW + 1 + (int)i <= last; i++) {
         const struct app_entry *e = &app->history[i];
         int y = HISTORY_ROW + 1 + (int)i;
@@ -525,7 +524,7 @@ static void draw_hints(const struct view *v)
         if (b->bar == NULL)
             continue;
         x += put_text(LINES - 1, x + 1, COLS - x - 1, b->bar, bar | A_BOLD) + 1;
-        x += put_text(LINES - 1, x + 1, COLS - x - 1, b->label, bar) + 2;
+        x += put_text(LINES - 1, x + 1, COLS - x - 1, _(b->label), bar) + 2;
     }
 }
 
@@ -534,27 +533,27 @@ static void draw_hints(const struct view *v)
 static void draw_help(const struct view *v)
 {
     static const char *const before[] = {
-        "paynet-tui sends one Paynet OTP to a customer's phone.",
+        N_("paynet-tui sends one Paynet OTP to a customer's phone."),
         "",
-        "Phone number  a Turkish mobile: +90, 0090, 90 or 0 in front,",
-        "              spaces, dashes and parentheses are fine.",
-        "Session id    ties the OTP to the card that will be saved next.",
+        N_("Phone number  a Turkish mobile: +90, 0090, 90 or 0 in front,"),
+        N_("              spaces, dashes and parentheses are fine."),
+        N_("Session id    ties the OTP to the card that will be saved next."),
         "",
     };
     static const char *const after[] = {
         "",
-        "A send cancelled after it left may still deliver a code.",
-        "A number cannot be sent again until its code expires.",
+        N_("A send cancelled after it left may still deliver a code."),
+        N_("A number cannot be sent again until its code expires."),
     };
     char lines[HELP_MAX_ROWS][160];
     int n = 0;
     for (size_t i = 0; i < sizeof before / sizeof before[0]; i++)
-        snprintf(lines[n++], sizeof lines[0], "%s", before[i]);
+        snprintf(lines[n++], sizeof lines[0], "%s", before[i][0] ? _(before[i]) : "");
     for (const struct key_binding *b = keys_table; b->action != ACTION_NONE && n < HELP_MAX_ROWS - 2;
          b++)
-        snprintf(lines[n++], sizeof lines[0], "%-27s %s", b->keys, b->help);
+        snprintf(lines[n++], sizeof lines[0], "%-27s %s", b->keys, _(b->help));
     for (size_t i = 0; i < sizeof after / sizeof after[0]; i++)
-        snprintf(lines[n++], sizeof lines[0], "%s", after[i]);
+        snprintf(lines[n++], sizeof lines[0], "%s", after[i][0] ? _(after[i]) : "");
 
     int height = n + 2, width = 72;
     int top = (LINES - 1 - height) / 2, left = (COLS - width) / 2;
@@ -575,7 +574,7 @@ static void draw_help(const struct view *v)
     mvhline(top + height - 1, left + 1, ACS_HLINE, width - 2);
     mvaddch(top + height - 1, left + width - 1, ACS_LRCORNER);
     attroff(A_BOLD);
-    put_text(top, left + 2, width - 4, " Help (Esc or F1 closes) ", A_BOLD);
+    put_text(top, left + 2, width - 4, _(" Help (Esc or F1 closes) "), A_BOLD);
     for (int i = 0; i < n; i++)
         put_text(top + 1 + i, left + 2, width - 4, lines[i], A_NORMAL);
     (void)v;
