@@ -42,7 +42,7 @@ TEST_SRC = test/main.c test/unit.c test/test_expire.c test/test_gsm.c test/test_
            test/test_ledger.c test/test_text.c
 TEST_OBJ = $(TEST_SRC:%.c=$(B)/obj/%.o)
 
-TUI_SRC  = tui/main.c tui/app.c tui/view.c tui/keys.c tui/audit.c
+TUI_SRC  = tui/main.c tui/app.c tui/view.c tui/keys.c tui/audit.c tui/session.c tui/plain.c
 TUI_OBJ  = $(TUI_SRC:%.c=$(B)/obj/%.o)
 
 LANGUAGES = tr
@@ -85,7 +85,7 @@ $(B)/obj/%.o: %.c core/paynet.h core/internal.h core/ledger.h test/unit.h
 
 $(B)/obj/core/i18n.o: ALL_CFLAGS += -DPAYNET_LOCALEDIR_DEFAULT='"$(localedir)"'
 
-$(B)/obj/tui/%.o: tui/%.c tui/app.h tui/view.h tui/keys.h tui/audit.h core/paynet.h
+$(B)/obj/tui/%.o: tui/%.c tui/app.h tui/view.h tui/keys.h tui/audit.h tui/session.h tui/plain.h core/paynet.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(TUI_CFLAGS) -c $< -o $@
 

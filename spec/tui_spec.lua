@@ -11,7 +11,7 @@ describe("paynet-tui command line", function()
     local out, code = run("--help")
     assert.are.equal(0, code)
     for _, option in ipairs { "--env", "--base-url", "--secret-key-file", "--audit-log",
-                              "--timeout", "--cainfo", "--ledger", "--no-color", "--help",
+                              "--timeout", "--cainfo", "--ledger", "--no-color", "--plain", "--help",
                               "--version" } do
       assert.truthy(out:find(option, 1, true), option)
     end
@@ -594,5 +594,103 @@ describe("paynet-tui on screen", function()
     H.sleep(3)
     -- 3 s of countdown: a busy loop would burn ~300 ticks; a handful is redraws
     assert.is_true(ticks() - t0 <= 5, "CPU ticks: " .. (ticks() - t0))
+  end)
+end)
+
+describe("paynet-tui --plain (screen readers, pipes)", function()
+  local sandbox
+  setup(function() sandbox = H.start_sandbox() end)
+  teardown(function() sandbox:remove() end)
+
+  -- feeds `script` (a shell command writing the answers) to --plain; its
+  -- output, exit status and state folder
+  local function plain(script, env, args)
+    local state = H.tmpdir()
+    local out, code = H.capture(("(%s) | env -u LC_ALL -u LC_MESSAGES -u LANGUAGE -u PAYNET_LEDGER " ..
+      "LANG=%s PAYNET_SECRET_KEY=%s XDG_STATE_HOME=%s %s %s --plain --base-url %s %s 2>&1"):format(
+      script, (env and env.LANG) or "C.UTF-8", H.key, H.quote(state), (env and env.extra) or "",
+      H.tui_bin, (args and args.url) or sandbox.url, (args and args.more) or ""))
+    return out, code, state
+  end
+
+  it("asks, answers and says each outcome in one line, without a single escape byte", function()
+    local gsm = H.gsm()
+    local masked = gsm:sub(1, 3) .. "*****" .. gsm:sub(9)
+    local dir = H.tmpdir()
+    H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
+    local out, code = plain(("printf '0532 123\\n0%s\\norder-1\\n?\\n%s\\n\\nq\\nnever-read\\n'"):format(gsm, gsm),
+                            nil, { more = "--audit-log " .. H.quote(dir .. "/audit.jsonl") })
+    assert.are.equal(0, code, out)
+    assert.falsy(out:find("[\27\155]"), out) -- no ESC, no CSI: nothing but text
+    local lines = {}
+    for line in out:gmatch("[^\n]*\n") do lines[#lines + 1] = line end
+    assert.truthy(lines[1]:match("^paynet%-tui 0%.1%.0  env: TEST  http://127%.0%.0%.1:%d+/v1/card/send_otp\n$"), lines[1])
+    assert.truthy(lines[2]:match("^Ledger: sqlite:.*/paynet/ledger%.db %(every send is recorded there first%)%.\n$"), lines[2])
+    assert.are.equal("Type a phone number, then a session id; ? tells the time left, q quits.\n", lines[3])
+    assert.are.equal("Phone number: 0532 123\n", lines[4])
+    assert.are.equal("Not sent: the phone number is not valid. phone number needs 4 more digits " ..
+                     "(10 after the prefix: 5XXXXXXXXX)\n", lines[5])
+    assert.are.equal("Phone number: 0" .. gsm .. "\n", lines[6])
+    assert.truthy(lines[7]:match("^Session id %[otp%-%x+%]: order%-1\n$"), lines[7])
+    assert.are.equal("Sending an OTP to " .. masked .. " ...\n", lines[8])
+    assert.truthy(lines[9]:match('^OTP sent to ' .. masked:gsub("%*", "%%*") ..
+                                 ': "Başarılı İşlem"%. Valid until %d%d:%d%d:%d%d%.\n$'), lines[9])
+    assert.are.equal("Phone number: ?\n", lines[10])
+    assert.truthy(lines[11]:match("^Code for " .. masked:gsub("%*", "%%*") .. " valid   0[23]:%d%d\n$"), lines[11])
+    -- the same number again: who holds it, before the session id is asked
+    assert.are.equal("Phone number: " .. gsm .. "\n", lines[12])
+    assert.truthy(lines[13]:match("^" .. masked:gsub("%*", "%%*") ..
+                                  ": sent 0:0%d ago by [^ ]+ %(session order%-1%); valid [23]:%d%d more\n$"), lines[13])
+    assert.truthy(lines[14]:match("^Session id %[otp%-%x+%]: \n$"), lines[14]) -- Enter: the suggested id
+    assert.truthy(lines[15]:match("^Not sent: the OTP sent to " .. masked:gsub("%*", "%%*") ..
+                                  " is valid for 0[23]:%d%d more%. The customer can use the code they have%. "), lines[15])
+    assert.are.equal("Phone number: q\n", lines[16])
+    assert.are.equal(16, #lines, out) -- q quits: the line after it is never read
+    -- the audit log has the send, as the screen writes it (a refusal sent nothing)
+    local audit = H.read(dir .. "/audit.jsonl")
+    local _, sends = audit:gsub("\n", "")
+    assert.are.equal(1, sends, audit)
+    assert.truthy(audit:find('"number":"' .. masked .. '","session_id":"order-1","outcome":"sent","code":0', 1, true), audit)
+  end)
+
+  it("names the holder of a number another process sent, and exits 0 at the end of input", function()
+    local state = H.tmpdir()
+    local ledger = "sqlite:" .. state .. "/shared.db"
+    local gsm = H.gsm()
+    local out, code = H.capture(("env LUA_CPATH=%s PAYNET_SECRET_KEY=%s USER=mehmet %s bin/paynet-otp send " ..
+      "--gsm %s --session other-desk-3 --base-url %s --ledger %s 2>&1"):format(
+      H.quote("./" .. H.build .. "/?.so;;"), H.key, H.lua, gsm, sandbox.url, H.quote(ledger)))
+    assert.are.equal(0, code, out)
+    local before = sandbox:requests_settled()
+    out, code = plain(("printf '%s\\ns-9'"):format(gsm), nil, { more = "--ledger " .. H.quote(ledger) })
+    assert.are.equal(0, code, out) -- the last line had no newline: still read, then the end
+    assert.truthy(out:find(": sent 0:0%d ago by mehmet@[^ ]+ %(session other%-desk%-3%)"), out)
+    assert.truthy(out:find("Session id %[otp%-%x+%]: s%-9\nNot sent: the OTP sent to "), out)
+    assert.are.equal(before, sandbox:requests_now())
+  end)
+
+  it("says by itself when a code expires, and asks again", function()
+    local short = H.start_sandbox { ttl = 2 }
+    H.defer(finally, function() short:remove() end)
+    local gsm = H.gsm()
+    local masked = gsm:sub(1, 3) .. "*****" .. gsm:sub(9)
+    local t0 = H.now()
+    local out, code = plain(("printf '%s\\ns-1\\n'; sleep 3.5; printf '?\\n'"):format(gsm), nil, { url = short.url })
+    assert.are.equal(0, code, out)
+    assert.truthy(out:find("\nPhone number: \nThe code for " .. masked:gsub("%*", "%%*") ..
+                           " has expired: a new one may be sent%.\nPhone number: %?\n" ..
+                           "No code sent in this run is still valid%.\n"), out)
+    assert.is_true(H.now() - t0 < 6 * H.slow, "it ended at the end of input")
+  end)
+
+  it("speaks Turkish where the locale says so", function()
+    local gsm = H.gsm()
+    local out, code = plain(("printf '0532\\n%s\\nsipariş-5\\n'"):format(gsm), { LANG = "tr_TR.UTF-8" })
+    assert.are.equal(0, code, out)
+    assert.truthy(out:find("Bir telefon numarası, sonra bir oturum kimliği yazın; ? kalan süreyi söyler, q çıkar.\n", 1, true), out)
+    assert.truthy(out:find("Telefon no: 0532\nGönderilmedi: telefon numarası geçerli değil. " ..
+                           "telefon numarasına 7 rakam daha gerekiyor", 1, true), out)
+    assert.truthy(out:find('OTP ' .. gsm:sub(1, 3) .. '*****' .. gsm:sub(9) ..
+                           ' numarasına gönderildi: "Başarılı İşlem". Geçerlilik bitişi ', 1, true), out)
   end)
 end)

@@ -27,37 +27,17 @@
 #include "audit.h"
 #include "keys.h"
 #include "paynet.h"
+#include "plain.h"
+#include "session.h"
 #include "view.h"
 
 
-struct options {
-    const char *env;
-    const char *base_url;
-    const char *secret_key_file;
-    const char *audit_log;
-    const char *cainfo;
-    const char *ledger;
-    double timeout;
-    int no_color;
-};
 
 static volatile sig_atomic_t stop_signal;
 
 static void on_stop_signal(int signal_number) { stop_signal = signal_number; }
 
-static double now_mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* ---- options ------------------------------------------------------------- */
 
@@ -83,6 +63,9 @@ static void usage(FILE *out)
             "                           default PAYNET_LEDGER, else\n"
             "                           sqlite:$XDG_STATE_HOME/paynet/ledger.db\n"
             "  --no-color               attributes only, no colours (also NO_COLOR)\n"
+            "  --plain                  plain lines instead of the screen, for screen\n"
+            "                           readers and pipes: the same questions and\n"
+            "                           outcomes; ? tells the time left, q quits\n"
             "  --help                   show this help and exit\n"
             "  --version                show the version and exit\n"
             "\n"
@@ -103,6 +86,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"cainfo", required_argument, NULL, 'c'},
         {"ledger", required_argument, NULL, 'l'},
         {"no-color", no_argument, NULL, 'n'},
+        {"plain", no_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -148,6 +132,9 @@ static int parse_options(int argc, char **argv, struct options *o)
         case 'n':
             o->no_color = 1;
             break;
+        case 'p':
+            o->plain = 1;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -169,46 +156,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 /* ---- the loop ------------------------------------------------------------ */
 
-struct session {
-    struct options opt;
-    paynet_client *client;
-    struct view *view;
-    struct app app;
-    struct keys keys;
-    int audit_fd;
-    const char *gone; /* why the screen stopped without the operator: NULL if it did not */
-};
-
-static void fresh_session_id(char *out, size_t size)
-{
-    unsigned char bytes[8];
-    if (getrandom(bytes, sizeof bytes, 0) != sizeof bytes) {
-        unsigned long t = (unsigned long)time(NULL) ^ (unsigned long)getpid();
-        memcpy(bytes, &t, sizeof bytes < sizeof t ? sizeof bytes : sizeof t);
-    }
-    snprintf(out, size, "otp-%02x%02x%02x%02x%02x%02x%02x%02x", bytes[0], bytes[1],
-             bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]);
-}
-
-static unsigned finish(struct session *s, paynet_status status, const paynet_result *res,
-                       const paynet_error *err)
-{
-    char clock_text[16], expire_text[16] = "";
-    time_t now = time(NULL);
-    audit_local_time(now, "%H:%M:%S", clock_text, sizeof clock_text);
-    if (status == PAYNET_OK) /* on the desk's clock, as the countdown is */
-        audit_local_time(now + (time_t)lround(res->expires_in), "%H:%M:%S", expire_text,
-                        sizeof expire_text);
-    const char *env = s->opt.env;
-    int logged = audit_write(s->audit_fd, env, paynet_client_operator(s->client), &s->app, status,
-                             res, err);
-    int saved_errno = errno;
-    unsigned flags = app_send_finished(&s->app, status, res, err, clock_text, expire_text);
-    if (!logged)
-        flags |= app_set_status(&s->app, TONE_ERROR, _("The audit log could not be written."),
-                                strerror(saved_errno));
-    return flags;
-}
 
 /* Carries out what the state machine asked for. */
 static unsigned effects(struct session *s, unsigned flags, int *quit)
@@ -221,19 +168,19 @@ static unsigned effects(struct session *s, unsigned flags, int *quit)
         view_clear(s->view);
     if (flags & APP_NEW_ID) {
         char id[32];
-        fresh_session_id(id, sizeof id);
+        session_fresh_id(id, sizeof id);
         more |= app_set_session(&s->app, id);
         view_set_field(s->view, FOCUS_SESSION, id);
     }
     if (flags & APP_START_SEND) {
         if (paynet_send_start(s->client, s->app.gsm, s->app.session_input, &err) == PAYNET_OK)
-            more |= app_send_started(&s->app, now_mono());
+            more |= app_send_started(&s->app, session_now());
         else
             more |= app_send_refused(&s->app, &err);
     }
     if (flags & APP_CANCEL_SEND) {
         paynet_send_cancel(s->client, &err);
-        more |= finish(s, PAYNET_CANCELLED, NULL, &err);
+        more |= session_finish(s, PAYNET_CANCELLED, NULL, &err);
     }
     if (flags & APP_QUIT)
         *quit = 1;
@@ -243,34 +190,16 @@ static unsigned effects(struct session *s, unsigned flags, int *quit)
 static unsigned handle_key(struct session *s, int is_function, unsigned key, int *quit)
 {
     char text[APP_SESSION_MAX * 4 + 1];
-    enum app_action action = keys_action(&s->keys, is_function, key, now_mono());
+    enum app_action action = keys_action(&s->keys, is_function, key, session_now());
     if (action == ACTION_EDIT) {
         if (!view_edit(s->view, is_function, key))
             return 0;
         view_field_text(s->view, s->app.focus, text, sizeof text);
         return app_set_input(&s->app, s->app.focus, text);
     }
-    return effects(s, app_apply(&s->app, action, now_mono()), quit);
+    return effects(s, app_apply(&s->app, action, session_now()), quit);
 }
 
-/* Seconds the number in the phone field stays held (-1: the ledger cannot
- * say), telling the state machine who holds it. */
-static double hold_of(struct session *s, unsigned *flags)
-{
-    int held = 0;
-    paynet_holder holder;
-    paynet_error err;
-    if (!s->app.gsm_valid) {
-        *flags |= app_set_holder(&s->app, NULL, 0);
-        return 0;
-    }
-    if (paynet_hold_lookup(s->client, s->app.gsm, &held, &holder, &err) != PAYNET_OK) {
-        *flags |= app_set_holder(&s->app, NULL, 0);
-        return err.kind == PAYNET_INVALID ? 0 : -1;
-    }
-    *flags |= app_set_holder(&s->app, held ? &holder : NULL, wall_now());
-    return held && holder.remaining > 0 ? holder.remaining : 0;
-}
 
 static void run(struct session *s)
 {
@@ -279,13 +208,13 @@ static void run(struct session *s)
     paynet_error err;
     paynet_result res;
     while (!quit) {
-        double now = now_mono();
-        flags |= app_tick(&s->app, now, hold_of(s, &flags));
+        double now = session_now();
+        flags |= app_tick(&s->app, now, session_hold(s, &flags));
         if (flags & APP_REDRAW)
             view_draw(s->view, &s->app);
         flags = 0;
 
-        int wake = app_next_wake_ms(&s->app, now_mono());
+        int wake = app_next_wake_ms(&s->app, session_now());
         int key_ready = 0;
         paynet_wait(s->client, STDIN_FILENO, wake < 0 ? 60 * 1000 : wake, &key_ready, &err);
         if (stop_signal) {
@@ -293,7 +222,7 @@ static void run(struct session *s)
              * the terminal is gone, which the operator did not choose */
             if (stop_signal == SIGHUP)
                 s->gone = _("the terminal hung up (SIGHUP)");
-            flags |= effects(s, app_apply(&s->app, ACTION_QUIT, now_mono()), &quit);
+            flags |= effects(s, app_apply(&s->app, ACTION_QUIT, session_now()), &quit);
         }
 
         int is_function, keys = 0;
@@ -303,12 +232,12 @@ static void run(struct session *s)
             keys++;
         }
         if (!quit && keys == 0 && (s->gone = view_input_gone(s->view)) != NULL)
-            flags |= effects(s, app_apply(&s->app, ACTION_QUIT, now_mono()), &quit);
+            flags |= effects(s, app_apply(&s->app, ACTION_QUIT, session_now()), &quit);
 
         if (!quit && paynet_send_in_flight(s->client)) {
             paynet_status status = paynet_send_step(s->client, &res, &err);
             if (status != PAYNET_PENDING)
-                flags |= finish(s, status, &res, &err);
+                flags |= session_finish(s, status, &res, &err);
         }
     }
 }
@@ -382,16 +311,25 @@ int main(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    s.view = view_open(s.opt.no_color);
-    if (s.view == NULL) {
-        paynet_client_free(s.client);
-        return 1;
-    }
     app_init(&s.app, s.opt.env, paynet_client_url(s.client));
     char ledger_line[PAYNET_SCOPE_SIZE + 64];
     snprintf(ledger_line, sizeof ledger_line, _("Ledger: %s (every send is recorded there first)."),
              paynet_client_ledger(s.client));
     app_set_status(&s.app, TONE_INFO, s.app.status, ledger_line);
+    if (s.opt.plain) {
+        rc = plain_run(&s, &stop_signal);
+        paynet_client_free(s.client);
+        if (s.audit_fd >= 0)
+            close(s.audit_fd);
+        if (s.gone != NULL)
+            fprintf(stderr, _("paynet-tui: stopped: %s\n"), s.gone);
+        return rc;
+    }
+    s.view = view_open(s.opt.no_color);
+    if (s.view == NULL) {
+        paynet_client_free(s.client);
+        return 1;
+    }
     run(&s);
     view_close(s.view);
     paynet_client_free(s.client);

@@ -1,0 +1,76 @@
+/*
+ * session.c — a run of paynet-tui (see session.h).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "session.h"
+
+double session_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+double session_wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void session_fresh_id(char *out, size_t size)
+{
+    unsigned char bytes[8];
+    if (getrandom(bytes, sizeof bytes, 0) != sizeof bytes) {
+        unsigned long t = (unsigned long)time(NULL) ^ (unsigned long)getpid();
+        memcpy(bytes, &t, sizeof bytes < sizeof t ? sizeof bytes : sizeof t);
+    }
+    snprintf(out, size, "otp-%02x%02x%02x%02x%02x%02x%02x%02x", bytes[0], bytes[1],
+             bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7]);
+}
+
+unsigned session_finish(struct session *s, paynet_status status, const paynet_result *res,
+                        const paynet_error *err)
+{
+    char clock_text[16], expire_text[16] = "";
+    time_t now = time(NULL);
+    audit_local_time(now, "%H:%M:%S", clock_text, sizeof clock_text);
+    if (status == PAYNET_OK) /* on the desk's clock, as the countdown is */
+        audit_local_time(now + (time_t)lround(res->expires_in), "%H:%M:%S", expire_text,
+                        sizeof expire_text);
+    const char *env = s->opt.env;
+    int logged = audit_write(s->audit_fd, env, paynet_client_operator(s->client), &s->app, status,
+                             res, err);
+    int saved_errno = errno;
+    unsigned flags = app_send_finished(&s->app, status, res, err, clock_text, expire_text);
+    if (!logged)
+        flags |= app_set_status(&s->app, TONE_ERROR, _("The audit log could not be written."),
+                                strerror(saved_errno));
+    return flags;
+}
+
+double session_hold(struct session *s, unsigned *flags)
+{
+    int held = 0;
+    paynet_holder holder;
+    paynet_error err;
+    if (!s->app.gsm_valid) {
+        *flags |= app_set_holder(&s->app, NULL, 0);
+        return 0;
+    }
+    if (paynet_hold_lookup(s->client, s->app.gsm, &held, &holder, &err) != PAYNET_OK) {
+        *flags |= app_set_holder(&s->app, NULL, 0);
+        return err.kind == PAYNET_INVALID ? 0 : -1;
+    }
+    *flags |= app_set_holder(&s->app, held ? &holder : NULL, session_wall());
+    return held && holder.remaining > 0 ? holder.remaining : 0;
+}
