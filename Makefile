@@ -59,8 +59,12 @@ $(B)/locale/%/LC_MESSAGES/paynet.mo: po/%.po
 # the catalogue's source: every translatable string of the core, the screen
 # and paynet-otp (maintainers: run after changing a message, then translate)
 XGETTEXT_C = --language=C --from-code=UTF-8 --keyword=_ --keyword=N_ \
-             --keyword=paynet_fail:4 --keyword=paynet_ledger_fail:2 \
-             --keyword=paynet_gettext --keyword=paynet_ngettext:1,2 \
+             --keyword=paynet_fail:4 --keyword=paynet_ledger_fail:2 --keyword=BAD:1 \
+             --keyword=invalid:2 --keyword=protocol_error:3 --keyword=db_fail:2 \
+             --keyword=end_write:3 --keyword=paynet_gettext --keyword=paynet_ngettext:1,2 \
+             --flag=paynet_fail:4:c-format --flag=paynet_ledger_fail:2:c-format \
+             --flag=BAD:1:c-format --flag=paynet_ngettext:1:c-format \
+             --flag=paynet_ngettext:2:c-format \
              --add-comments=TRANSLATORS: --sort-by-file --package-name=paynet \
              --msgid-bugs-address=paynet --no-location
 POT ?= po/paynet.pot

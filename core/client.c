@@ -102,7 +102,7 @@ void paynet_config_init(paynet_config *config)
 
 static paynet_status invalid(paynet_error *err, const char *what)
 {
-    return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO, "%s", what);
+    return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO, "%s", paynet_gettext(what));
 }
 
 static int printable_ascii(const char *s, int allow_space)

@@ -31,6 +31,85 @@
 #define PAYNET_LOCALEDIR_DEFAULT "/usr/local/share/locale"
 #endif
 
+/* ---- a translation never changes what printf reads ---------------------------
+ * A translation is used only when its conversions (%s, %d, %zu, %.0f, a "*"
+ * width ...) are those of its msgid, in the same order; otherwise the
+ * English msgid is.  So a wrong or hostile catalogue (PAYNET_LOCALEDIR,
+ * LANGUAGE=../..) can cost a translation, never read the wrong argument;
+ * %n and numbered arguments (%1$s) are refused outright. */
+
+/* The next conversion of format at or after *p, as a short signature in
+ * out ("zd", "s", "f", "*d" for a star); 0 at the end, -1 for one never
+ * allowed. */
+static int next_conversion(const char **p, char *out, size_t size)
+{
+    const char *s = *p;
+    size_t n = 0;
+    for (;;) {
+        s = strchr(s, '%');
+        if (s == NULL) {
+            *p = s;
+            return 0;
+        }
+        if (s[1] == '%') {
+            s += 2;
+            continue;
+        }
+        break;
+    }
+    s++;
+    while (*s && strchr("-+ #0'", *s))
+        s++;
+    if (*s == '*') {
+        if (n + 2 < size)
+            out[n++] = '*';
+        s++;
+    }
+    while (*s >= '0' && *s <= '9')
+        s++;
+    if (*s == '$')
+        return -1;
+    if (*s == '.') {
+        s++;
+        if (*s == '*') {
+            if (n + 2 < size)
+                out[n++] = '*';
+            s++;
+        }
+        while (*s >= '0' && *s <= '9')
+            s++;
+    }
+    while (*s && strchr("hlLqjzt", *s)) {
+        if (n + 2 < size)
+            out[n++] = *s;
+        s++;
+    }
+    char c = *s;
+    if (c == '\0' || c == 'n' || !strchr("diouxXcsfFeEgGaAp", c))
+        return -1;
+    /* what va_arg reads: int-like, double, string or pointer */
+    out[n++] = strchr("diouxXc", c) ? 'd' : strchr("fFeEgGaA", c) ? 'f' : c;
+    out[n] = '\0';
+    *p = s + 1;
+    return 1;
+}
+
+int paynet_same_conversions(const char *msgid, const char *translation)
+{
+    const char *a = msgid, *b = translation;
+    char ca[16], cb[16];
+    for (;;) {
+        int ra = next_conversion(&a, ca, sizeof ca);
+        int rb = next_conversion(&b, cb, sizeof cb);
+        if (ra < 0 || rb < 0 || ra != rb)
+            return 0;
+        if (ra == 0)
+            return 1;
+        if (strcmp(ca, cb) != 0)
+            return 0;
+    }
+}
+
 static pthread_once_t bound = PTHREAD_ONCE_INIT;
 static char bound_dir[PATH_MAX + 64];
 
@@ -59,11 +138,15 @@ static int own_folder(char *out, size_t size)
             return 0;
         path[n] = '\0';
     }
-    char *slash = strrchr(path, '/');
+    /* absolute: a relative folder would follow the process's chdir */
+    char absolute[PATH_MAX];
+    if (realpath(path, absolute) == NULL)
+        return 0;
+    char *slash = strrchr(absolute, '/');
     if (slash == NULL)
         return 0;
     *slash = '\0';
-    snprintf(out, size, "%s", path);
+    snprintf(out, size, "%s", absolute);
     return 1;
 }
 
@@ -92,13 +175,16 @@ static void bind_domain(void)
 const char *paynet_gettext(const char *msgid)
 {
     pthread_once(&bound, bind_domain);
-    return dgettext(PAYNET_TEXT_DOMAIN, msgid);
+    const char *t = dgettext(PAYNET_TEXT_DOMAIN, msgid);
+    return t == msgid || paynet_same_conversions(msgid, t) ? t : msgid;
 }
 
 const char *paynet_ngettext(const char *singular, const char *plural, unsigned long n)
 {
     pthread_once(&bound, bind_domain);
-    return dngettext(PAYNET_TEXT_DOMAIN, singular, plural, n);
+    const char *english = n == 1 ? singular : plural;
+    const char *t = dngettext(PAYNET_TEXT_DOMAIN, singular, plural, n);
+    return t == english || paynet_same_conversions(english, t) ? t : english;
 }
 
 const char *paynet_localedir(void)

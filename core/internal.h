@@ -25,6 +25,10 @@ paynet_status paynet_fail(paynet_error *err, paynet_status kind,
                           paynet_delivered delivered, const char *format, ...)
     PAYNET_PRINTF(4, 5);
 
+/* Whether a translation reads the same printf arguments as its msgid
+ * (i18n.c; exposed for the tests). */
+int paynet_same_conversions(const char *msgid, const char *translation);
+
 /* Copies at most size-1 bytes of src, cutting only at a UTF-8 boundary. */
 void paynet_copy_utf8(char *dst, size_t size, const char *src);
 

@@ -315,7 +315,7 @@ void paynet_holder_describe(const paynet_holder *h, char *out, size_t size)
                               "%s, session %s); held %s"), ago, who, h->session_id, left);
     else
         snprintf(out, size, _("sent %s ago by %s (session %s) and may have delivered an "
-                              "OTP (the reply was lost); held %s"),
+                              "OTP (its outcome is unknown); held %s"),
                  ago, who, h->session_id, left);
 }
 

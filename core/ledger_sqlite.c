@@ -80,6 +80,7 @@ static void disconnect(struct lite *s)
 
 static paynet_status db_fail(struct lite *s, const char *doing, paynet_error *err)
 {
+    doing = paynet_gettext(doing);
     int code = s->db ? sqlite3_extended_errcode(s->db) : SQLITE_ERROR;
     const char *why = s->db ? sqlite3_errmsg(s->db) : "cannot open";
     if ((code & 0xFF) == SQLITE_BUSY)

@@ -172,7 +172,7 @@ static paynet_status protocol_error(paynet_error *err, long status,
                                     const char *what)
 {
     paynet_fail(err, PAYNET_PROTOCOL, PAYNET_DELIVERED_YES,
-                "unusable reply (HTTP %ld): %s", status, what);
+                "unusable reply (HTTP %ld): %s", status, paynet_gettext(what));
     err->http_status = status;
     return PAYNET_PROTOCOL;
 }

@@ -20,6 +20,42 @@ describe("the Turkish catalogue", function()
   end)
 end)
 
+describe("a wrong or hostile catalogue", function()
+  it("costs a translation, never a crash or a read of the wrong argument", function()
+    local dir = H.tmpdir()
+    H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
+    os.execute("mkdir -p " .. H.quote(dir .. "/tr/LC_MESSAGES"))
+    -- msgfmt without --check takes formats that do not match their msgids
+    H.write(dir .. "/evil.po", table.concat({
+      'msgid ""', 'msgstr "Content-Type: text/plain; charset=UTF-8\\n"', '',
+      'msgid "phone number is empty"', 'msgstr "boş %p %p %p %s %s %n"', '',
+      'msgid "phone number needs %zu more digit (10 after the prefix: 5XXXXXXXXX)"',
+      'msgid_plural "phone number needs %zu more digits (10 after the prefix: 5XXXXXXXXX)"',
+      'msgstr[0] "%s %s %s"', 'msgstr[1] "%s %s %s"', '',
+      'msgid "Phone number"', 'msgstr "Numara"', '' }, "\n"))
+    local out, code = H.capture(("msgfmt -o %s %s 2>&1"):format(H.quote(dir .. "/tr/LC_MESSAGES/paynet.mo"),
+      H.quote(dir .. "/evil.po")))
+    assert.are.equal(0, code, out)
+    local function otp(gsm)
+      return H.capture(("env -u LC_ALL -u LANGUAGE LANG=%s PAYNET_LOCALEDIR=%s LUA_CPATH=%s PAYNET_SECRET_KEY=k " ..
+        "%s bin/paynet-otp send --gsm %s --session s --ledger memory --base-url http://127.0.0.1:1 2>&1"):format(
+        TR, H.quote(dir), H.quote("./" .. H.build .. "/?.so;;"), H.lua, H.quote(gsm)))
+    end
+    out, code = otp("")
+    assert.are.equal(2, code, out)
+    assert.truthy(out:find("paynet invalid: phone number is empty", 1, true), out) -- English, whole
+    out, code = otp("0532")
+    assert.are.equal(2, code, out)
+    assert.truthy(out:find("phone number needs 7 more digits", 1, true), out)
+    -- a translation whose conversions match is used from the same catalogue
+    out = H.capture(("printf '0532\\n' | env -u LC_ALL -u LANGUAGE LANG=%s PAYNET_LOCALEDIR=%s PAYNET_SECRET_KEY=k " ..
+      "XDG_STATE_HOME=%s %s --plain --base-url http://127.0.0.1:1 2>&1"):format(TR, H.quote(dir),
+      H.quote(dir), H.tui_bin))
+    assert.truthy(out:find("Numara: 0532\n", 1, true), out)
+    assert.truthy(out:find("phone number needs 7 more digits", 1, true), out)
+  end)
+end)
+
 describe("paynet-tui in Turkish", function()
   local sandbox
   setup(function() sandbox = H.start_sandbox() end)
@@ -37,7 +73,7 @@ describe("paynet-tui in Turkish", function()
     assert.truthy(first:find("Telefon no", 1, true), first)
     assert.truthy(first:find("ortam: TEST", 1, true), first)
     tui:type("0532 123")
-    tui:wait_for("telefon numarasına 4 rakam daha gerekiyor (ön ekten sonra 10")
+    tui:wait_for("telefon numarasında 4 rakam eksik (ön ekten sonra 10 rakam")
     local gsm = H.gsm()
     local masked = gsm:sub(1, 3) .. "*****" .. gsm:sub(9)
     tui:keys("C-u")
@@ -46,8 +82,8 @@ describe("paynet-tui in Turkish", function()
     tui:type("sipariş-7")
     tui:keys("Enter")
     -- the screen's words are Turkish; Paynet's own message stays as Paynet sent it
-    tui:wait_for('OTP ' .. masked .. ' numarasına gönderildi: "Başarılı İşlem". Geçerlilik')
-    tui:wait_for(masked .. " kodu geçerli   0")
+    tui:wait_for('OTP ' .. masked .. ' numarasına gönderildi: "Başarılı İşlem". Son geçerlilik:')
+    tui:wait_for(masked .. " numarasının kodu geçerli   0")
     tui:wait_for("gönderildi, bitiş ")
     tui:keys("Enter")
     tui:wait_for("Gönderilmedi: " .. masked .. " numarasına gönderilen OTP")
@@ -97,7 +133,7 @@ describe("paynet-otp in Turkish", function()
     assert.truthy(out:find("Kullanım: paynet-otp send --gsm NUMARA --session KİMLİK", 1, true), out)
     out, code = otp("send --gsm 0532 --session s --base-url " .. sandbox.url)
     assert.are.equal(2, code)
-    assert.truthy(out:find("paynet invalid: telefon numarasına 7 rakam daha gerekiyor", 1, true), out)
+    assert.truthy(out:find("paynet invalid: telefon numarasında 7 rakam eksik", 1, true), out)
     assert.truthy(out:find("; girdiyi düzeltip yeniden çalıştırın\n$"), out)
     out, code = otp("send --json --gsm 5000000012 --session s --base-url " .. sandbox.url)
     assert.are.equal(4, code)
@@ -115,7 +151,7 @@ describe("paynet-otp in Turkish", function()
     assert.truthy(out:find("  7  unauthorized           yetkisiz: gizli anahtar yanlış ya da eksik\n", 1, true), out)
     out, code = otp("holds --ledger memory")
     assert.are.equal(0, code, out)
-    assert.truthy(out:find("^0 kilit, kayıt defteri: memory\n%(bellek kayıt defteri tek bir sürece aittir"), out)
+    assert.truthy(out:find("^0 kilit, gönderim kaydı: memory\n%(bellek gönderim kaydı tek bir sürece aittir"), out)
   end)
 
   it("sends and says so in Turkish", function()
@@ -143,9 +179,9 @@ describe("the module's language", function()
     assert.are.equal(0, code, out)
     assert.are.equal("phone number needs 4 more digits (10 after the prefix: 5XXXXXXXXX)\n" ..
                      TR .. "\n" ..
-                     "telefon numarasına 4 rakam daha gerekiyor (ön ekten sonra 10 rakam: 5XXXXXXXXX)\n" ..
-                     "Gönder\t%d kilit, kayıt defteri: %s\n" ..
-                     "telefon numarasına %zu rakam daha gerekiyor (ön ekten sonra 10 rakam: 5XXXXXXXXX)\n" ..
+                     "telefon numarasında 4 rakam eksik (ön ekten sonra 10 rakam: 5XXXXXXXXX)\n" ..
+                     "Gönder\t%d kilit, gönderim kaydı: %s\n" ..
+                     "telefon numarasında %zu rakam eksik (ön ekten sonra 10 rakam: 5XXXXXXXXX)\n" ..
                      "1.5\n", out)
   end)
 end)

@@ -133,7 +133,7 @@ describe("paynet-tui on screen", function()
     tui:wait_for("Code for " .. ma .. " valid")
     tui:keys("C-u")
     tui:type(b)
-    tui:wait_for("No OTP sent to " .. mb .. " in this run.")
+    tui:wait_for("No code for " .. mb .. " is valid: it may be sent.")
     tui:keys("C-u")
     tui:type(a)
     tui:wait_for("Code for " .. ma .. " valid")
@@ -262,13 +262,66 @@ describe("paynet-tui on screen", function()
     tui:wait_for("phone number needs 9 more digits")
   end)
 
-  it("at the end of its input exits 1 at once with a message, never spinning", function()
-    local t0 = H.now()
-    local tui = H.start_tui { args = { "--base-url", sandbox.url }, stdin = "/dev/null" }
+  it("refuses standard input that is not a terminal at once, pointing to --plain", function()
+    for _, stdin in ipairs { "/dev/null", "spec/helper.lua" } do
+      local t0 = H.now()
+      local tui = H.start_tui { args = { "--base-url", sandbox.url }, stdin = stdin }
+      H.defer(finally, function() tui:stop() end)
+      local screen = tui:wait_for("EXIT:2")
+      assert.is_true(H.now() - t0 < 1 * H.slow + 0.5, H.now() - t0)
+      assert.truthy(screen:find("paynet-tui: standard input is not a terminal: use --plain", 1, true), screen)
+    end
+    -- closed: it is not taken over by a socket of the program's own
+    local out, code = H.capture(("env PAYNET_SECRET_KEY=%s %s --base-url %s <&- 2>&1"):format(
+      H.key, H.tui_bin, sandbox.url))
+    assert.are.equal(2, code, out)
+    assert.truthy(out:find("standard input is not a terminal", 1, true), out)
+  end)
+
+  it("shows its opening line, and does nothing under help or when the terminal is too small", function()
+    local dir = H.tmpdir()
+    H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
+    local log = dir .. "/audit.jsonl"
+    local tui = H.start_tui { args = { "--base-url", sandbox.url, "--audit-log", log } }
     H.defer(finally, function() tui:stop() end)
-    local screen = tui:wait_for("EXIT:1")
-    assert.is_true(H.now() - t0 < 1 * H.slow + 0.5, H.now() - t0)
-    assert.truthy(screen:find("paynet-tui: stopped: end of input", 1, true), screen)
+    tui:wait_for("Type the customer's phone number and a session id, then press Enter.")
+    tui:type(H.gsm())
+    tui:keys("Tab")
+    tui:type("s-1")
+    local before = tui:wait_for("s-1")
+    local requests = sandbox:requests_settled()
+    -- typing, Backspace, Enter and F2 under help change nothing and send nothing
+    tui:keys("F1")
+    tui:wait_for("Help (Esc or F1 closes)")
+    tui:type("o")
+    tui:keys("BSpace", "Enter", "F2")
+    tui:keys("F1")
+    assert.are.equal(before, tui:wait_gone("Help (Esc or F1 closes)"))
+    -- too small to show the fields: Enter sends nothing
+    tui:resize(40, 10)
+    tui:wait_for("Terminal too small")
+    tui:keys("Enter", "F2")
+    tui:resize(80, 24)
+    tui:wait_for("s-1")
+    assert.are.equal(requests, sandbox:requests_now())
+    assert.are.equal("", H.read(log), "nothing was sent, nothing audited")
+  end)
+
+  it("takes digits typed after an Esc that closed help or cancelled a send as digits", function()
+    local tui = screen_for()
+    H.defer(finally, function() tui:stop() end)
+    tui:keys("F1")
+    tui:wait_for("Help (Esc or F1 closes)")
+    tui:keys("Escape")
+    tui:type("0532")
+    tui:wait_for("phone number needs 7 more digits")
+    send(tui, "5000000115")
+    tui:wait_for("Sending to 500*****15")
+    tui:keys("Escape")
+    tui:type("0")
+    tui:wait_for("Cancelled after the request left")
+    local screen = tui:wait_for("Phone number   50000001150\n") -- the 0 went into the field
+    assert.falsy(screen:find("EXIT:", 1, true), screen)
   end)
 
   it("on SIGHUP cancels the send in flight, writes its audit line and exits 129", function()
@@ -331,7 +384,7 @@ describe("paynet-tui on screen", function()
     local gsm = H.gsm()
     local masked = gsm:sub(1, 3) .. "*****" .. gsm:sub(9)
     tui:type(gsm)
-    tui:wait_for("No OTP sent to " .. masked .. " in this run.")
+    tui:wait_for("No code for " .. masked .. " is valid: it may be sent.")
     -- another desk sends to it: the screen says so without a key pressed
     local out, code = H.capture(("env LUA_CPATH=%s PAYNET_SECRET_KEY=%s USER=mehmet %s bin/paynet-otp send " ..
       "--gsm %s --session other-desk-9 --base-url %s --ledger %s 2>&1"):format(
@@ -618,7 +671,7 @@ describe("paynet-tui --plain (screen readers, pipes)", function()
     local masked = gsm:sub(1, 3) .. "*****" .. gsm:sub(9)
     local dir = H.tmpdir()
     H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
-    local out, code = plain(("printf '0532 123\\n0%s\\norder-1\\n?\\n%s\\n\\nq\\nnever-read\\n'"):format(gsm, gsm),
+    local out, code = plain(("printf '0532 123\\n0%s\\norder-1\\n?\\n%s\\nq\\nnever-read\\n'"):format(gsm, gsm),
                             nil, { more = "--audit-log " .. H.quote(dir .. "/audit.jsonl") })
     assert.are.equal(0, code, out)
     assert.falsy(out:find("[\27\155]"), out) -- no ESC, no CSI: nothing but text
@@ -637,15 +690,15 @@ describe("paynet-tui --plain (screen readers, pipes)", function()
                                  ': "Başarılı İşlem"%. Valid until %d%d:%d%d:%d%d%.\n$'), lines[9])
     assert.are.equal("Phone number: ?\n", lines[10])
     assert.truthy(lines[11]:match("^Code for " .. masked:gsub("%*", "%%*") .. " valid   0[23]:%d%d\n$"), lines[11])
-    -- the same number again: who holds it, before the session id is asked
+    -- the same number again: refused at once, naming who holds it; no
+    -- session id is asked for a send that cannot happen
     assert.are.equal("Phone number: " .. gsm .. "\n", lines[12])
-    assert.truthy(lines[13]:match("^" .. masked:gsub("%*", "%%*") ..
+    local m = masked:gsub("%*", "%%*")
+    assert.truthy(lines[13]:match("^Not sent: the OTP sent to " .. m .. " is valid for 0[23]:%d%d more%. " ..
+                                  "The customer can use the code they have%. " .. m ..
                                   ": sent 0:0%d ago by [^ ]+ %(session order%-1%); valid [23]:%d%d more\n$"), lines[13])
-    assert.truthy(lines[14]:match("^Session id %[otp%-%x+%]: \n$"), lines[14]) -- Enter: the suggested id
-    assert.truthy(lines[15]:match("^Not sent: the OTP sent to " .. masked:gsub("%*", "%%*") ..
-                                  " is valid for 0[23]:%d%d more%. The customer can use the code they have%. "), lines[15])
-    assert.are.equal("Phone number: q\n", lines[16])
-    assert.are.equal(16, #lines, out) -- q quits: the line after it is never read
+    assert.are.equal("Phone number: q\n", lines[14])
+    assert.are.equal(14, #lines, out) -- q quits: the line after it is never read
     -- the audit log has the send, as the screen writes it (a refusal sent nothing)
     local audit = H.read(dir .. "/audit.jsonl")
     local _, sends = audit:gsub("\n", "")
@@ -662,10 +715,34 @@ describe("paynet-tui --plain (screen readers, pipes)", function()
       H.quote("./" .. H.build .. "/?.so;;"), H.key, H.lua, gsm, sandbox.url, H.quote(ledger)))
     assert.are.equal(0, code, out)
     local before = sandbox:requests_settled()
-    out, code = plain(("printf '%s\\ns-9'"):format(gsm), nil, { more = "--ledger " .. H.quote(ledger) })
+    out, code = plain(("printf '%s'"):format(gsm), nil, { more = "--ledger " .. H.quote(ledger) })
     assert.are.equal(0, code, out) -- the last line had no newline: still read, then the end
-    assert.truthy(out:find(": sent 0:0%d ago by mehmet@[^ ]+ %(session other%-desk%-3%)"), out)
-    assert.truthy(out:find("Session id %[otp%-%x+%]: s%-9\nNot sent: the OTP sent to "), out)
+    assert.truthy(out:find("\nNot sent: the OTP sent to [^\n]+: sent 0:0%d ago by mehmet@[^ ]+ " ..
+                           "%(session other%-desk%-3%); valid [23]:%d%d more\nPhone number: \n$"), out)
+    assert.are.equal(before, sandbox:requests_now())
+  end)
+
+  it("refuses hostile lines whole: NUL bytes, over-long lines, escapes; stops when it cannot write", function()
+    local before = sandbox:requests_settled()
+    local out, code = plain("printf '05321234567\\0999\\n'; head -c 5000 /dev/zero | tr '\\0' x; " ..
+      "printf '05321234568\\n\\033]0;PWNED\\a\\033[2J0532\\n'")
+    assert.are.equal(0, code, out)
+    assert.falsy(out:find("[\27\7]"), out)
+    assert.truthy(out:find("phone number contains a control character at byte 12", 1, true), out)
+    assert.truthy(out:find("phone number is too long", 1, true), out)
+    -- the number after the long line's tail was part of that line: never sent
+    assert.falsy(out:find("Sending", 1, true), out)
+    assert.truthy(out:find("Phone number: \u{FFFD}]0;PWNED\u{FFFD}\u{FFFD}[2J0532\n", 1, true), out)
+    assert.are.equal(before, sandbox:requests_now())
+    -- a session id longer than 128 bytes is refused, not cut and sent
+    out = plain(("printf '%s\\n%s\\n'"):format(H.gsm(), ("ş"):rep(100)))
+    assert.truthy(out:find("Not sent: the session id is not valid. session id is too long (200 bytes; at most 128)", 1, true), out)
+    assert.are.equal(before, sandbox:requests_now())
+    -- standard output that cannot be written: it stops before sending anything
+    out, code = H.capture(("printf '%s\\ns\\n' | env PAYNET_SECRET_KEY=%s XDG_STATE_HOME=%s %s --plain --base-url %s " ..
+      "2>&1 >/dev/full"):format(H.gsm(), H.key, H.quote(H.tmpdir()), H.tui_bin, sandbox.url))
+    assert.are.equal(1, code, out)
+    assert.are.equal("paynet-tui: stopped: standard output cannot be written\n", out)
     assert.are.equal(before, sandbox:requests_now())
   end)
 
@@ -689,8 +766,8 @@ describe("paynet-tui --plain (screen readers, pipes)", function()
     assert.are.equal(0, code, out)
     assert.truthy(out:find("Bir telefon numarası, sonra bir oturum kimliği yazın; ? kalan süreyi söyler, q çıkar.\n", 1, true), out)
     assert.truthy(out:find("Telefon no: 0532\nGönderilmedi: telefon numarası geçerli değil. " ..
-                           "telefon numarasına 7 rakam daha gerekiyor", 1, true), out)
+                           "telefon numarasında 7 rakam eksik", 1, true), out)
     assert.truthy(out:find('OTP ' .. gsm:sub(1, 3) .. '*****' .. gsm:sub(9) ..
-                           ' numarasına gönderildi: "Başarılı İşlem". Geçerlilik bitişi ', 1, true), out)
+                           ' numarasına gönderildi: "Başarılı İşlem". Son geçerlilik: ', 1, true), out)
   end)
 end)

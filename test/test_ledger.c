@@ -134,7 +134,7 @@ void suite_ledger(void)
         h.remaining = 3725;
         paynet_holder_describe(&h, line, sizeof line);
         CHECK_STR(line, "sent 0:42 ago by ayse@desk-3 (session order-42) and may have delivered "
-                        "an OTP (the reply was lost); held 1:02:05 more");
+                        "an OTP (its outcome is unknown); held 1:02:05 more");
     }
 
     CASE("memory ledger: claim, a second claim sees the holder, settle, release");

@@ -23,8 +23,28 @@ static int holds_window(const char *text, const char *key)
     return 0;
 }
 
+static void test_conversions(void)
+{
+    CASE("a translation is used only with the conversions of its msgid");
+    CHECK(paynet_same_conversions("phone number is empty", "telefon numarası boş"));
+    CHECK(!paynet_same_conversions("phone number is empty", "boş %p %p %s"));
+    CHECK(paynet_same_conversions("needs %zu more digits", "%zu rakam eksik"));
+    CHECK(!paynet_same_conversions("needs %zu more digits", "%d rakam eksik"));
+    CHECK(!paynet_same_conversions("needs %zu more digits", "%s rakam eksik"));
+    CHECK(paynet_same_conversions("%s: %s while %s", "%s: %s (%s)"));
+    CHECK(!paynet_same_conversions("%s: %s while %s", "%s: %s"));
+    CHECK(!paynet_same_conversions("%s (code %d)", "%2$d %1$s")); /* numbered: never */
+    CHECK(!paynet_same_conversions("%s", "%n%s"));
+    CHECK(paynet_same_conversions("no complete reply within %.0f s (%s)", "%.0f sn içinde (%s)"));
+    CHECK(paynet_same_conversions("%02d:%02d", "%02d.%02d"));
+    CHECK(paynet_same_conversions("100%% sure %s", "%%100 emin %s"));
+    CHECK(!paynet_same_conversions("width %*d", "width %d"));
+    CHECK(!paynet_same_conversions("trailing", "trailing %"));
+}
+
 void suite_text(void)
 {
+    test_conversions();
     static const struct {
         const char *in, *out;
     } cases[] = {

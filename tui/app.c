@@ -65,17 +65,22 @@ static void countdown_set(struct app *app, const char *gsm, double total, int un
 
 unsigned app_set_input(struct app *app, enum app_focus field, const char *text)
 {
+    paynet_error err;
+    /* the core judges the whole text: what does not fit the field's copy
+     * is too long for the core too, and is refused, never cut and sent */
     if (field == FOCUS_SESSION) {
         snprintf(app->session_input, sizeof app->session_input, "%s", text);
+        app->session_problem[0] = '\0';
+        if (text[0] != '\0' && paynet_session_id_check(text, &err) != PAYNET_OK)
+            snprintf(app->session_problem, sizeof app->session_problem, "%s", err.message);
         return APP_REDRAW;
     }
     snprintf(app->gsm_input, sizeof app->gsm_input, "%s", text);
-    paynet_error err;
     app->gsm_problem[0] = '\0';
     app->gsm_valid = 0;
     app->gsm[0] = '\0';
-    if (app->gsm_input[0] != '\0') {
-        if (paynet_gsm_normalize(app->gsm_input, app->gsm, &err) == PAYNET_OK)
+    if (text[0] != '\0') {
+        if (paynet_gsm_normalize(text, app->gsm, &err) == PAYNET_OK)
             app->gsm_valid = 1;
         else
             snprintf(app->gsm_problem, sizeof app->gsm_problem, "%s", err.message);
@@ -92,6 +97,10 @@ unsigned app_set_session(struct app *app, const char *id)
 unsigned app_apply(struct app *app, enum app_action action, double now)
 {
     (void)now;
+    /* help covers the fields: nothing under it may change or be sent */
+    if (app->help && action != ACTION_HELP && action != ACTION_CANCEL &&
+        action != ACTION_QUIT && action != ACTION_REDRAW && action != ACTION_RESIZE)
+        return 0;
     switch (action) {
     case ACTION_NONE:
         return 0;
@@ -132,6 +141,11 @@ unsigned app_apply(struct app *app, enum app_action action, double now)
         if (!app->gsm_valid) {
             set_status(app, TONE_ERROR, _("Not sent: the phone number is not valid."));
             snprintf(app->detail, sizeof app->detail, "%s", app->gsm_problem);
+            return APP_REDRAW;
+        }
+        if (app->session_problem[0] != '\0') {
+            set_status(app, TONE_ERROR, _("Not sent: the session id is not valid."));
+            snprintf(app->detail, sizeof app->detail, "%s", app->session_problem);
             return APP_REDRAW;
         }
         if (app->session_input[0] == '\0') {
@@ -219,6 +233,23 @@ static void history_add(struct app *app, const char *clock_text, const char *out
     e->tone = tone;
 }
 
+/* The history's word for an outcome: the kind's name, in the reader's
+ * language. */
+static const char *kind_word(paynet_status status)
+{
+    switch (status) {
+    case PAYNET_NETWORK: return _("network");
+    case PAYNET_TIMEOUT: return _("timeout");
+    case PAYNET_CANCELLED: return _("cancelled");
+    case PAYNET_TLS: return _("tls");
+    case PAYNET_LEDGER: return _("ledger");
+    case PAYNET_NOMEM: return _("nomem");
+    case PAYNET_INVALID: return _("invalid");
+    case PAYNET_BUSY: return _("busy");
+    default: return paynet_status_name(status);
+    }
+}
+
 /* "unauthorized (code 7, HTTP 401): Geçersiz gizli anahtar" */
 static void error_detail(const paynet_error *err, char *out, size_t size)
 {
@@ -229,7 +260,7 @@ static void error_detail(const paynet_error *err, char *out, size_t size)
         const char *name = paynet_code_name(err->code);
         snprintf(where, sizeof where, _("%s (code %d, HTTP %ld): "), name ? name : "unknown",
                  err->code, err->http_status);
-    } else if (err->http_status > 0) {
+    } else if (err->http_status > 0 && err->kind != PAYNET_PROTOCOL) {
         snprintf(where, sizeof where, "HTTP %ld: ", err->http_status);
     }
     snprintf(out, size, "%s%s", where, message);
@@ -283,7 +314,7 @@ unsigned app_send_finished(struct app *app, paynet_status status,
     } else if (status == PAYNET_PROTOCOL) {
         snprintf(outcome, sizeof outcome, _("protocol: unreadable reply"));
     } else {
-        snprintf(outcome, sizeof outcome, "%s, %s", paynet_status_name(status),
+        snprintf(outcome, sizeof outcome, "%s, %s", kind_word(status),
                  maybe ? _("may have gone out") : _("not sent"));
     }
     history_add(app, clock_text, outcome, tone);

@@ -77,6 +77,8 @@ struct app {
     int gsm_valid;
     char gsm[PAYNET_GSM_SIZE];
     char gsm_problem[PAYNET_MESSAGE_SIZE];
+    /* why the session id cannot be sent ("" when it can, or is empty) */
+    char session_problem[PAYNET_MESSAGE_SIZE];
 
     /* a send in flight */
     int sending;

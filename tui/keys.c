@@ -98,8 +98,11 @@ void keys_define_sequences(void)
     static const char *const putty[] = {"\033[11~", "\033[12~", "\033[13~", "\033[14~"};
     static const char *const linux_console[] = {"\033[[A", "\033[[B", "\033[[C", "\033[[D",
                                                 "\033[[E"};
-    for (int i = 0; i < 4; i++)
+    static const char *const xterm[] = {"\033OP", "\033OQ", "\033OR", "\033OS"};
+    for (int i = 0; i < 4; i++) {
         define_key(putty[i], KEY_F(i + 1));
+        define_key(xterm[i], KEY_F(i + 1));
+    }
     for (int i = 0; i < 5; i++)
         define_key(linux_console[i], KEY_F(i + 1));
 }

@@ -41,7 +41,8 @@ enum app_action keys_action(struct keys *k, int is_function, unsigned key, doubl
 int keys_form_request(int is_function, unsigned key);
 
 /* Escape sequences that terminals send for F-keys which terminfo may not
- * name (PuTTY's ESC[11~ to ESC[14~, the Linux console's ESC[[A to ESC[[E):
+ * name (PuTTY's ESC[11~ to ESC[14~, the Linux console's ESC[[A to ESC[[E,
+ * xterm's ESCOP to ESCOS under another TERM):
  * taught to curses once the screen is open. */
 void keys_define_sequences(void);
 

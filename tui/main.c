@@ -191,13 +191,20 @@ static unsigned handle_key(struct session *s, int is_function, unsigned key, int
 {
     char text[APP_SESSION_MAX * 4 + 1];
     enum app_action action = keys_action(&s->keys, is_function, key, session_now());
+    /* a terminal too small to show the fields: only quit, resize, redraw */
+    if (!view_usable(s->view) && action != ACTION_QUIT && action != ACTION_RESIZE &&
+        action != ACTION_REDRAW)
+        return 0;
     if (action == ACTION_EDIT) {
-        if (!view_edit(s->view, is_function, key))
-            return 0;
+        if (s->app.help || !view_edit(s->view, is_function, key))
+            return 0; /* help covers the fields: typing does not reach them */
         view_field_text(s->view, s->app.focus, text, sizeof text);
         return app_set_input(&s->app, s->app.focus, text);
     }
-    return effects(s, app_apply(&s->app, action, session_now()), quit);
+    unsigned flags = app_apply(&s->app, action, session_now());
+    if (action == ACTION_CANCEL && flags != 0)
+        s->keys.esc_at = 0; /* this Esc did its job: a digit after it is typed */
+    return effects(s, flags, quit);
 }
 
 
@@ -216,7 +223,9 @@ static void run(struct session *s)
 
         int wake = app_next_wake_ms(&s->app, session_now());
         int key_ready = 0;
-        paynet_wait(s->client, STDIN_FILENO, wake < 0 ? 60 * 1000 : wake, &key_ready, &err);
+        /* at most a second: a signal that came outside the wait is seen */
+        paynet_wait(s->client, STDIN_FILENO, wake < 0 || wake > 1000 ? 1000 : wake, &key_ready,
+                    &err);
         if (stop_signal) {
             /* SIGTERM, SIGINT: someone asked for an orderly stop; SIGHUP:
              * the terminal is gone, which the operator did not choose */
@@ -225,9 +234,11 @@ static void run(struct session *s)
             flags |= effects(s, app_apply(&s->app, ACTION_QUIT, session_now()), &quit);
         }
 
+        /* a bounded batch: endless input cannot starve the send, the
+         * clock or a signal */
         int is_function, keys = 0;
         unsigned key;
-        while (!quit && view_read_key(s->view, &is_function, &key)) {
+        while (!quit && !stop_signal && keys < 256 && view_read_key(s->view, &is_function, &key)) {
             flags |= handle_key(s, is_function, key, &quit);
             keys++;
         }
@@ -252,9 +263,26 @@ int main(int argc, char **argv)
     paynet_error err;
     setlocale(LC_ALL, "");
     setlocale(LC_NUMERIC, "C"); /* numbers keep "." (--timeout 1.5) */
+    /* standard input, output and error are open, so that no descriptor the
+     * program opens (a socket of libcurl's) takes their number */
+    int closed_out = 0;
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int null = open("/dev/null", O_RDWR);
+            if (null >= 0 && null != fd)
+                close(null); /* not the lowest: leave it */
+            if (fd == STDOUT_FILENO)
+                closed_out = 1;
+        }
+    }
     int rc = parse_options(argc, argv, &s.opt);
     if (rc >= 0)
         return rc;
+    if (closed_out) {
+        fprintf(stderr, _("paynet-tui: standard output is closed\n"));
+        return 2;
+    }
+
     const char *no_color = getenv("NO_COLOR");
     if (no_color != NULL && no_color[0] != '\0')
         s.opt.no_color = 1;
@@ -315,7 +343,9 @@ int main(int argc, char **argv)
     char ledger_line[PAYNET_SCOPE_SIZE + 64];
     snprintf(ledger_line, sizeof ledger_line, _("Ledger: %s (every send is recorded there first)."),
              paynet_client_ledger(s.client));
-    app_set_status(&s.app, TONE_INFO, s.app.status, ledger_line);
+    char first[sizeof s.app.status];
+    snprintf(first, sizeof first, "%s", s.app.status);
+    app_set_status(&s.app, TONE_INFO, first, ledger_line);
     if (s.opt.plain) {
         rc = plain_run(&s, &stop_signal);
         paynet_client_free(s.client);
@@ -324,6 +354,12 @@ int main(int argc, char **argv)
         if (s.gone != NULL)
             fprintf(stderr, _("paynet-tui: stopped: %s\n"), s.gone);
         return rc;
+    }
+    if (!isatty(STDIN_FILENO)) {
+        fprintf(stderr, _("paynet-tui: standard input is not a terminal: use --plain to read "
+                          "the answers from a pipe or a file\n"));
+        paynet_client_free(s.client);
+        return 2;
     }
     s.view = view_open(s.opt.no_color);
     if (s.view == NULL) {

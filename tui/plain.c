@@ -39,6 +39,11 @@ struct plain {
     char held[APP_COUNTDOWNS_MAX][PAYNET_GSM_SIZE]; /* numbers whose code is counting */
     size_t held_count;
     int sent_any;      /* a send was tried in this run */
+    int tty;           /* standard input is a terminal: someone may be typing */
+    int discarding;    /* the rest of an over-long line is being dropped */
+    int broken;        /* standard output cannot be written: stop */
+    char later[8][256]; /* lines that came by themselves while someone typed */
+    size_t later_count;
 };
 
 static void say(struct plain *p, const char *text)
@@ -48,7 +53,21 @@ static void say(struct plain *p, const char *text)
     p->prompt_open = 0;
     fputs(text, stdout);
     fputc('\n', stdout);
-    fflush(stdout);
+    if (fflush(stdout) != 0 || ferror(stdout))
+        p->broken = 1;
+}
+
+/* A line that comes by itself (a code expired): at once into a pipe; at a
+ * terminal, before the next prompt, so that it never cuts into what the
+ * operator is typing. */
+static void say_by_itself(struct plain *p, const char *text)
+{
+    if (!p->tty || !p->prompt_open) {
+        say(p, text);
+        return;
+    }
+    if (p->later_count < sizeof p->later / sizeof p->later[0])
+        snprintf(p->later[p->later_count++], sizeof p->later[0], "%s", text);
 }
 
 /* The status line, and its detail after it on the same line. */
@@ -68,6 +87,9 @@ static void prompt(struct plain *p)
 {
     if (p->prompt_open)
         return;
+    for (size_t i = 0; i < p->later_count; i++)
+        say(p, p->later[i]);
+    p->later_count = 0;
     if (p->step == ASK_GSM)
         printf("%s: ", _("Phone number"));
     else if (p->step == ASK_SESSION)
@@ -75,7 +97,8 @@ static void prompt(struct plain *p)
     else
         return;
     p->prompt_open = 1;
-    fflush(stdout);
+    if (fflush(stdout) != 0 || ferror(stdout))
+        p->broken = 1;
 }
 
 /* The countdown line of one number, in the screen's words. */
@@ -117,7 +140,7 @@ static int check_expiry(struct plain *p)
             paynet_mask_gsm(p->held[i], masked);
             snprintf(text, sizeof text, _("The code for %s has expired: a new one may be sent."),
                      masked);
-            say(p, text);
+            say_by_itself(p, text);
             continue;
         }
         if (left > 0) {
@@ -168,8 +191,11 @@ static void start_send(struct plain *p)
 static int answer(struct plain *p, const char *line)
 {
     struct app *app = &p->s->app;
-    if (p->echo && p->prompt_open) /* a terminal echoes by itself */
-        printf("%s\n", line);
+    if (p->echo && p->prompt_open) { /* a terminal echoes by itself */
+        char shown[APP_SESSION_MAX * 4 + 2];
+        app_clean_text(line, shown, sizeof shown); /* never a byte of it raw */
+        printf("%s\n", shown);
+    }
     p->prompt_open = 0;
     if (p->step == ASK_GSM) {
         if (line[0] == '\0')
@@ -198,12 +224,19 @@ static int answer(struct plain *p, const char *line)
         }
         unsigned flags = 0;
         double left = session_hold(p->s, &flags);
-        if (left > 0 && app->has_holder) { /* who holds it, before the send is asked for */
-            char line_text[PAYNET_MESSAGE_SIZE], both[PAYNET_MESSAGE_SIZE + 16];
-            paynet_holder_describe(&app->holder, line_text, sizeof line_text);
-            snprintf(both, sizeof both, "%s: %s", app->holder.masked, line_text);
-            app_clean_text(both, line_text, sizeof line_text);
-            say(p, line_text);
+        if (left > 0 && app->has_holder) {
+            /* held: refused at once, in the words of a refused Enter, and
+             * no session id is asked for a send that cannot happen */
+            paynet_error held;
+            memset(&held, 0, sizeof held);
+            held.kind = PAYNET_COOLDOWN;
+            held.delivered = PAYNET_DELIVERED_NO;
+            held.retry_after = left;
+            held.has_holder = 1;
+            held.holder = app->holder;
+            app_send_refused(app, &held);
+            say_status(p);
+            return 0;
         } else if (left < 0) {
             char masked[PAYNET_GSM_SIZE], text[256];
             paynet_mask_gsm(app->gsm, masked);
@@ -225,25 +258,45 @@ static int answer(struct plain *p, const char *line)
  * even without a newline); 0 when there is none yet. */
 static int next_line(struct plain *p, char *out, size_t size)
 {
-    char *nl = memchr(p->input, '\n', p->used);
-    size_t n;
-    if (nl != NULL)
-        n = (size_t)(nl - p->input);
-    else if (p->eof && p->used > 0)
-        n = p->used;
-    else if (p->used == sizeof p->input) /* a line longer than the buffer */
-        n = p->used;
-    else
-        return 0;
-    size_t copy = n < size - 1 ? n : size - 1;
-    memcpy(out, p->input, copy);
-    out[copy] = '\0';
-    if (copy > 0 && out[copy - 1] == '\r')
-        out[copy - 1] = '\0';
-    size_t drop = nl != NULL ? n + 1 : n;
-    memmove(p->input, p->input + drop, p->used - drop);
-    p->used -= drop;
-    return 1; /* a NUL inside ends the line early: the core refuses what is left */
+    for (;;) {
+        char *nl = memchr(p->input, '\n', p->used);
+        if (p->discarding) { /* the tail of an over-long line: dropped */
+            size_t drop = nl != NULL ? (size_t)(nl - p->input) + 1 : p->used;
+            memmove(p->input, p->input + drop, p->used - drop);
+            p->used -= drop;
+            if (nl == NULL)
+                return 0;
+            p->discarding = 0;
+            continue;
+        }
+        size_t n;
+        if (nl != NULL)
+            n = (size_t)(nl - p->input);
+        else if (p->eof && p->used > 0)
+            n = p->used;
+        else if (p->used == sizeof p->input) /* longer than any answer can be */
+            n = p->used;
+        else
+            return 0;
+        /* the whole line, or enough of it that the core refuses it as too
+         * long (size - 1 bytes: over any number's or session id's limit) */
+        size_t copy = n < size - 1 ? n : size - 1;
+        memcpy(out, p->input, copy);
+        out[copy] = '\0';
+        if (copy > 0 && out[copy - 1] == '\r' && copy == n)
+            out[--copy] = '\0';
+        /* a NUL byte never cuts a line short: it becomes a control
+         * character, which the core refuses with its position */
+        for (size_t i = 0; i < copy; i++)
+            if (out[i] == '\0')
+                out[i] = '\x01';
+        size_t drop = nl != NULL ? n + 1 : n;
+        memmove(p->input, p->input + drop, p->used - drop);
+        p->used -= drop;
+        if (nl == NULL && !p->eof)
+            p->discarding = 1; /* the rest of this line comes later: drop it */
+        return 1;
+    }
 }
 
 int plain_run(struct session *s, volatile sig_atomic_t *stop_signal)
@@ -251,7 +304,8 @@ int plain_run(struct session *s, volatile sig_atomic_t *stop_signal)
     struct plain p;
     memset(&p, 0, sizeof p);
     p.s = s;
-    p.echo = !isatty(STDIN_FILENO);
+    p.tty = isatty(STDIN_FILENO);
+    p.echo = !p.tty;
     char header[PAYNET_SCOPE_SIZE + 128];
     snprintf(header, sizeof header,
              s->app.live ? _(" paynet-tui %s  *** LIVE: REAL SMS TO REAL CUSTOMERS ***  %s")
@@ -266,7 +320,8 @@ int plain_run(struct session *s, volatile sig_atomic_t *stop_signal)
     prompt(&p);
     while (!quit) {
         char line[APP_SESSION_MAX * 4 + 2];
-        while (!quit && p.step != SENDING && next_line(&p, line, sizeof line)) {
+        while (!quit && !*stop_signal && !p.broken && p.step != SENDING &&
+               next_line(&p, line, sizeof line)) {
             quit = answer(&p, line);
             if (!quit)
                 prompt(&p);
@@ -279,9 +334,15 @@ int plain_run(struct session *s, volatile sig_atomic_t *stop_signal)
             prompt(&p); /* a code expired while the prompt waited: ask again */
         if (p.step == SENDING && (wake < 0 || wake > 200))
             wake = 200;
+        if (p.broken && p.step != SENDING) {
+            s->gone = _("standard output cannot be written");
+            break;
+        }
+        /* a full buffer waits for the send in flight: it is read, not lost */
+        int listen = !p.eof && p.used < sizeof p.input;
         int ready = 0;
-        paynet_wait(s->client, p.eof ? -1 : STDIN_FILENO, wake < 0 ? 60 * 1000 : wake, &ready,
-                    &err);
+        paynet_wait(s->client, listen ? STDIN_FILENO : -1,
+                    wake < 0 || wake > 1000 ? 1000 : wake, &ready, &err);
         if (*stop_signal) {
             if (*stop_signal == SIGHUP)
                 s->gone = _("the terminal hung up (SIGHUP)");
@@ -291,7 +352,7 @@ int plain_run(struct session *s, volatile sig_atomic_t *stop_signal)
             }
             break;
         }
-        if (ready && !p.eof) {
+        if (ready && listen) {
             ssize_t n = read(STDIN_FILENO, p.input + p.used, sizeof p.input - p.used);
             if (n > 0)
                 p.used += (size_t)n;

@@ -75,7 +75,10 @@ struct view *view_open(int no_color)
     nonl();
     keypad(stdscr, TRUE);
     nodelay(stdscr, TRUE);
-    set_escdelay(25);
+    /* Esc alone acts after ESCDELAY ms (the environment's, else 100): long
+     * enough for an F-key's bytes over a slow link, short enough for Esc */
+    if (getenv("ESCDELAY") == NULL)
+        set_escdelay(100);
     keys_define_sequences();
     if (!no_color && has_colors() && start_color() == OK) {
         v->color = 1;
@@ -321,7 +324,7 @@ const char *view_input_gone(struct view *v)
     if (poll(&p, 1, 0) <= 0)
         return NULL;
     if (p.revents & (POLLHUP | POLLERR | POLLNVAL))
-        return _("the terminal went away");
+        return isatty(STDIN_FILENO) ? _("the terminal went away") : _("end of input");
     if (!(p.revents & POLLIN))
         return NULL;
     int pending = 0;
@@ -489,7 +492,7 @@ static void draw_countdown(const struct view *v, const struct app *app)
                  _("The code for %s has expired: a new one may be sent."), masked);
         put_text(COUNTDOWN_ROW, 2, COLS - 4, text, tone_attr(v, TONE_OK));
     } else {
-        snprintf(text, sizeof text, _("No OTP sent to %s in this run."), masked);
+        snprintf(text, sizeof text, _("No code for %s is valid: it may be sent."), masked);
         put_text(COUNTDOWN_ROW, 2, COLS - 4, text, A_DIM);
     }
 }
@@ -578,6 +581,11 @@ static void draw_help(const struct view *v)
     for (int i = 0; i < n; i++)
         put_text(top + 1 + i, left + 2, width - 4, lines[i], A_NORMAL);
     (void)v;
+}
+
+int view_usable(const struct view *v)
+{
+    return v->form != NULL;
 }
 
 void view_clear(struct view *v)

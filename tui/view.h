@@ -21,6 +21,8 @@ struct view *view_open(int no_color);
 void view_close(struct view *view);
 
 void view_draw(struct view *view, const struct app *app);
+/* Whether the fields are on the terminal (0: too small to show them). */
+int view_usable(const struct view *view);
 /* The next draw repaints the whole terminal (Ctrl-L). */
 void view_clear(struct view *view);
 
