@@ -164,7 +164,7 @@ check-valgrind: deps-hardening
 FUZZ_CC     = clang
 FUZZ_CFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
               -std=c11 -Icore $(shell pkg-config --cflags libcjson libcurl)
-FUZZ_CORE   = core/otp.c core/expire.c core/codes.c core/clock.c core/gsm.c core/text.c
+FUZZ_CORE   = core/otp.c core/expire.c core/codes.c core/clock.c core/gsm.c core/text.c core/i18n.c
 FUZZ_SECONDS ?= 60
 
 build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_CORE) core/paynet.h core/internal.h
@@ -174,7 +174,7 @@ build-fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_CORE) core/paynet.h core/internal.h
 # every libFuzzer target for FUZZ_SECONDS from its committed seeds
 fuzz: deps-hardening
 	@$(MAKE) --no-print-directory build-fuzz/fuzz_decode build-fuzz/fuzz_expire build-fuzz/fuzz_gsm \
-	    build-fuzz/fuzz_text
+	    build-fuzz/fuzz_text build-fuzz/fuzz_formats
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) sh tools/fuzz.sh
 
 deps-bench:

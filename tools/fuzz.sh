@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.." || exit 1
 seconds=${FUZZ_SECONDS:-60}
 passed=0
 failed=0
-for target in decode expire gsm text; do
+for target in decode expire gsm text formats; do
     bin=build-fuzz/fuzz_$target
     mkdir -p "build-fuzz/corpus-$target"
     "$bin" -max_total_time="$seconds" -max_len=8192 -print_final_stats=1 \
