@@ -11,11 +11,25 @@
 #   make fuzz            each libFuzzer target for FUZZ_SECONDS (build-fuzz/)
 #   make deps       install missing Debian packages only
 
-PREFIX   ?= /usr/local
-DESTDIR  ?=
-LUA_CMOD ?= $(PREFIX)/lib/lua/5.4
-localedir ?= $(PREFIX)/share/locale
-LUA      ?= lua5.4
+# GNU directory variables (PREFIX is the same as prefix)
+PREFIX      ?= /usr/local
+prefix      ?= $(PREFIX)
+exec_prefix ?= $(prefix)
+bindir      ?= $(exec_prefix)/bin
+libdir      ?= $(exec_prefix)/lib
+includedir  ?= $(prefix)/include
+datarootdir ?= $(prefix)/share
+mandir      ?= $(datarootdir)/man
+localedir   ?= $(datarootdir)/locale
+pkgconfigdir ?= $(libdir)/pkgconfig
+# the Lua 5.4 C module folder (LUA_CMOD is the older name)
+LUA_CMOD    ?= $(libdir)/lua/5.4
+luacdir     ?= $(LUA_CMOD)
+DESTDIR     ?=
+LUA         ?= lua5.4
+
+VERSION  = 0.1.0
+SONAME   = libpaynet.so.0
 
 CC       ?= cc
 CFLAGS   ?= -O2 -g
@@ -28,7 +42,7 @@ MHD_LIBS   = $(shell pkg-config --libs libmicrohttpd libcjson)
 TUI_CFLAGS = $(shell pkg-config --cflags ncursesw formw)
 TUI_LIBS   = $(shell pkg-config --libs formw ncursesw)
 # -MMD -MP: each object also records the headers it read (obj/*.d, below)
-ALL_CFLAGS = $(WARNINGS) $(CFLAGS) -MMD -MP -fPIC -Icore $(PKG_CFLAGS)
+ALL_CFLAGS = $(WARNINGS) $(CPPFLAGS) $(CFLAGS) -MMD -MP -fPIC -Icore $(PKG_CFLAGS)
 
 CORE_SRC = core/client.c core/otp.c core/expire.c core/gsm.c core/codes.c core/clock.c \
            core/keyfile.c core/ledger.c core/ledger_memory.c core/ledger_sqlite.c \
@@ -48,7 +62,7 @@ TUI_OBJ  = $(TUI_SRC:%.c=$(B)/obj/%.o)
 LANGUAGES = tr
 MO_FILES  = $(LANGUAGES:%=$(B)/locale/%/LC_MESSAGES/paynet.mo)
 
-all: $(B)/paynet.so $(B)/libpaynet.a $(B)/paynet-sandbox $(B)/paynet-tui $(MO_FILES)
+all: $(B)/paynet.so $(B)/libpaynet.a $(B)/$(SONAME) $(B)/paynet-sandbox $(B)/paynet-tui $(MO_FILES)
 
 # ---- translations: po/LANG.po -> build/locale/LANG/LC_MESSAGES/paynet.mo,
 # found from the checkout (core/i18n.c) and installed under $(localedir)
@@ -93,41 +107,51 @@ $(B)/obj/tui/%.o: tui/%.c tui/app.h tui/view.h tui/keys.h tui/audit.h tui/sessio
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(TUI_CFLAGS) -c $< -o $@
 
+# the core exports only what paynet.h declares (PAYNET_API)
+$(CORE_OBJ): ALL_CFLAGS += -fvisibility=hidden
+
 $(B)/libpaynet.a: $(CORE_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
+# the shared library: libpaynet.so.VERSION, SONAME libpaynet.so.0
+$(B)/$(SONAME): $(CORE_OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,$(SONAME) -o $(B)/libpaynet.so.$(VERSION) \
+	    $^ $(PKG_LIBS) -lpthread -lm
+	ln -sf libpaynet.so.$(VERSION) $(B)/$(SONAME)
+	ln -sf $(SONAME) $(B)/libpaynet.so
+
 $(B)/paynet.so: $(B)/obj/lua/lpaynet.o $(CORE_OBJ)
-	$(CC) $(CFLAGS) -shared -o $@ $^ $(PKG_LIBS) -lpthread -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
 $(B)/paynet-sandbox: $(B)/obj/sandbox/sandbox.o $(B)/libpaynet.a
-	$(CC) $(CFLAGS) -o $@ $^ $(MHD_LIBS) $(PKG_LIBS) -lpthread -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(MHD_LIBS) $(PKG_LIBS) -lpthread -lm
 
 $(B)/paynet-tui: $(TUI_OBJ) $(B)/libpaynet.a
-	$(CC) $(CFLAGS) -o $@ $^ $(TUI_LIBS) $(PKG_LIBS) -lpthread -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TUI_LIBS) $(PKG_LIBS) -lpthread -lm
 
 $(B)/test-units: $(TEST_OBJ) $(B)/obj/tui/app.o $(B)/obj/tui/keys.o $(B)/libpaynet.a
-	$(CC) $(CFLAGS) -o $@ $^ $(TUI_LIBS) $(PKG_LIBS) -lpthread -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(TUI_LIBS) $(PKG_LIBS) -lpthread -lm
 
 $(B)/test-transport: $(B)/obj/test/test_transport.o $(B)/obj/test/unit.o $(B)/libpaynet.a
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
 # Every allocation of the core, libcurl and cJSON through counting hooks.
 $(B)/test-nomem: $(B)/obj/test/test_nomem.o $(B)/obj/test/unit.o $(CORE_OBJ)
-	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm \
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm \
 	    -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=free
 
 # Benchmarks (a) the transport limit and (b) the core, in C.
 $(B)/bench-limit: bench/limit.c
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(CFLAGS) $(PKG_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(CFLAGS) $(LDFLAGS) $(PKG_LIBS)
 
 $(B)/bench-core: bench/core.c $(B)/libpaynet.a
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CFLAGS) $(PKG_LIBS) -lpthread -lm
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CFLAGS) $(LDFLAGS) $(PKG_LIBS) -lpthread -lm
 
 # A Lua host for the sanitized module (see test/lua_host.c).
 $(B)/lua: test/lua_host.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(CFLAGS) $(shell pkg-config --libs lua5.4)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(CFLAGS) $(LDFLAGS) $(shell pkg-config --libs lua5.4)
 
 deps:
 	@sh tools/deps.sh
@@ -201,35 +225,41 @@ scenarios: $(B)/paynet-sandbox
 
 MAN_PAGES = man/paynet-otp.1 man/paynet-tui.1 man/paynet-sandbox.1
 
-# paynet.pc for pkg-config, written for this PREFIX: C programs link the
-# static libpaynet and, through it, libcurl and cJSON
-PC_LINES = 'prefix=$(PREFIX)' 'includedir=$${prefix}/include' 'libdir=$${prefix}/lib' '' \
+# paynet.pc for pkg-config, written for these directories: C programs link
+# the shared libpaynet (pkg-config --static: the static one and, through
+# it, libcurl, cJSON, SQLite, hiredis and libcrypto)
+PC_LINES = 'prefix=$(prefix)' 'includedir=$(includedir)' 'libdir=$(libdir)' '' \
     'Name: paynet' 'Description: send Paynet card-save OTPs (POST /v1/card/send_otp)' \
-    'Version: 0.1.0' 'Requires: libcurl libcjson sqlite3 hiredis libcrypto' 'Cflags: -I$${includedir}' \
-    'Libs: -L$${libdir} -lpaynet -lpthread -lm'
+    'Version: $(VERSION)' 'Requires.private: libcurl libcjson sqlite3 hiredis libcrypto' \
+    'Cflags: -I$${includedir}' 'Libs: -L$${libdir} -lpaynet' 'Libs.private: -lpthread -lm'
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
-	           $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LUA_CMOD) $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 644 $(B)/libpaynet.a $(DESTDIR)$(PREFIX)/lib/libpaynet.a
-	printf '%s\n' $(PC_LINES) > $(DESTDIR)$(PREFIX)/lib/pkgconfig/paynet.pc
-	install -m 644 core/paynet.h $(DESTDIR)$(PREFIX)/include/paynet.h
-	install -m 755 $(B)/paynet.so $(DESTDIR)$(LUA_CMOD)/paynet.so
-	install -m 755 $(B)/paynet-sandbox $(DESTDIR)$(PREFIX)/bin/paynet-sandbox
-	install -m 755 $(B)/paynet-tui $(DESTDIR)$(PREFIX)/bin/paynet-tui
-	install -m 755 bin/paynet-otp $(DESTDIR)$(PREFIX)/bin/paynet-otp
-	install -m 644 $(MAN_PAGES) $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -d $(DESTDIR)$(pkgconfigdir) $(DESTDIR)$(includedir) $(DESTDIR)$(bindir) \
+	           $(DESTDIR)$(luacdir) $(DESTDIR)$(mandir)/man1
+	install -m 644 $(B)/libpaynet.a $(DESTDIR)$(libdir)/libpaynet.a
+	install -m 755 $(B)/libpaynet.so.$(VERSION) $(DESTDIR)$(libdir)/libpaynet.so.$(VERSION)
+	ln -sf libpaynet.so.$(VERSION) $(DESTDIR)$(libdir)/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(libdir)/libpaynet.so
+	printf '%s\n' $(PC_LINES) > $(DESTDIR)$(pkgconfigdir)/paynet.pc
+	install -m 644 core/paynet.h $(DESTDIR)$(includedir)/paynet.h
+	install -m 755 $(B)/paynet.so $(DESTDIR)$(luacdir)/paynet.so
+	install -m 755 $(B)/paynet-sandbox $(DESTDIR)$(bindir)/paynet-sandbox
+	install -m 755 $(B)/paynet-tui $(DESTDIR)$(bindir)/paynet-tui
+	install -m 755 bin/paynet-otp $(DESTDIR)$(bindir)/paynet-otp
+	install -m 644 $(MAN_PAGES) $(DESTDIR)$(mandir)/man1/
 	for l in $(LANGUAGES); do \
 	    install -d $(DESTDIR)$(localedir)/$$l/LC_MESSAGES && \
 	    install -m 644 $(B)/locale/$$l/LC_MESSAGES/paynet.mo $(DESTDIR)$(localedir)/$$l/LC_MESSAGES/; \
 	done
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/lib/libpaynet.a $(DESTDIR)$(PREFIX)/lib/pkgconfig/paynet.pc \
-	      $(DESTDIR)$(PREFIX)/include/paynet.h $(DESTDIR)$(LUA_CMOD)/paynet.so \
-	      $(DESTDIR)$(PREFIX)/bin/paynet-sandbox $(DESTDIR)$(PREFIX)/bin/paynet-tui \
-	      $(DESTDIR)$(PREFIX)/bin/paynet-otp \
-	      $(MAN_PAGES:man/%=$(DESTDIR)$(PREFIX)/share/man/man1/%) \
+	rm -f $(DESTDIR)$(libdir)/libpaynet.a $(DESTDIR)$(libdir)/libpaynet.so.$(VERSION) \
+	      $(DESTDIR)$(libdir)/$(SONAME) $(DESTDIR)$(libdir)/libpaynet.so \
+	      $(DESTDIR)$(pkgconfigdir)/paynet.pc \
+	      $(DESTDIR)$(includedir)/paynet.h $(DESTDIR)$(luacdir)/paynet.so \
+	      $(DESTDIR)$(bindir)/paynet-sandbox $(DESTDIR)$(bindir)/paynet-tui \
+	      $(DESTDIR)$(bindir)/paynet-otp \
+	      $(MAN_PAGES:man/%=$(DESTDIR)$(mandir)/man1/%) \
 	      $(LANGUAGES:%=$(DESTDIR)$(localedir)/%/LC_MESSAGES/paynet.mo)
 
 clean:

@@ -114,3 +114,8 @@ paynet_status paynet_fail(paynet_error *err, paynet_status kind,
     return kind;
 }
 
+
+const char *paynet_version(void)
+{
+    return PAYNET_VERSION;
+}

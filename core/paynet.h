@@ -24,6 +24,14 @@
 
 #define PAYNET_VERSION "0.1.0"
 
+/* What the shared library exports: every function of this header, and
+ * nothing else (the core is built with -fvisibility=hidden). */
+#if defined(__GNUC__)
+#define PAYNET_EXPORT __attribute__((visibility("default")))
+#else
+#define PAYNET_EXPORT
+#endif
+
 /* Result codes (`code` / `result_code`) from Paynet's documentation:
  * X(number, name, meaning).  Generates the enum and the tables in codes.c. */
 #define PAYNET_CODE_LIST(X)                                                    \
@@ -134,7 +142,7 @@ typedef struct paynet_error {
  * have gone out in this failed send?  Yes when the request may have left
  * and the answer was lost (delivered unknown), or Paynet accepted it (HTTP
  * 200) and the reply was unusable.  Such a failure holds the number. */
-int paynet_may_have_sent(const paynet_error *err);
+PAYNET_EXPORT int paynet_may_have_sent(const paynet_error *err);
 
 /* An instant in UTC: seconds since the Unix epoch and nanoseconds. */
 typedef struct paynet_instant {
@@ -185,19 +193,19 @@ typedef struct paynet_client paynet_client;
 
 /* ---- client lifetime ---------------------------------------------------- */
 
-void paynet_config_init(paynet_config *config);
-paynet_status paynet_client_new(const paynet_config *config,
+PAYNET_EXPORT void paynet_config_init(paynet_config *config);
+PAYNET_EXPORT paynet_status paynet_client_new(const paynet_config *config,
                                 paynet_client **out, paynet_error *err);
-void paynet_client_free(paynet_client *client);
-const char *paynet_client_url(const paynet_client *client);
+PAYNET_EXPORT void paynet_client_free(paynet_client *client);
+PAYNET_EXPORT const char *paynet_client_url(const paynet_client *client);
 /* Who sends, as the ledger records it: the config's operator_name, else
  * $USER, else the account's name. */
-const char *paynet_client_operator(const paynet_client *client);
+PAYNET_EXPORT const char *paynet_client_operator(const paynet_client *client);
 
 /* ---- sending ------------------------------------------------------------- */
 
 /* Blocking: validate, check the cooldown, send, decode. */
-paynet_status paynet_send_otp(paynet_client *client, const char *user_gsm,
+PAYNET_EXPORT paynet_status paynet_send_otp(paynet_client *client, const char *user_gsm,
                               const char *otp_session_id,
                               paynet_result *result, paynet_error *err);
 
@@ -208,50 +216,50 @@ paynet_status paynet_send_otp(paynet_client *client, const char *user_gsm,
  * wait on the keyboard and the network together.  step drives the transfer:
  * PAYNET_PENDING while in flight, else the final status with result or err
  * filled.  cancel abandons a send in flight (PAYNET_CANCELLED in err). */
-paynet_status paynet_send_start(paynet_client *client, const char *user_gsm,
+PAYNET_EXPORT paynet_status paynet_send_start(paynet_client *client, const char *user_gsm,
                                 const char *otp_session_id, paynet_error *err);
-paynet_status paynet_wait(paynet_client *client, int extra_fd, int timeout_ms,
+PAYNET_EXPORT paynet_status paynet_wait(paynet_client *client, int extra_fd, int timeout_ms,
                           int *extra_ready, paynet_error *err);
-paynet_status paynet_send_step(paynet_client *client, paynet_result *result,
+PAYNET_EXPORT paynet_status paynet_send_step(paynet_client *client, paynet_result *result,
                                paynet_error *err);
-void paynet_send_cancel(paynet_client *client, paynet_error *err);
-int paynet_send_in_flight(const paynet_client *client);
+PAYNET_EXPORT void paynet_send_cancel(paynet_client *client, paynet_error *err);
+PAYNET_EXPORT int paynet_send_in_flight(const paynet_client *client);
 
 /* Seconds until this normalised number may be sent again (0 when free,
  * -1 when the ledger cannot answer). */
-double paynet_remaining(paynet_client *client, const char *normalised_gsm);
+PAYNET_EXPORT double paynet_remaining(paynet_client *client, const char *normalised_gsm);
 
 /* Who holds this number (any accepted spelling): PAYNET_OK with *held set,
  * and when held, *holder filled; or an error (invalid, ledger). */
-paynet_status paynet_hold_lookup(paynet_client *client, const char *user_gsm,
+PAYNET_EXPORT paynet_status paynet_hold_lookup(paynet_client *client, const char *user_gsm,
                                  int *held, paynet_holder *holder, paynet_error *err);
 
 /* Ends the hold on this number whatever its state, recording who (this
  * client's operator, host and program) and why in the ledger's release
  * log.  *released says whether there was a hold. */
-paynet_status paynet_release(paynet_client *client, const char *user_gsm,
+PAYNET_EXPORT paynet_status paynet_release(paynet_client *client, const char *user_gsm,
                              const char *reason, int *released, paynet_error *err);
 
 /* The ledger this client uses, as given ("memory", "sqlite:...", a Redis
  * URL without its password). */
-const char *paynet_client_ledger(const paynet_client *client);
+PAYNET_EXPORT const char *paynet_client_ledger(const paynet_client *client);
 
 /* Every live hold (releases == 0) or the release log, newest first
  * (releases == 1), of the ledger named by spec (as paynet_config.ledger;
  * NULL: $PAYNET_LEDGER).  Needs no secret key; never creates a ledger.
  * name (PAYNET_SCOPE_SIZE bytes, or NULL) gets the ledger's name without
  * its password.  Free the list with free(). */
-paynet_status paynet_ledger_list(const char *spec, int releases, paynet_holder **list,
+PAYNET_EXPORT paynet_status paynet_ledger_list(const char *spec, int releases, paynet_holder **list,
                                  size_t *count, char *name, paynet_error *err);
 
 /* "sqlite:$XDG_STATE_HOME/paynet/ledger.db" (or ~/.local/state/...): the
  * command-line programs' default ledger.  Creates the folder (mode 700).
  * 0 when no home folder is known or it cannot be created (err says why). */
-int paynet_ledger_default(char *out, size_t size, paynet_error *err);
+PAYNET_EXPORT int paynet_ledger_default(char *out, size_t size, paynet_error *err);
 
 /* One line about a holder: "sent 0:42 ago by ayse@desk-3 (session
  * order-42); valid 1:18 more". */
-void paynet_holder_describe(const paynet_holder *holder, char *out, size_t size);
+PAYNET_EXPORT void paynet_holder_describe(const paynet_holder *holder, char *out, size_t size);
 
 /* ---- the reader's language (GNU gettext, domain "paynet") -------------------
  * Every message the core writes (errors, holders, warnings) is translated
@@ -264,10 +272,10 @@ void paynet_holder_describe(const paynet_holder *holder, char *out, size_t size)
 #else
 #define PAYNET_FORMAT_ARG(n)
 #endif
-const char *paynet_gettext(const char *msgid) PAYNET_FORMAT_ARG(1);
-const char *paynet_ngettext(const char *singular, const char *plural, unsigned long n)
+PAYNET_EXPORT const char *paynet_gettext(const char *msgid) PAYNET_FORMAT_ARG(1);
+PAYNET_EXPORT const char *paynet_ngettext(const char *singular, const char *plural, unsigned long n)
     PAYNET_FORMAT_ARG(1) PAYNET_FORMAT_ARG(2);
-const char *paynet_localedir(void);
+PAYNET_EXPORT const char *paynet_localedir(void);
 
 #define PAYNET_SECRET_MAX 512
 
@@ -275,13 +283,13 @@ const char *paynet_localedir(void);
  * input), blanks around it removed, refusing a file that group or others
  * may access (as ssh does with private keys) and anything but a regular
  * file (a FIFO is refused at once, never waited on). */
-paynet_status paynet_read_key_file(const char *path, char *out, size_t size,
+PAYNET_EXPORT paynet_status paynet_read_key_file(const char *path, char *out, size_t size,
                                    paynet_error *err);
 
 /* The front ends' one way to the key: the file at path (as above) or,
  * when path is NULL, PAYNET_SECRET_KEY with the same rule, which is then
  * wiped and removed from the environment (no child inherits it). */
-paynet_status paynet_secret_load(const char *path, char *out, size_t size, paynet_error *err);
+PAYNET_EXPORT paynet_status paynet_secret_load(const char *path, char *out, size_t size, paynet_error *err);
 
 /* ---- text from outside, and masking ------------------------------------- */
 
@@ -291,44 +299,48 @@ paynet_status paynet_secret_load(const char *path, char *out, size_t size, payne
  * isolate characters and line/paragraph separators U+FFFD; cut at a
  * character boundary to fit size with its terminator.  Returns the bytes
  * written.  Every message the core hands a caller went through it. */
-size_t paynet_text_clean(const char *text, size_t length, char *out, size_t size);
+PAYNET_EXPORT size_t paynet_text_clean(const char *text, size_t length, char *out, size_t size);
 
 /* "5321234567" -> "532*****67". */
-void paynet_mask_gsm(const char *gsm, char out[PAYNET_GSM_SIZE]);
+PAYNET_EXPORT void paynet_mask_gsm(const char *gsm, char out[PAYNET_GSM_SIZE]);
 
 /* Overwrites with '*' every run of text equal to 8 consecutive bytes of
  * secret (or all of it, when shorter). */
-void paynet_text_mask_secret(char *text, const char *secret);
+PAYNET_EXPORT void paynet_text_mask_secret(char *text, const char *secret);
 
 /* ---- pure helpers -------------------------------------------------------- */
 
 /* "+90 (532) 123 45 67" -> "5321234567"; "+90", "0090", "90" or "0" in
  * front.  A short number's message counts the digits it lacks after its
  * prefix ("needs 4 more digits"). */
-paynet_status paynet_gsm_normalize(const char *input,
+PAYNET_EXPORT paynet_status paynet_gsm_normalize(const char *input,
                                    char out[PAYNET_GSM_SIZE],
                                    paynet_error *err);
 /* Session id: 1..128 bytes of UTF-8 without control characters. */
-paynet_status paynet_session_id_check(const char *id, paynet_error *err);
+PAYNET_EXPORT paynet_status paynet_session_id_check(const char *id, paynet_error *err);
 
 /* Strict RFC 3339 date-time with 0..9 fraction digits -> UTC instant. */
-paynet_status paynet_expire_parse(const char *text, size_t length,
+PAYNET_EXPORT paynet_status paynet_expire_parse(const char *text, size_t length,
                                   paynet_instant *out, paynet_error *err);
 /* Formats t at the given UTC offset with `digits` fraction digits (0..9);
  * returns the length written, or -1 if it does not fit. */
-int paynet_expire_format(paynet_instant t, int offset_minutes, int digits,
+PAYNET_EXPORT int paynet_expire_format(paynet_instant t, int offset_minutes, int digits,
                          char *buf, size_t size);
-double paynet_instant_seconds(paynet_instant t);
+PAYNET_EXPORT double paynet_instant_seconds(paynet_instant t);
 
 
-const char *paynet_code_name(int code);     /* NULL if not in the table */
-const char *paynet_code_meaning(int code);  /* NULL if not in the table */
-int paynet_code_from_name(const char *name); /* PAYNET_NO_CODE if unknown */
-size_t paynet_code_count(void);
-int paynet_code_at(size_t index);
+PAYNET_EXPORT const char *paynet_code_name(int code);     /* NULL if not in the table */
+PAYNET_EXPORT const char *paynet_code_meaning(int code);  /* NULL if not in the table */
+PAYNET_EXPORT int paynet_code_from_name(const char *name); /* PAYNET_NO_CODE if unknown */
+PAYNET_EXPORT size_t paynet_code_count(void);
+PAYNET_EXPORT int paynet_code_at(size_t index);
 
-const char *paynet_status_name(paynet_status status); /* "network", ... */
-const char *paynet_delivered_name(paynet_delivered delivered);
+PAYNET_EXPORT const char *paynet_status_name(paynet_status status); /* "network", ... */
+
+/* The library's version at run time ("0.1.0"); PAYNET_VERSION is the
+ * header's. */
+PAYNET_EXPORT const char *paynet_version(void);
+PAYNET_EXPORT const char *paynet_delivered_name(paynet_delivered delivered);
 
 
 #endif

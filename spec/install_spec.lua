@@ -42,13 +42,18 @@ describe("installing", function()
     assert.are.equal(0, code, out)
     local expected = {
       "/opt/pn/bin/paynet-otp", "/opt/pn/bin/paynet-sandbox", "/opt/pn/bin/paynet-tui",
-      "/opt/pn/include/paynet.h", "/opt/pn/lib/libpaynet.a", "/opt/pn/lib/lua/5.4/paynet.so",
+      "/opt/pn/include/paynet.h", "/opt/pn/lib/libpaynet.a", "/opt/pn/lib/libpaynet.so.0.1.0",
+      "/opt/pn/lib/lua/5.4/paynet.so",
       "/opt/pn/lib/pkgconfig/paynet.pc", "/opt/pn/share/locale/tr/LC_MESSAGES/paynet.mo",
       "/opt/pn/share/man/man1/paynet-otp.1",
       "/opt/pn/share/man/man1/paynet-sandbox.1", "/opt/pn/share/man/man1/paynet-tui.1",
     }
     local tree = H.capture(("cd %s && find . -type f | sed 's|^\\.||' | sort"):format(H.quote(root)))
     assert.are.equal(table.concat(expected, "\n") .. "\n", tree)
+    local links = H.capture(("cd %s && find . -type l -printf '%%p -> %%l\\n' | sed 's|^\\.||' | sort"):format(
+      H.quote(root)))
+    assert.are.equal("/opt/pn/lib/libpaynet.so -> libpaynet.so.0\n" ..
+                     "/opt/pn/lib/libpaynet.so.0 -> libpaynet.so.0.1.0\n", links)
     for _, program in ipairs { "paynet-otp", "paynet-sandbox", "paynet-tui" } do
       assert.truthy(H.capture("test -x " .. H.quote(root .. "/opt/pn/bin/" .. program) .. " && echo yes")
                     :find("yes"), program .. " is executable")
@@ -83,7 +88,7 @@ int main(int argc, char **argv)
         printf("%s: %s\n", paynet_status_name(err.kind), err.message);
         return 1;
     }
-    printf("%s %d %s\n", res.user_gsm, res.code, paynet_code_name(7));
+    printf("%s %d %s %s\n", res.user_gsm, res.code, paynet_code_name(7), paynet_version());
     paynet_client_free(client);
     return 0;
 }
@@ -91,17 +96,45 @@ int main(int argc, char **argv)
     local env = ("PKG_CONFIG_SYSROOT_DIR=%s PKG_CONFIG_PATH=%s"):format(H.quote(root),
       H.quote(root .. "/opt/pn/lib/pkgconfig"))
     -- (a sanitized build's library needs the same sanitizers at link time)
-    out, code = H.capture(("%s sh -c 'cc %s -o %s %s $(pkg-config --cflags --libs paynet)' 2>&1"):format(
-      env, os.getenv("PAYNET_CFLAGS") or "", H.quote(dir .. "/hello"), H.quote(dir .. "/hello.c")))
-    assert.are.equal(0, code, out)
-    local gsm = H.gsm()
-    out, code = H.capture(("%s %s %s 2>&1"):format(H.quote(dir .. "/hello"), H.shared().url, gsm))
-    assert.are.equal(0, code, out)
-    assert.are.equal(gsm .. " 0 unauthorized\n", out)
+    -- the shared library through pkg-config; the static one by its path,
+    -- with the libraries it needs
+    local static = H.quote(root .. "/opt/pn/lib/libpaynet.a") ..
+      " $(pkg-config --libs libcurl libcjson sqlite3 hiredis libcrypto) -lpthread -lm"
+    for _, how in ipairs { "", "static" } do
+      local libs = how == "" and "$(pkg-config --libs paynet)" or static
+      out, code = H.capture(("%s sh -c 'cc %s -o %s %s $(pkg-config --cflags paynet) %s' 2>&1"):format(
+        env, os.getenv("PAYNET_CFLAGS") or "", H.quote(dir .. "/hello"), H.quote(dir .. "/hello.c"), libs))
+      assert.are.equal(0, code, out)
+      local needed = H.capture("readelf -d " .. H.quote(dir .. "/hello"))
+      assert.are.equal(how == "", needed:find("%[libpaynet%.so%.0%]") ~= nil, needed)
+      local gsm = H.gsm()
+      out, code = H.capture(("LD_LIBRARY_PATH=%s %s %s %s 2>&1"):format(H.quote(root .. "/opt/pn/lib"),
+        H.quote(dir .. "/hello"), H.shared().url, gsm))
+      assert.are.equal(0, code, out)
+      assert.are.equal(gsm .. " 0 unauthorized 0.1.0\n", out)
+    end
 
     out, code = H.capture(("make -s uninstall BUILD=%s PREFIX=/opt/pn DESTDIR=%s 2>&1"):format(
       H.build, H.quote(root)))
     assert.are.equal(0, code, out)
-    assert.are.equal("", H.capture(("cd %s && find . -type f"):format(H.quote(root))))
+    assert.are.equal("", H.capture(("cd %s && find . -type f -o -type l"):format(H.quote(root))))
+  end)
+
+  it("builds libpaynet.so.0: its SONAME, and only the functions of paynet.h exported", function()
+    local lib = H.build .. "/libpaynet.so.0"
+    local dynamic = H.capture("readelf -d " .. H.quote(lib))
+    assert.truthy(dynamic:find("Library soname: [libpaynet.so.0]", 1, true), dynamic)
+    local symbols = H.capture("nm -D --defined-only " .. H.quote(lib) .. " | awk '{print $3}' | sort")
+    local header = H.read("core/paynet.h")
+    local count = 0
+    for name in symbols:gmatch("[^\n]+") do
+      count = count + 1
+      assert.truthy(name:match("^paynet_"), name .. " is exported")
+      assert.truthy(header:find("PAYNET_EXPORT [^\n]-[ *]" .. name .. "%("), name .. " is not in paynet.h")
+    end
+    local declared = 0
+    for _ in header:gmatch("\nPAYNET_EXPORT ") do declared = declared + 1 end
+    assert.are.equal(declared, count, symbols) -- each declared function, and nothing internal
+    assert.falsy(symbols:find("paynet_ledger_open", 1, true), "an internal symbol is exported")
   end)
 end)
