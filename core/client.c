@@ -143,6 +143,16 @@ static paynet_status check_config(const paynet_config *c, paynet_error *err)
                             "3600 seconds");
     if (c->retries < 0 || c->retries > 3)
         return invalid(err, "retries must be 0 to 3");
+    if (c->proxy != NULL && c->proxy[0] != '\0') {
+        static const char *const schemes[] = {"http://", "https://", "socks4://", "socks4a://",
+                                              "socks5://", "socks5h://"};
+        int known = 0;
+        for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+            known |= strncmp(c->proxy, schemes[i], strlen(schemes[i])) == 0;
+        if (!known || strlen(c->proxy) > URL_MAX || !printable_ascii(c->proxy, 0))
+            return invalid(err, "proxy must be a URL: http://, https://, socks4://, socks4a://, "
+                                "socks5:// or socks5h:// and a host, without spaces");
+    }
     if (!(c->unknown_hold >= 0 && c->unknown_hold <= 86400))
         return invalid(err, "unknown_hold must be 0 to 86400 seconds");
     if (c->operator_name != NULL
@@ -302,6 +312,8 @@ static paynet_status set_options(paynet_client *c, const paynet_config *config)
     SET(CURLOPT_ERRORBUFFER, c->errbuf);
     if (config->cainfo != NULL)
         SET(CURLOPT_CAINFO, config->cainfo);
+    if (config->proxy != NULL) /* "" turns off the environment's proxy */
+        SET(CURLOPT_PROXY, config->proxy);
 #undef SET
     if (rc == CURLE_OUT_OF_MEMORY)
         return PAYNET_NOMEM;

@@ -187,6 +187,11 @@ typedef struct paynet_config {
     const char *ledger;
     const char *operator_name; /* who sends, in the ledger; NULL: $USER */
     const char *program;       /* which program sends; NULL: "libpaynet" */
+    /* The proxy every request goes through: "http://[USER:PASSWORD@]HOST
+     * [:PORT]" (or https://, socks4://, socks4a://, socks5://,
+     * socks5h://); "" for none even when the environment names one; NULL:
+     * libcurl's environment (https_proxy, http_proxy, all_proxy, no_proxy). */
+    const char *proxy;
 } paynet_config;
 
 typedef struct paynet_client paynet_client;

@@ -283,7 +283,8 @@ static int l_load_secret(lua_State *L)
 
 static const char *const client_options[] = {
     "secret_key", "env", "base_url", "timeout", "connect_timeout",
-    "cainfo", "retries", "unknown_hold", "ledger", "operator", "program", "debug", NULL};
+    "cainfo", "retries", "unknown_hold", "ledger", "operator", "program", "debug", "proxy",
+    NULL};
 
 static void on_debug(void *data, const char *line)
 {
@@ -318,6 +319,7 @@ static int l_new(lua_State *L)
     config.ledger = field_string(L, 1, "ledger", 0, NULL);
     config.operator_name = field_string(L, 1, "operator", 0, NULL);
     config.program = field_string(L, 1, "program", 0, NULL);
+    config.proxy = field_string(L, 1, "proxy", 0, NULL);
     int debug_type = lua_getfield(L, 1, "debug");
     if (debug_type != LUA_TNIL && debug_type != LUA_TFUNCTION)
         luaL_error(L, "debug must be a function, got %s", lua_typename(L, debug_type));

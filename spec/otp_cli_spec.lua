@@ -191,6 +191,34 @@ describe("paynet-otp", function()
     assert.are.equal(before, sandbox:requests_now())
   end)
 
+  it("send --help tells send's options; PAYNET_ENV and PAYNET_BASE_URL stand in for the options", function()
+    local out, _, code = otp_split("send --help")
+    assert.are.equal(0, code)
+    assert.truthy(out:find("^Usage: paynet%-otp send %-%-gsm NUMBER %-%-session ID"), out)
+    for _, option in ipairs { "--gsm", "--session", "--env", "--base-url", "--proxy", "--json", "PAYNET_ENV",
+                              "PAYNET_BASE_URL" } do
+      assert.truthy(out:find(option, 1, true), option)
+    end
+    assert.are.equal(out, (otp_split("send --gsm 1 --help")))
+    local gsm = H.gsm()
+    local res
+    out, _, code = otp_split(("send --gsm %s --session s --json"):format(gsm),
+      ("PAYNET_SECRET_KEY=%s PAYNET_ENV=live PAYNET_BASE_URL=%s"):format(H.key, sandbox.url))
+    assert.are.equal(0, code, out)
+    res = cjson.decode(out)
+    assert.are.equal("live", res.env)
+    assert.are.equal(gsm, res.user_gsm)
+    -- an option wins over the environment
+    out, _, code = otp_split(("send --gsm %s --session s --json --env test"):format(H.gsm()),
+      ("PAYNET_SECRET_KEY=%s PAYNET_ENV=live PAYNET_BASE_URL=%s"):format(H.key, sandbox.url))
+    assert.are.equal(0, code, out)
+    assert.are.equal("test", cjson.decode(out).env)
+    local _, err = nil, nil
+    _, err, code = otp_split("send --gsm 5321234567 --session s", ("PAYNET_SECRET_KEY=%s PAYNET_ENV=prod"):format(H.key))
+    assert.are.equal(2, code)
+    assert.truthy(err:find("--env must be test or live", 1, true), err)
+  end)
+
   it("reads the key from a private file and refuses one others can read", function()
     local dir = H.tmpdir()
     H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)

@@ -36,3 +36,47 @@ describe("the request on the wire", function()
     assert.are.equal('{"user_gsm":"5321234567","otp_session_id":"sipariş-\\"42\\""}', body)
   end)
 end)
+
+describe("a proxy", function()
+  -- a one-shot server that records what it is sent: as a proxy, it sees
+  -- the absolute URL in the request line
+  local function capture()
+    local dir = H.tmpdir()
+    os.execute("lua5.4 spec/capture_server.lua " .. H.quote(dir) .. " >/dev/null 2>&1 &")
+    local port = H.wait_until(function() return tonumber(H.read(dir .. "/port") or "") end, 5,
+                              "the capture server")
+    return dir, port
+  end
+  local function request_line(dir)
+    local request = H.wait_until(function() return H.read(dir .. "/request") end, 5, "a request")
+    return request:match("^([^\r\n]*)")
+  end
+
+  it("carries the request when the option names it, and nothing else does", function()
+    local dir, port = capture()
+    H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
+    local c = paynet.new { secret_key = "k", base_url = "http://127.0.0.1:1",
+                           proxy = "http://127.0.0.1:" .. port, ledger = "memory" }
+    local res = assert(c:send_otp { user_gsm = H.gsm(), otp_session_id = "via-proxy" })
+    assert.are.equal(0, res.code)
+    assert.are.equal("POST http://127.0.0.1:1/v1/card/send_otp HTTP/1.1", request_line(dir))
+    for _, bad in ipairs { "ftp://x", "127.0.0.1:3128", "http://a b", "http://x\n" } do
+      assert.has_error(function() paynet.new { secret_key = "k", proxy = bad } end,
+        "paynet.new: proxy must be a URL: http://, https://, socks4://, socks4a://, socks5:// or " ..
+        "socks5h:// and a host, without spaces")
+    end
+  end)
+
+  it("comes from http_proxy when none is given to paynet-otp, and --proxy '' turns it off", function()
+    local dir, port = capture()
+    H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
+    local otp = ("env -u PAYNET_LEDGER LUA_CPATH=%s PAYNET_SECRET_KEY=k %s bin/paynet-otp send --gsm %s " ..
+      "--session s --ledger memory --base-url http://127.0.0.1:1"):format(
+      H.quote("./" .. H.build .. "/?.so;;"), H.lua, H.gsm())
+    local out, code = H.capture(("http_proxy=http://127.0.0.1:%d %s 2>&1"):format(port, otp))
+    assert.are.equal(0, code, out)
+    assert.are.equal("POST http://127.0.0.1:1/v1/card/send_otp HTTP/1.1", request_line(dir))
+    out, code = H.capture(("http_proxy=http://127.0.0.1:%d %s --proxy '' 2>&1"):format(port, otp))
+    assert.are.equal(5, code, out) -- straight to port 1: refused, nothing sent
+  end)
+end)

@@ -11,7 +11,7 @@ describe("paynet-tui command line", function()
     local out, code = run("--help")
     assert.are.equal(0, code)
     for _, option in ipairs { "--env", "--base-url", "--secret-key-file", "--audit-log",
-                              "--timeout", "--cainfo", "--ledger", "--no-color", "--plain", "--help",
+                              "--timeout", "--cainfo", "--ledger", "--no-color", "--plain", "--proxy", "--help",
                               "--version" } do
       assert.truthy(out:find(option, 1, true), option)
     end

@@ -48,9 +48,12 @@ static void usage(FILE *out)
             "customer's phone number and a session id, press Enter, and watch the\n"
             "countdown to otp_expire. A number cannot be sent again before then.\n"
             "\n"
-            "  --env test|live          Paynet system to use (default test); live sends\n"
-            "                           real SMS and is shown as LIVE on the screen\n"
-            "  --base-url URL           send to URL instead (e.g. a paynet-sandbox)\n"
+            "  --env test|live          Paynet system to use (default test, or PAYNET_ENV);\n"
+            "                           live sends real SMS and is shown as LIVE\n"
+            "  --base-url URL           send to URL instead (e.g. a paynet-sandbox; or\n"
+            "                           PAYNET_BASE_URL)\n"
+            "  --proxy URL              send through this proxy; \"\" for none (default:\n"
+            "                           the https_proxy, all_proxy, no_proxy variables)\n"
             "  --secret-key-file FILE   read the secret key from FILE, which must not be\n"
             "                           readable by group or others (chmod 600 FILE);\n"
             "                           otherwise it comes from PAYNET_SECRET_KEY\n"
@@ -87,6 +90,7 @@ static int parse_options(int argc, char **argv, struct options *o)
         {"ledger", required_argument, NULL, 'l'},
         {"no-color", no_argument, NULL, 'n'},
         {"plain", no_argument, NULL, 'p'},
+        {"proxy", required_argument, NULL, 'x'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
@@ -134,6 +138,9 @@ static int parse_options(int argc, char **argv, struct options *o)
             break;
         case 'p':
             o->plain = 1;
+            break;
+        case 'x':
+            o->proxy = optarg;
             break;
         case 'h':
             usage(stdout);
@@ -275,7 +282,17 @@ int main(int argc, char **argv)
                 closed_out = 1;
         }
     }
+    /* PAYNET_ENV and PAYNET_BASE_URL stand in for --env and --base-url */
+    const char *env_var = getenv("PAYNET_ENV"), *url_var = getenv("PAYNET_BASE_URL");
+    if (env_var != NULL && env_var[0] != '\0')
+        s.opt.env = env_var;
+    if (url_var != NULL && url_var[0] != '\0')
+        s.opt.base_url = url_var;
     int rc = parse_options(argc, argv, &s.opt);
+    if (rc < 0 && strcmp(s.opt.env, "test") != 0 && strcmp(s.opt.env, "live") != 0) {
+        fprintf(stderr, _("paynet-tui: --env must be test or live\n"));
+        return 2;
+    }
     if (rc >= 0)
         return rc;
     if (closed_out) {
@@ -302,6 +319,7 @@ int main(int argc, char **argv)
     config.base_url = s.opt.base_url;
     config.timeout = s.opt.timeout;
     config.cainfo = s.opt.cainfo;
+    config.proxy = s.opt.proxy;
     config.program = "paynet-tui";
     /* --ledger, else PAYNET_LEDGER (the core reads it), else this user's file */
     char default_ledger[4200];

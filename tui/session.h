@@ -22,6 +22,7 @@ struct options {
     double timeout;
     int no_color;
     int plain;
+    const char *proxy;
 };
 
 struct session {
