@@ -95,7 +95,10 @@ local function remember_pid(pid)
   end
 end
 
+-- a zombie (dead, not yet reaped by whoever adopted it) is not alive
 local function alive(pid)
+  local stat = H.read("/proc/" .. pid .. "/stat")
+  if stat and stat:match("^%d+ %(.*%) (%a)") == "Z" then return false end
   return os.execute("kill -0 " .. pid .. " 2>/dev/null") == true
 end
 H.alive = alive
@@ -431,6 +434,9 @@ function Tui:program_pid()
 end
 
 function Tui:stop()
+  -- the program first, then its terminal: a spec never leaves one running
+  local pid = self:program_pid()
+  if pid then pcall(H.kill, pid, "TERM") end
   self:tmux("kill-server")
   os.execute("rm -rf " .. quote(self.dir))
 end

@@ -23,6 +23,19 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A sanitizer build (make check-asan): its leak check at exit must be able
+ * to ptrace the process, so it stays dumpable there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define PAYNET_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PAYNET_SANITIZED 1
+#endif
+#endif
+#ifndef PAYNET_SANITIZED
+#define PAYNET_SANITIZED 0
+#endif
+
 #include "app.h"
 #include "audit.h"
 #include "keys.h"
@@ -305,7 +318,9 @@ int main(int argc, char **argv)
         s.opt.no_color = 1;
 
     /* nothing of the key in a core dump of the screen */
+#if !PAYNET_SANITIZED /* LeakSanitizer ptraces the process at exit */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
     char secret[PAYNET_SECRET_MAX + 2];
     if (paynet_secret_load(s.opt.secret_key_file, secret, sizeof secret, &err) != PAYNET_OK) {
         fprintf(stderr, "paynet-tui: %s\n", err.message);
