@@ -38,6 +38,20 @@
  * LANGUAGE=../..) can cost a translation, never read the wrong argument;
  * %n and numbered arguments (%1$s) are refused outright. */
 
+/* Past a width or a precision: digits, or a "*" (an int argument, noted
+ * in the signature). */
+static const char *width(const char *s, char *out, size_t *n, size_t size)
+{
+    if (*s == '*') {
+        if (*n + 2 < size)
+            out[(*n)++] = '*';
+        s++;
+    }
+    while (*s >= '0' && *s <= '9')
+        s++;
+    return s;
+}
+
 /* The next conversion of format at or after *p, as a short signature in
  * out ("zd", "s", "f", "*d" for a star); 0 at the end, -1 for one never
  * allowed. */
@@ -60,25 +74,11 @@ static int next_conversion(const char **p, char *out, size_t size)
     s++;
     while (*s && strchr("-+ #0'", *s))
         s++;
-    if (*s == '*') {
-        if (n + 2 < size)
-            out[n++] = '*';
-        s++;
-    }
-    while (*s >= '0' && *s <= '9')
-        s++;
+    s = width(s, out, &n, size);
     if (*s == '$')
         return -1;
-    if (*s == '.') {
-        s++;
-        if (*s == '*') {
-            if (n + 2 < size)
-                out[n++] = '*';
-            s++;
-        }
-        while (*s >= '0' && *s <= '9')
-            s++;
-    }
+    if (*s == '.')
+        s = width(s + 1, out, &n, size); /* the precision */
     while (*s && strchr("hlLqjzt", *s)) {
         if (n + 2 < size)
             out[n++] = *s;
