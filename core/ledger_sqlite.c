@@ -107,6 +107,12 @@ static paynet_status connect_db(struct lite *s, paynet_error *err)
         return status;
     }
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    /* a ledger from before releases named the hold they ended gains the
+     * two columns (empty for its old rows); on any other file this fails
+     * harmlessly (no table yet, or the columns are there) */
+    (void)sqlite3_exec(s->db, "ALTER TABLE releases ADD COLUMN key TEXT NOT NULL DEFAULT '';"
+                              "ALTER TABLE releases ADD COLUMN token TEXT NOT NULL DEFAULT '';",
+                       NULL, NULL, NULL);
     if (sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
         paynet_status status = db_fail(s, "creating its tables", err);
         disconnect(s);

@@ -276,6 +276,24 @@ describe("the ledger", function()
     assert.are.equal(before, sandbox:requests_now())
   end)
 
+  it("opens a SQLite ledger written before releases named their hold, and sends", function()
+    local dir = H.tmpdir()
+    H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
+    local file = dir .. "/old.db"
+    local out, code = H.capture(("sqlite3 %s %s 2>&1"):format(H.quote(file), H.quote(
+      "CREATE TABLE releases(id INTEGER PRIMARY KEY, at REAL NOT NULL, record TEXT NOT NULL);" ..
+      "INSERT INTO releases(at, record) VALUES (1, '{}');")))
+    assert.are.equal(0, code, out)
+    local before = sandbox:requests_settled()
+    local gsm = H.gsm()
+    assert(client("sqlite:" .. file):send_otp { user_gsm = gsm, otp_session_id = H.session() })
+    assert.are.equal(before + 1, sandbox:requests_settled(before + 1))
+    local list = assert(paynet.releases("sqlite:" .. file))
+    assert.are.equal(1, #list) -- the old row is still there
+    assert.is_true(client("sqlite:" .. file, { operator = "sv" }):release(gsm, "migrated"))
+    assert.are.equal(2, #assert(paynet.releases("sqlite:" .. file)))
+  end)
+
   it("an unwritable SQLite ledger is a ledger error and no request", function()
     local dir = H.tmpdir()
     H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
