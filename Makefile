@@ -9,6 +9,8 @@
 #   make check-asan      every test with AddressSanitizer + UBSan (build-asan/)
 #   make check-valgrind  the C tests and the specs under valgrind
 #   make fuzz            each libFuzzer target for FUZZ_SECONDS (build-fuzz/)
+#   make doc        the Lua API reference (LDoc) in build/doc/
+#   make spec       the busted specs only (SPECS="spec/send_spec.lua ...": some)
 #   make deps       install missing Debian packages only
 
 # GNU directory variables (PREFIX is the same as prefix)
@@ -28,7 +30,7 @@ luacdir     ?= $(LUA_CMOD)
 DESTDIR     ?=
 LUA         ?= lua5.4
 
-VERSION  = 0.1.0
+VERSION  = 0.2.0
 SONAME   = libpaynet.so.0
 
 CC       ?= cc
@@ -87,7 +89,7 @@ pot:
 	xgettext --language=Lua --from-code=UTF-8 --keyword=_ --keyword=N_ --keyword=ngettext:1,2 \
 	    --add-comments=TRANSLATORS: --no-location --join-existing -o $(POT) bin/paynet-otp
 	if [ "$(POT)" = po/paynet.pot ]; then \
-	    for l in $(LANGUAGES); do msgmerge --quiet --update --backup=none po/$$l.po po/paynet.pot; done; \
+	    for l in $(LANGUAGES); do msgmerge --quiet --no-wrap --update --backup=none po/$$l.po po/paynet.pot; done; \
 	fi
 
 # every string the sources mark has a translation in each po/LANG.po (a spec
@@ -97,7 +99,7 @@ po-check:
 	@$(MAKE) --no-print-directory -s pot POT=$(B)/paynet.pot 2>/dev/null
 	@for l in $(LANGUAGES); do msgcmp po/$$l.po $(B)/paynet.pot || exit 1; done
 
-$(B)/obj/%.o: %.c core/paynet.h core/internal.h core/ledger.h test/unit.h
+$(B)/obj/%.o: %.c core/paynet.h core/internal.h core/ledger.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -152,6 +154,17 @@ $(B)/bench-core: bench/core.c $(B)/libpaynet.a
 $(B)/lua: test/lua_host.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(CFLAGS) $(LDFLAGS) $(shell pkg-config --libs lua5.4)
+
+# luarocks (build.type = "make", see rockspec/): the module and the Turkish
+# catalogue only, with the compiler flags and the dependencies' folders
+# luarocks passes (PKG_CFLAGS, PKG_LIBS); the rockspec installs them
+rock: $(B)/paynet.so $(MO_FILES)
+
+# the Lua API reference (LDoc, from lua/lpaynet.c's comments): any
+# warning fails
+doc:
+	@mkdir -p $(B)/doc
+	cd doc && ldoc --fatalwarnings -d $(abspath $(B))/doc .
 
 deps:
 	@sh tools/deps.sh
@@ -216,7 +229,7 @@ demo: deps
 
 # the busted specs alone (used by `luarocks test`)
 spec: all
-	@sh tools/check.sh --specs-only
+	@PAYNET_SPECS="$(SPECS)" sh tools/check.sh --specs-only
 
 # the sandbox's fault list, written into the README and its man page from
 # the one table in sandbox/sandbox.c (a spec fails when they differ)
@@ -224,6 +237,14 @@ scenarios: $(B)/paynet-sandbox
 	@$(B)/paynet-sandbox --scenarios | $(LUA) tools/scenarios.lua
 
 MAN_PAGES = man/paynet-otp.1 man/paynet-tui.1 man/paynet-sandbox.1
+# the C API, one page per function group; every other function its NAME
+# section lists gets a one-line page that sources it (man paynet_send_step)
+MAN3_PAGES = man/paynet_client_new.3 man/paynet_send_otp.3 man/paynet_send_start.3 \
+             man/paynet_hold_lookup.3 man/paynet_gsm_normalize.3 \
+             man/paynet_read_key_file.3 man/paynet_gettext.3
+man3_names = $(shell sed -n '/^\.SH NAME/,/\\-/p' $(1) | sed '1d;s/\\-.*//' | tr ',' ' ')
+MAN3_LINKS = $(foreach p,$(MAN3_PAGES),$(foreach f,$(call man3_names,$(p)),\
+               $(if $(filter $(notdir $(p)),$(f).3),,$(f).3:$(notdir $(p)))))
 
 # paynet.pc for pkg-config, written for these directories: C programs link
 # the shared libpaynet (pkg-config --static: the static one and, through
@@ -235,7 +256,7 @@ PC_LINES = 'prefix=$(prefix)' 'includedir=$(includedir)' 'libdir=$(libdir)' '' \
 
 install: all
 	install -d $(DESTDIR)$(pkgconfigdir) $(DESTDIR)$(includedir) $(DESTDIR)$(bindir) \
-	           $(DESTDIR)$(luacdir) $(DESTDIR)$(mandir)/man1
+	           $(DESTDIR)$(luacdir) $(DESTDIR)$(mandir)/man1 $(DESTDIR)$(mandir)/man3
 	install -m 644 $(B)/libpaynet.a $(DESTDIR)$(libdir)/libpaynet.a
 	install -m 755 $(B)/libpaynet.so.$(VERSION) $(DESTDIR)$(libdir)/libpaynet.so.$(VERSION)
 	ln -sf libpaynet.so.$(VERSION) $(DESTDIR)$(libdir)/$(SONAME)
@@ -247,6 +268,9 @@ install: all
 	install -m 755 $(B)/paynet-tui $(DESTDIR)$(bindir)/paynet-tui
 	install -m 755 bin/paynet-otp $(DESTDIR)$(bindir)/paynet-otp
 	install -m 644 $(MAN_PAGES) $(DESTDIR)$(mandir)/man1/
+	install -m 644 $(MAN3_PAGES) $(DESTDIR)$(mandir)/man3/
+	@$(foreach l,$(MAN3_LINKS),printf '.so man3/%s\n' $(word 2,$(subst :, ,$(l))) \
+	    > $(DESTDIR)$(mandir)/man3/$(word 1,$(subst :, ,$(l))) &&) true
 	for l in $(LANGUAGES); do \
 	    install -d $(DESTDIR)$(localedir)/$$l/LC_MESSAGES && \
 	    install -m 644 $(B)/locale/$$l/LC_MESSAGES/paynet.mo $(DESTDIR)$(localedir)/$$l/LC_MESSAGES/; \
@@ -260,6 +284,8 @@ uninstall:
 	      $(DESTDIR)$(bindir)/paynet-sandbox $(DESTDIR)$(bindir)/paynet-tui \
 	      $(DESTDIR)$(bindir)/paynet-otp \
 	      $(MAN_PAGES:man/%=$(DESTDIR)$(mandir)/man1/%) \
+	      $(MAN3_PAGES:man/%=$(DESTDIR)$(mandir)/man3/%) \
+	      $(foreach l,$(MAN3_LINKS),$(DESTDIR)$(mandir)/man3/$(word 1,$(subst :, ,$(l)))) \
 	      $(LANGUAGES:%=$(DESTDIR)$(localedir)/%/LC_MESSAGES/paynet.mo)
 
 clean:
@@ -268,4 +294,4 @@ clean:
 # the header dependencies the compiler wrote (-MMD)
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
-.PHONY: all bench deps deps-bench deps-hardening fuzz pot po-check scenarios check check-asan check-valgrind demo spec install uninstall clean
+.PHONY: all rock doc bench deps deps-bench deps-hardening fuzz pot po-check scenarios check check-asan check-valgrind demo spec install uninstall clean

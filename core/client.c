@@ -4,16 +4,26 @@
  *
  * One easy handle per client, driven through a multi handle: the multi's
  * connection cache keeps the connection alive between sends, and the same
- * start / wait / step machine serves the blocking call and the operator
- * screen's event loop.
+ * start / wait / step machine serves the blocking call, the operator
+ * screen's event loop and any other loop (cqueues, luv ...).
+ *
+ * libcurl is driven through its socket and timer callbacks
+ * (curl_multi_socket_action), never by polling inside: the socket callback
+ * puts the sockets libcurl wants watched into one epoll descriptor per
+ * client, the timer callback records when libcurl wants to be called
+ * anyway.  That descriptor (paynet_send_pollfd), its events and the time
+ * left (paynet_send_timeout) are all a loop needs to wait on a send.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <unistd.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/epoll.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +31,16 @@
 #include <curl/curl.h>
 
 #include "ledger.h"
+
+/* The oldest libcurl this code builds and runs with: 7.41.0 has every
+ * option and error code used here (CURLE_SSL_INVALIDCERTSTATUS is the
+ * newest); CURLOPT_PROTOCOLS_STR (7.85.0) falls back to CURLOPT_PROTOCOLS.
+ * Tested with 7.88.1 (Debian 12). */
+#define CURL_MINIMUM 0x072900
+#define CURL_MINIMUM_TEXT "7.41.0"
+#if LIBCURL_VERSION_NUM < CURL_MINIMUM
+#error "libpaynet needs libcurl 7.41.0 or newer"
+#endif
 
 #define TEST_HOST "https://pts-api.paynet.com.tr"
 #define LIVE_HOST "https://api.paynet.com.tr"
@@ -51,6 +71,8 @@ enum send_state {
 struct paynet_client {
     CURL *easy;
     CURLM *multi;
+    int epfd;        /* the sockets libcurl wants watched (socket callback) */
+    double timer_at; /* when libcurl wants to be called anyway; < 0: never */
     struct curl_slist *headers;
     char *url;
     char *secret;  /* kept only to scrub it from server text */
@@ -297,7 +319,11 @@ static paynet_status set_options(paynet_client *c, const paynet_config *config)
     SET(CURLOPT_USERAGENT, agent);
     SET(CURLOPT_POST, 1L);
     SET(CURLOPT_FOLLOWLOCATION, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     SET(CURLOPT_CONNECTTIMEOUT_MS, (long)ceil(config->connect_timeout * 1000));
@@ -339,6 +365,38 @@ static void who_init(paynet_holder *who, const paynet_config *config)
                       config->program != NULL ? config->program : "libpaynet");
 }
 
+/* ---- libcurl's socket and timer callbacks -------------------------------- */
+
+/* libcurl says which events it wants on a socket (or none): the epoll set
+ * follows.  An fd libcurl already closed is gone from the set by itself. */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *data, void *socketp)
+{
+    (void)easy;
+    (void)socketp;
+    paynet_client *c = data;
+    if (what == CURL_POLL_REMOVE) {
+        epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);
+        return 0;
+    }
+    struct epoll_event ev = {0};
+    ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
+    ev.data.fd = fd;
+    if (epoll_ctl(c->epfd, EPOLL_CTL_MOD, fd, &ev) != 0
+        && (errno != ENOENT || epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) != 0))
+        return -1; /* libcurl fails the transfer (CURLM_ABORTED_BY_CALLBACK) */
+    return 0;
+}
+
+/* libcurl wants curl_multi_socket_action(CURL_SOCKET_TIMEOUT) in ms
+ * milliseconds (0: at once; -1: never). */
+static int on_timer(CURLM *multi, long ms, void *data)
+{
+    (void)multi;
+    paynet_client *c = data;
+    c->timer_at = ms < 0 ? -1 : paynet_clock_mono() + ms / 1000.0;
+    return 0;
+}
+
 paynet_status paynet_client_new(const paynet_config *config, paynet_client **out,
                                 paynet_error *err)
 {
@@ -350,10 +408,17 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
     if (global_status != CURLE_OK)
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO,
                            "libcurl could not be initialised");
+    const curl_version_info_data *curl = curl_version_info(CURLVERSION_NOW);
+    if (curl->version_num < CURL_MINIMUM) /* built with a newer header */
+        return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
+                           "libcurl %s is too old: libpaynet needs %s or newer",
+                           curl->version, CURL_MINIMUM_TEXT);
 
     paynet_client *c = calloc(1, sizeof *c);
     if (c == NULL)
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
+    c->epfd = epoll_create1(EPOLL_CLOEXEC);
+    c->timer_at = -1;
     c->timeout = config->timeout;
     c->retries = config->retries;
     c->unknown_hold = config->unknown_hold;
@@ -381,6 +446,16 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
         paynet_client_free(c);
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
     }
+    if (c->epfd < 0) {
+        int e = errno;
+        paynet_client_free(c);
+        return paynet_fail(err, e == ENOMEM ? PAYNET_NOMEM : PAYNET_NETWORK,
+                           PAYNET_DELIVERED_NO, "no descriptor to wait on: %s", strerror(e));
+    }
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
     status = set_options(c, config);
     if (status != PAYNET_OK) {
         paynet_client_free(c);
@@ -404,7 +479,9 @@ void paynet_client_free(paynet_client *c)
     if (c->easy)
         curl_easy_cleanup(c->easy);
     if (c->multi)
-        curl_multi_cleanup(c->multi);
+        curl_multi_cleanup(c->multi); /* closes cached connections: callbacks run */
+    if (c->epfd >= 0)
+        close(c->epfd);
     for (struct curl_slist *h = c->headers; h != NULL; h = h->next)
         wipe(h->data); /* the Authorization line holds the key */
     curl_slist_free_all(c->headers);
@@ -742,26 +819,63 @@ paynet_status paynet_send_start(paynet_client *c, const char *user_gsm,
 
 int paynet_send_in_flight(const paynet_client *c) { return c->state != SEND_IDLE; }
 
+int paynet_send_pollfd(const paynet_client *c) { return c->epfd; }
+
+int paynet_send_events(const paynet_client *c)
+{
+    (void)c;
+    return POLLIN;
+}
+
+int paynet_send_timeout(const paynet_client *c)
+{
+    double at;
+    if (c->state == SEND_RETRY_WAIT)
+        at = c->retry_at;
+    else if (c->state == SEND_TRANSFER && c->timer_at >= 0)
+        at = c->timer_at;
+    else
+        return -1;
+    double ms = ceil((at - paynet_clock_mono()) * 1000);
+    return ms <= 0 ? 0 : ms > 86400000 ? 86400000 : (int)ms;
+}
+
 paynet_status paynet_wait(paynet_client *c, int extra_fd, int timeout_ms,
                           int *extra_ready, paynet_error *err)
 {
-    struct curl_waitfd extra = {extra_fd, CURL_WAIT_POLLIN, 0};
+    struct pollfd fds[2] = {{c->epfd, POLLIN, 0}, {extra_fd, POLLIN, 0}};
     if (timeout_ms < 0)
         timeout_ms = 1000;
-    if (c->state == SEND_RETRY_WAIT) {
-        double until = (c->retry_at - paynet_clock_mono()) * 1000;
-        if (until < timeout_ms)
-            timeout_ms = until > 0 ? (int)ceil(until) : 0;
-    }
-    CURLMcode mc = curl_multi_poll(c->multi, extra_fd >= 0 ? &extra : NULL,
-                                   extra_fd >= 0 ? 1 : 0, timeout_ms, NULL);
+    int due = paynet_send_timeout(c);
+    if (due >= 0 && due < timeout_ms)
+        timeout_ms = due;
+    int n = poll(fds, extra_fd >= 0 ? 2 : 1, timeout_ms);
     if (extra_ready != NULL)
-        *extra_ready = extra_fd >= 0 && (extra.revents & CURL_WAIT_POLLIN);
-    if (mc != CURLM_OK)
-        return paynet_fail(err, mc == CURLM_OUT_OF_MEMORY ? PAYNET_NOMEM : PAYNET_NETWORK,
-                           PAYNET_DELIVERED_NO, "waiting failed: %s",
-                           curl_multi_strerror(mc));
+        *extra_ready = n > 0 && extra_fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR));
+    if (n < 0 && errno != EINTR)
+        return paynet_fail(err, errno == ENOMEM ? PAYNET_NOMEM : PAYNET_NETWORK,
+                           PAYNET_DELIVERED_NO, "waiting failed: %s", strerror(errno));
     return PAYNET_OK;
+}
+
+/* Hands libcurl what happened: each socket the epoll set says is ready,
+ * then its timer when due. */
+static CURLMcode drive(paynet_client *c)
+{
+    struct epoll_event ready[8];
+    int running, n = epoll_wait(c->epfd, ready, 8, 0);
+    CURLMcode mc = CURLM_OK;
+    for (int i = 0; i < n && mc == CURLM_OK; i++) {
+        int mask = (ready[i].events & EPOLLIN ? CURL_CSELECT_IN : 0)
+                   | (ready[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0)
+                   | (ready[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+        mc = curl_multi_socket_action(c->multi, ready[i].data.fd, mask, &running);
+    }
+    if (mc == CURLM_OK && c->timer_at >= 0 && paynet_clock_mono() >= c->timer_at) {
+        c->timer_at = -1; /* libcurl sets the next one */
+        mc = curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    }
+    return mc;
 }
 
 /* Whether the request may have reached the server on any attempt of this
@@ -879,8 +993,7 @@ paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
             return status;
         }
     }
-    int running = 0;
-    CURLMcode mc = curl_multi_perform(c->multi, &running);
+    CURLMcode mc = drive(c);
     if (mc != CURLM_OK) {
         paynet_fail(err, mc == CURLM_OUT_OF_MEMORY ? PAYNET_NOMEM : PAYNET_NETWORK,
                     PAYNET_DELIVERED_UNKNOWN, "libcurl failed: %s",

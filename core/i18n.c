@@ -8,6 +8,7 @@
  *   locale/ beside this library or program (the build tree: build/locale)
  *   ../share/locale from a program's folder (PREFIX/bin -> PREFIX/share)
  *   ../../../share/locale from the Lua module (PREFIX/lib/lua/5.4)
+ *   paynet/locale beside the Lua module (where the rock puts it)
  *   the folder the build was configured with (PAYNET_LOCALEDIR_DEFAULT)
  * The language follows the locale of the calling program (LANGUAGE,
  * LC_ALL, LC_MESSAGES, LANG) once it has called setlocale; a program that
@@ -158,7 +159,8 @@ static void bind_domain(void)
     if (from_env != NULL && from_env[0] != '\0') {
         chosen = from_env;
     } else if (own_folder(here, sizeof here)) {
-        static const char *const below[] = {"/locale", "/../share/locale", "/../../../share/locale"};
+        static const char *const below[] = {"/locale", "/../share/locale", "/../../../share/locale",
+                                           "/paynet/locale"};
         for (size_t i = 0; i < sizeof below / sizeof below[0]; i++) {
             snprintf(candidate, sizeof candidate, "%s%s", here, below[i]);
             if (has_catalogue(candidate)) {

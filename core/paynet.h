@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PAYNET_VERSION "0.1.0"
+#define PAYNET_VERSION "0.2.0"
 
 /* What the shared library exports: every function of this header, and
  * nothing else (the core is built with -fvisibility=hidden). */
@@ -230,6 +230,18 @@ PAYNET_EXPORT paynet_status paynet_send_step(paynet_client *client, paynet_resul
 PAYNET_EXPORT void paynet_send_cancel(paynet_client *client, paynet_error *err);
 PAYNET_EXPORT int paynet_send_in_flight(const paynet_client *client);
 
+/* For any event loop (the cqueues convention: pollfd, events, timeout,
+ * step).  While a send is in flight, call paynet_send_step when
+ * paynet_send_pollfd is ready for paynet_send_events (poll(2) bits:
+ * POLLIN), or when paynet_send_timeout milliseconds have passed (-1: no
+ * deadline but the descriptor; 0: at once), whichever comes first; step
+ * never blocks.  The descriptor is the same for the client's lifetime (an
+ * epoll set of libcurl's sockets, filled by libcurl's socket callback);
+ * never read from it or close it. */
+PAYNET_EXPORT int paynet_send_pollfd(const paynet_client *client);
+PAYNET_EXPORT int paynet_send_events(const paynet_client *client);
+PAYNET_EXPORT int paynet_send_timeout(const paynet_client *client);
+
 /* Seconds until this normalised number may be sent again (0 when free,
  * -1 when the ledger cannot answer). */
 PAYNET_EXPORT double paynet_remaining(paynet_client *client, const char *normalised_gsm);
@@ -342,7 +354,7 @@ PAYNET_EXPORT int paynet_code_at(size_t index);
 
 PAYNET_EXPORT const char *paynet_status_name(paynet_status status); /* "network", ... */
 
-/* The library's version at run time ("0.1.0"); PAYNET_VERSION is the
+/* The library's version at run time ("0.2.0"); PAYNET_VERSION is the
  * header's. */
 PAYNET_EXPORT const char *paynet_version(void);
 PAYNET_EXPORT const char *paynet_delivered_name(paynet_delivered delivered);

@@ -6,6 +6,68 @@
  * __tostring gives one readable line); misuse raises: wrong types, unknown
  * options, an invalid configuration, use after close.
  */
+/***
+ * Send Paynet card-save OTPs (`POST /v1/card/send_otp`) from Lua 5.4.
+ *
+ * `require "paynet"` gives the functions below and `paynet.new`, which
+ * makes a @{Client}.  Misuse raises a Lua error (a wrong type, an unknown
+ * option, use after close); a failure at run time returns `nil` and an
+ * @{Error} table.  No second OTP goes to a number before its `otp_expire`:
+ * every send claims the number in a ledger first (memory, SQLite or Redis).
+ * @module paynet
+ * @license MIT
+ */
+
+/***
+ * The module's version, "paynet 0.2.0".
+ * @field _VERSION
+ */
+
+/***
+ * Paynet's result codes, both ways: `codes[7]` is "unauthorized" and
+ * `codes.unauthorized` is 7.
+ * @table codes
+ */
+
+/***
+ * One line about each result code: `meanings[7]` is "unauthorized: wrong
+ * or missing secret key".
+ * @table meanings
+ */
+
+/***
+ * What a failed call returns after its `nil`.  `tostring(err)` gives one
+ * line: kind, message, Paynet's code, HTTP status, delivered.
+ * @table Error
+ * @field kind "invalid", "cooldown", "ledger", "network", "timeout", "tls",
+ * "http", "api", "protocol", "nomem", "busy" or "cancelled"
+ * @field message readable text: valid UTF-8, no control characters, never
+ * the secret key
+ * @field delivered could an SMS have gone out: "no", "yes" or "unknown"
+ * @field may_have_sent true when the operator must assume it did
+ * @field held true when the number is held after this failure
+ * @field code Paynet's result code, when it sent one
+ * @field name that code's name ("duplicatedata")
+ * @field http_status the reply's HTTP status, when there was one
+ * @field retry_after seconds until the number may be sent again
+ * @field holder for a cooldown: who holds the number (see @{Client:holder})
+ */
+
+/***
+ * What a successful send returns.
+ * @table Result
+ * @field code 0
+ * @field message Paynet's text, UTF-8
+ * @field otp_expire the reply's `otp_expire`, as sent
+ * @field expires_at `otp_expire` as UTC epoch seconds, with the fraction
+ * @field expires_in seconds left when the reply arrived, by the server's clock
+ * @field held_for seconds the ledger holds the number from the reply
+ * @field user_gsm the normalised number ("5321234567")
+ * @field http_status 200
+ * @field warning present when the ledger could not record the hold after
+ * the send (the claim's own hold still stands)
+ */
+
 #define _DEFAULT_SOURCE /* explicit_bzero */
 #include <stdlib.h>
 #include <locale.h>
@@ -230,6 +292,14 @@ static int gsm_argument(lua_State *L, int idx, char out[PAYNET_GSM_SIZE])
     return 0;
 }
 
+/***
+ * A Turkish mobile number in its one form.
+ * @function normalize_gsm
+ * @string number typed any usual way: "+90 (532) 123 45 67", "0532...", "90532..."
+ * @treturn string "5321234567"
+ * @return[2] nil
+ * @treturn[2] Error kind "invalid", saying what is wrong ("needs 4 more digits")
+ */
 static int l_normalize_gsm(lua_State *L)
 {
     char out[PAYNET_GSM_SIZE];
@@ -240,6 +310,15 @@ static int l_normalize_gsm(lua_State *L)
     return 1;
 }
 
+/***
+ * A strict RFC 3339 date-time (0 to 9 fraction digits, an offset) as UTC
+ * epoch seconds.
+ * @function parse_expire
+ * @string text "2017-07-17T15:30:15.0581408+03:00"
+ * @treturn number 1500294615.0581408
+ * @return[2] nil
+ * @treturn[2] Error kind "invalid"
+ */
 static int l_parse_expire(lua_State *L)
 {
     size_t length;
@@ -252,6 +331,15 @@ static int l_parse_expire(lua_State *L)
     return 1;
 }
 
+/***
+ * The secret key from the first line of a file that only its owner may
+ * read (a FIFO or a directory is refused).
+ * @function read_key_file
+ * @string path the file; "-" reads standard input
+ * @treturn string the key
+ * @return[2] nil
+ * @treturn[2] Error
+ */
 static int l_read_key_file(lua_State *L)
 {
     char key[PAYNET_SECRET_MAX + 1];
@@ -266,6 +354,15 @@ static int l_read_key_file(lua_State *L)
 
 /* paynet.load_secret([path]) -> key | nil, err: the file (- for standard
  * input), else PAYNET_SECRET_KEY, which then leaves the environment */
+/***
+ * The programs' way to the key: the file at `path` (as @{read_key_file}),
+ * or with no path `PAYNET_SECRET_KEY`, which then leaves the environment.
+ * @function load_secret
+ * @string[opt] path
+ * @treturn string the key
+ * @return[2] nil
+ * @treturn[2] Error
+ */
 static int l_load_secret(lua_State *L)
 {
     char key[PAYNET_SECRET_MAX + 1];
@@ -293,6 +390,28 @@ static void on_debug(void *data, const char *line)
         strncpy(self->debug_lines[self->debug_count++], line, PAYNET_MESSAGE_SIZE - 1);
 }
 
+/***
+ * A client: one reused connection and one ledger.
+ * @function new
+ * @tab options
+ * @string options.secret_key required; sent as `Authorization: Basic <key>`, never printed
+ * @string[opt="test"] options.env "test" (https://pts-api.paynet.com.tr) or "live"
+ * @string[opt] options.base_url overrides env, e.g. "http://127.0.0.1:8080"
+ * @number[opt=15] options.timeout seconds for the whole send, retries included
+ * @number[opt=5] options.connect_timeout seconds
+ * @string[opt] options.cainfo a CA bundle file
+ * @string[opt] options.proxy "http://HOST:PORT", "socks5h://..."; "" for none
+ * (nil: libcurl's `https_proxy`, `all_proxy`, `no_proxy`)
+ * @int[opt=1] options.retries 0 to 3, only after failures with delivered "no"
+ * @number[opt=180] options.unknown_hold seconds a number is held when an SMS may have gone out
+ * @string[opt] options.ledger "memory", "sqlite:PATH" or "redis://..." (nil:
+ * `PAYNET_LEDGER`, else "memory")
+ * @string[opt] options.operator who sends, in the ledger (default `$USER`)
+ * @string[opt] options.program which program sends, in the ledger (default "libpaynet")
+ * @func[opt] options.debug called with each of the library's debug lines, after each call
+ * @treturn Client
+ * @raise on a missing key, an unknown option, a value of the wrong type or range
+ */
 static int l_new(lua_State *L)
 {
     paynet_config config;
@@ -342,6 +461,84 @@ static int l_new(lua_State *L)
     return 1;
 }
 
+/***
+ * Every live hold of a ledger, newest first.  Needs no secret key and
+ * never creates a ledger.
+ * @function holds
+ * @string[opt] ledger as `new`'s option (nil: `PAYNET_LEDGER`)
+ * @treturn {Holder,...} the holds
+ * @treturn string the ledger's name, without its password
+ * @return[2] nil
+ * @treturn[2] Error
+ */
+
+/***
+ * The ledger's release log (who ended which hold, and why), newest first.
+ * @function releases
+ * @string[opt] ledger
+ * @treturn {Holder,...} each with its `reason`
+ * @treturn string the ledger's name
+ * @return[2] nil
+ * @treturn[2] Error
+ */
+
+/***
+ * The programs' default ledger, `"sqlite:$XDG_STATE_HOME/paynet/ledger.db"`
+ * (its folder is created, mode 700).
+ * @function default_ledger
+ * @treturn string
+ * @return[2] nil
+ * @treturn[2] Error
+ */
+
+/***
+ * Messages in the language of the environment (`LANGUAGE`, `LC_ALL`,
+ * `LC_MESSAGES`, `LANG`): sets only `LC_MESSAGES`, so Lua's numbers keep their ".".
+ * @function use_locale
+ * @treturn string the message locale now in use ("tr_TR.UTF-8")
+ * @return[2] nil when the environment names a locale this machine lacks
+ */
+
+/***
+ * A message's translation in the "paynet" catalogue.
+ * @function gettext
+ * @string msgid
+ * @treturn string
+ */
+
+/***
+ * The singular or plural translation for `n`.
+ * @function ngettext
+ * @string singular
+ * @string plural
+ * @int n
+ * @treturn string
+ */
+
+/***
+ * Who holds a number, as @{Client:holder}, @{holds} and an @{Error}'s
+ * `holder` give it.
+ * @table Holder
+ * @field state "pending", "sent", "uncertain", "duplicate" ...
+ * @field masked the number, masked ("532*****67")
+ * @field operator who sent
+ * @field host where
+ * @field program which program
+ * @field session_id the send's session id
+ * @field scope where it was sent (the URL)
+ * @field sent_at Unix time of the claim
+ * @field otp_expire once the send succeeded
+ * @field remaining seconds the hold lasts
+ * @field reason the release log only
+ */
+
+/***
+ * A client of Paynet's API.  One send at a time: use one client per
+ * concurrent send.  Closed by @{Client:close}, at the end of a `<close>`
+ * block, or when collected.
+ * @type Client
+ */
+
 /* ---- client methods ------------------------------------------------------ */
 
 static paynet_client *check_open(lua_State *L)
@@ -359,7 +556,9 @@ static void flush_debug(lua_State *L)
     lclient *self = lua_touserdata(L, 1);
     int n = self->debug_count;
     self->debug_count = 0;
-    if (n == 0 || lua_getiuservalue(L, 1, 1) != LUA_TFUNCTION) {
+    if (n == 0)
+        return;
+    if (lua_getiuservalue(L, 1, 1) != LUA_TFUNCTION) {
         lua_pop(L, 1);
         return;
     }
@@ -374,36 +573,265 @@ static void flush_debug(lua_State *L)
 
 static const char *const send_options[] = {"user_gsm", "otp_session_id", NULL};
 
-static int l_send_otp(lua_State *L)
+/* The send's arguments, from the table at index 2: 0, or the count of
+ * values pushed for an error (nil, err). */
+static int send_arguments(lua_State *L, const char **gsm, const char **id)
 {
-    paynet_client *client = check_open(L);
-    paynet_result res;
-    paynet_error err;
     size_t gsm_length, id_length;
     luaL_checktype(L, 2, LUA_TTABLE);
     check_keys(L, 2, send_options, "send_otp");
-    const char *gsm = field_string(L, 2, "user_gsm", 1, &gsm_length);
-    const char *id = field_string(L, 2, "otp_session_id", 1, &id_length);
-    if (has_nul(gsm, gsm_length))
+    *gsm = field_string(L, 2, "user_gsm", 1, &gsm_length);
+    *id = field_string(L, 2, "otp_session_id", 1, &id_length);
+    if (has_nul(*gsm, gsm_length))
         return invalid_input(L, "phone number contains a NUL byte");
-    if (has_nul(id, id_length))
+    if (has_nul(*id, id_length))
         return invalid_input(L, "session id contains a NUL byte");
+    return 0;
+}
+
+/* Starts a send: 0, or the count of values pushed for an error. */
+static int start_send(lua_State *L, paynet_client *client)
+{
+    const char *gsm, *id;
+    paynet_error err;
+    int pushed = send_arguments(L, &gsm, &id);
+    if (pushed)
+        return pushed;
+    if (paynet_send_start(client, gsm, id, &err) != PAYNET_OK) {
+        flush_debug(L);
+        return push_error(L, &err);
+    }
+    return 0;
+}
+
+static int push_result(lua_State *L, const paynet_result *res)
+{
+    lua_createtable(L, 0, 9);
+    set_integer(L, "code", res->code);
+    set_string(L, "message", res->message);
+    set_string(L, "otp_expire", res->otp_expire);
+    set_number(L, "expires_at", paynet_instant_seconds(res->expires_at));
+    set_number(L, "expires_in", res->expires_in);
+    set_string(L, "user_gsm", res->user_gsm);
+    set_integer(L, "http_status", res->http_status);
+    set_number(L, "held_for", res->held_for);
+    if (res->warning[0])
+        set_string(L, "warning", res->warning);
+    return 1;
+}
+
+/* One step of the send in flight: 0 while it is, else the values pushed
+ * (the result, or nil and the error). */
+static int step_send(lua_State *L, paynet_client *client)
+{
+    paynet_result res;
+    paynet_error err;
+    paynet_status status = paynet_send_step(client, &res, &err);
+    flush_debug(L);
+    if (status == PAYNET_PENDING)
+        return 0;
+    return status == PAYNET_OK ? push_result(L, &res) : push_error(L, &err);
+}
+
+/* Whether this call runs in a coroutine of a cqueues controller, which a
+ * send should yield to rather than block (as lua-http's calls do): cqueues
+ * is loaded, cqueues.running() says so, and the coroutine may yield.
+ * Leaves cqueues.poll on the stack when it does. */
+static int under_cqueues(lua_State *L)
+{
+    if (!lua_isyieldable(L))
+        return 0;
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    if (lua_getfield(L, -1, "cqueues") != LUA_TTABLE
+        || lua_getfield(L, -1, "running") != LUA_TFUNCTION) {
+        lua_settop(L, 2);
+        return 0;
+    }
+    lua_call(L, 0, 1);
+    int running = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (!running || lua_getfield(L, -1, "poll") != LUA_TFUNCTION) {
+        lua_settop(L, 2);
+        return 0;
+    }
+    lua_replace(L, 3);
+    lua_settop(L, 3);
+    return 1;
+}
+
+/* The cqueues send: step, and between steps cqueues.poll(client), which
+ * yields this coroutine until the client's pollfd is ready or its timeout
+ * passes.  Stack: 1 client, 2 arguments, 3 cqueues.poll.  An error raised
+ * while polling cancels the send (its hold is settled as a cancel's). */
+static int send_continue(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)ctx;
+    lclient *self = lua_touserdata(L, 1);
+    if (status != LUA_OK && status != LUA_YIELD) {
+        if (self->client != NULL && paynet_send_in_flight(self->client)) {
+            paynet_error ignored;
+            paynet_send_cancel(self->client, &ignored);
+        }
+        return lua_error(L);
+    }
+    for (;;) {
+        if (self->client == NULL)
+            return luaL_error(L, "the " CLIENT_TYPE " was closed during send_otp");
+        lua_settop(L, 3);
+        int pushed = step_send(L, self->client);
+        if (pushed)
+            return pushed;
+        lua_pushvalue(L, 3);
+        lua_pushvalue(L, 1);
+        status = lua_pcallk(L, 1, 0, 0, 0, send_continue);
+        if (status != LUA_OK)
+            return send_continue(L, status, 0);
+    }
+}
+
+/***
+ * Sends one OTP.  The ledger is asked first: a number held by any sender
+ * is refused without a request (kind "cooldown").  Inside a coroutine run
+ * by a cqueues controller it yields to the controller while it waits;
+ * anywhere else it blocks.
+ * @function Client:send_otp
+ * @tab args
+ * @string args.user_gsm the phone number, any usual spelling
+ * @string args.otp_session_id 1 to 128 bytes of UTF-8, no control characters
+ * @treturn Result
+ * @return[2] nil
+ * @treturn[2] Error
+ * @raise when another coroutine closes the client during the send
+ * @usage local res, err = client:send_otp { user_gsm = "0532 123 45 67", otp_session_id = "order-42" }
+ */
+static int l_send_otp(lua_State *L)
+{
+    paynet_client *client = check_open(L);
+    lua_settop(L, 2);
+    if (under_cqueues(L)) {
+        int pushed = start_send(L, client);
+        return pushed ? pushed : send_continue(L, LUA_OK, 0);
+    }
+    /* elsewhere: block */
+    const char *gsm, *id;
+    paynet_result res;
+    paynet_error err;
+    int pushed = send_arguments(L, &gsm, &id);
+    if (pushed)
+        return pushed;
     paynet_status status = paynet_send_otp(client, gsm, id, &res, &err);
     flush_debug(L);
-    if (status != PAYNET_OK)
-        return push_error(L, &err);
-    lua_createtable(L, 0, 9);
-    set_integer(L, "code", res.code);
-    set_string(L, "message", res.message);
-    set_string(L, "otp_expire", res.otp_expire);
-    set_number(L, "expires_at", paynet_instant_seconds(res.expires_at));
-    set_number(L, "expires_in", res.expires_in);
-    set_string(L, "user_gsm", res.user_gsm);
-    set_integer(L, "http_status", res.http_status);
-    set_number(L, "held_for", res.held_for);
-    if (res.warning[0])
-        set_string(L, "warning", res.warning);
+    return status == PAYNET_OK ? push_result(L, &res) : push_error(L, &err);
+}
+
+/* ---- the pollable send: client:start, pollfd, events, timeout, step ---- */
+
+/***
+ * Starts a send for an event loop: validates, claims the number and
+ * queues the request; never blocks on the network.  Then wait until
+ * @{Client:pollfd} is readable or @{Client:timeout} passes, and call
+ * @{Client:step}.
+ * @function Client:start
+ * @tab args as @{Client:send_otp}
+ * @treturn boolean true
+ * @return[2] nil
+ * @treturn[2] Error (kind "busy" while a send is in flight)
+ */
+static int l_start(lua_State *L)
+{
+    paynet_client *client = check_open(L);
+    lua_settop(L, 2);
+    int pushed = start_send(L, client);
+    if (pushed)
+        return pushed;
+    lua_pushboolean(L, 1);
     return 1;
+}
+
+/***
+ * Moves the send in flight on; never blocks.
+ * @function Client:step
+ * @return nothing while the send is in flight (see @{Client:pending})
+ * @treturn[2] Result once it succeeded
+ * @return[3] nil
+ * @treturn[3] Error once it failed
+ * @raise when no send is in flight
+ */
+static int l_step(lua_State *L)
+{
+    paynet_client *client = check_open(L);
+    if (!paynet_send_in_flight(client))
+        return luaL_error(L, "step: no send is in flight on this client");
+    return step_send(L, client);
+}
+
+/***
+ * Whether a send is in flight.
+ * @function Client:pending
+ * @treturn boolean
+ */
+static int l_pending(lua_State *L)
+{
+    lua_pushboolean(L, paynet_send_in_flight(check_open(L)));
+    return 1;
+}
+
+/***
+ * The descriptor a loop waits on: readable when the send has network work.
+ * The same for the client's life; never read it or close it.
+ * @function Client:pollfd
+ * @treturn int
+ */
+static int l_pollfd(lua_State *L)
+{
+    lua_pushinteger(L, paynet_send_pollfd(check_open(L)));
+    return 1;
+}
+
+/***
+ * The events to wait for on @{Client:pollfd}.
+ * @function Client:events
+ * @treturn string "r"
+ */
+static int l_events(lua_State *L)
+{
+    check_open(L);
+    lua_pushliteral(L, "r");
+    return 1;
+}
+
+/***
+ * How long a loop may wait before calling @{Client:step} anyway.
+ * @function Client:timeout
+ * @treturn number seconds (0: now)
+ * @return[2] nil: wait on the descriptor alone
+ */
+static int l_timeout(lua_State *L)
+{
+    int ms = paynet_send_timeout(check_open(L));
+    if (ms < 0)
+        return 0;
+    lua_pushnumber(L, ms / 1000.0);
+    return 1;
+}
+
+/***
+ * Abandons the send in flight.  A send whose request may have left holds
+ * the number for `unknown_hold`.
+ * @function Client:cancel
+ * @treturn Error kind "cancelled", delivered "no" or "unknown"
+ * @return[2] nil when nothing was in flight
+ */
+static int l_cancel(lua_State *L)
+{
+    paynet_client *client = check_open(L);
+    if (!paynet_send_in_flight(client))
+        return 0;
+    paynet_error err;
+    paynet_send_cancel(client, &err);
+    flush_debug(L);
+    push_error(L, &err);
+    return 1; /* the error table: what the cancel means for delivery */
 }
 
 /* Looks up the number argument of client:remaining or client:holder: 0,
@@ -422,6 +850,14 @@ static int lookup_argument(lua_State *L, int *held, paynet_holder *holder)
     return 0;
 }
 
+/***
+ * Seconds until a number may be sent again.
+ * @function Client:remaining
+ * @string number any usual spelling
+ * @treturn number 0 when it may be sent now
+ * @return[2] nil
+ * @treturn[2] Error
+ */
 static int l_remaining(lua_State *L)
 {
     int held;
@@ -434,6 +870,15 @@ static int l_remaining(lua_State *L)
 }
 
 /* client:holder(number) -> the holder's table, or false when free */
+/***
+ * Who holds a number.
+ * @function Client:holder
+ * @string number
+ * @treturn Holder
+ * @return[2] false when nobody does
+ * @return[3] nil
+ * @treturn[3] Error
+ */
 static int l_holder(lua_State *L)
 {
     int held;
@@ -449,6 +894,16 @@ static int l_holder(lua_State *L)
 }
 
 /* client:release(number, reason) -> true (a hold ended) | false (none) */
+/***
+ * Ends the hold on a number whatever its state, recording who and why in
+ * the ledger's release log.
+ * @function Client:release
+ * @string number
+ * @string reason why, for the log ("customer got no SMS")
+ * @treturn boolean true, or false when the number was not held
+ * @return[2] nil
+ * @treturn[2] Error
+ */
 static int l_release(lua_State *L)
 {
     paynet_client *client = check_open(L);
@@ -468,12 +923,22 @@ static int l_release(lua_State *L)
     return 1;
 }
 
+/***
+ * The URL sends go to.
+ * @function Client:url
+ * @treturn string "https://pts-api.paynet.com.tr/v1/card/send_otp"
+ */
 static int l_url(lua_State *L)
 {
     lua_pushstring(L, paynet_client_url(check_open(L)));
     return 1;
 }
 
+/***
+ * The ledger's name, without its password.
+ * @function Client:ledger
+ * @treturn string "sqlite:/var/lib/paynet/ledger.db"
+ */
 static int l_ledger_name(lua_State *L)
 {
     lua_pushstring(L, paynet_client_ledger(check_open(L)));
@@ -514,10 +979,31 @@ static int l_default_ledger(lua_State *L)
     return 1;
 }
 
+/* A descriptor about to close must leave every cqueues controller that
+ * polled it first (cqueues.cancel), or the controller's next step fails
+ * on it ("Bad file descriptor"). */
+static void cqueues_forget(lua_State *L, int fd)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
+    if (lua_getfield(L, -1, "cqueues") == LUA_TTABLE
+        && lua_getfield(L, -1, "cancel") == LUA_TFUNCTION) {
+        lua_pushinteger(L, fd);
+        lua_pcall(L, 1, 0, 0); /* an error here changes nothing: the fd closes */
+    }
+    lua_settop(L, 1);
+}
+
+/***
+ * Frees the client; a send in flight is cancelled first.  Safe to call twice.
+ * @function Client:close
+ */
 /* close, __gc and __close: safe to call twice. */
 static int l_close(lua_State *L)
 {
     lclient *self = luaL_checkudata(L, 1, CLIENT_TYPE);
+    lua_settop(L, 1);
+    if (self->client != NULL)
+        cqueues_forget(L, paynet_send_pollfd(self->client));
     paynet_client_free(self->client);
     self->client = NULL;
     return 0;
@@ -585,6 +1071,13 @@ static const luaL_Reg module_functions[] = {
 
 static const luaL_Reg client_methods[] = {
     {"send_otp", l_send_otp},
+    {"start", l_start},
+    {"step", l_step},
+    {"pending", l_pending},
+    {"pollfd", l_pollfd},
+    {"events", l_events},
+    {"timeout", l_timeout},
+    {"cancel", l_cancel},
     {"remaining", l_remaining},
     {"holder", l_holder},
     {"release", l_release},

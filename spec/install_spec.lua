@@ -6,14 +6,51 @@ describe("installing", function()
   setup(function() dir = H.tmpdir() end)
   teardown(function() os.execute("rm -rf " .. H.quote(dir)) end)
 
-  it("luarocks make installs a module that works from another directory", function()
-    -- build from a copy, so that the checkout keeps no objects of luarocks'
+  -- Debian keeps curl/curl.h under include/<multiarch>/ (see the rockspec)
+  local curl_incdir = "/usr/include/" .. H.capture("gcc -print-multiarch"):gsub("%s+$", "")
+
+  -- a copy of what a release tarball holds, so that the checkout keeps no
+  -- objects of luarocks'
+  local function source_copy(where)
+    assert(os.execute(("mkdir -p %s && cp -r core lua bin rockspec po Makefile README.md LICENSE %s/"):format(
+      H.quote(where), H.quote(where))))
+  end
+
+  it("both rockspecs pass luarocks lint and name a git+https source", function()
+    for _, spec in ipairs { "rockspec/paynet-0.2.0-1.rockspec", "rockspec/paynet-scm-1.rockspec" } do
+      local out, code = H.capture("luarocks --lua-version=5.4 lint " .. spec .. " 2>&1")
+      assert.are.equal(0, code, out)
+      assert.are.equal("", out)
+      local text = H.read(spec)
+      assert.truthy(text:find('\n   url = "git%+https://'), spec)
+      assert.truthy(text:find('\n   license = "MIT",'), spec)
+      for _, dep in ipairs { "CURL", "CJSON", "SQLITE", "HIREDIS" } do
+        assert.truthy(text:find("\n   " .. dep .. ' = { header = "[^"]+", library = "[^"]+" },'), dep)
+      end
+    end
+    assert.truthy(H.read("rockspec/paynet-0.2.0-1.rockspec"):find('\n   tag = "v0.2.0",\n', 1, true))
+    assert.truthy(H.read("LICENSE"):find("^MIT License"))
+  end)
+
+  it("luarocks make installs the module, paynet-otp and the catalogue into a fresh tree, nothing else", function()
     local src = dir .. "/src"
-    assert(os.execute(("mkdir -p %s && cp -r core lua bin rockspec %s/"):format(H.quote(src), H.quote(src))))
+    source_copy(src)
     local out, code = H.capture(("cd %s && luarocks --lua-version=5.4 make --tree=%s " ..
-      "rockspec/paynet-scm-1.rockspec 2>&1"):format(H.quote(src), H.quote(dir .. "/tree")))
+      "rockspec/paynet-0.2.0-1.rockspec CURL_INCDIR=%s 2>&1"):format(H.quote(src),
+      H.quote(dir .. "/tree"), H.quote(curl_incdir)))
     assert.are.equal(0, code, out)
-    assert.truthy(H.read(dir .. "/tree/lib/lua/5.4/paynet.so"), "paynet.so installed")
+    local files = H.capture(("cd %s && find . -type f | sed 's|^\\./||' | sort"):format(H.quote(dir .. "/tree")))
+    assert.are.equal(table.concat({
+      "bin/paynet-otp",
+      "lib/lua/5.4/paynet.so",
+      "lib/lua/5.4/paynet/locale/tr/LC_MESSAGES/paynet.mo",
+      "lib/luarocks/rocks-5.4/manifest",
+      "lib/luarocks/rocks-5.4/paynet/0.2.0-1/bin/paynet-otp",
+      "lib/luarocks/rocks-5.4/paynet/0.2.0-1/doc/LICENSE",
+      "lib/luarocks/rocks-5.4/paynet/0.2.0-1/doc/README.md",
+      "lib/luarocks/rocks-5.4/paynet/0.2.0-1/paynet-0.2.0-1.rockspec",
+      "lib/luarocks/rocks-5.4/paynet/0.2.0-1/rock_manifest",
+    }, "\n") .. "\n", files)
 
     local script = dir .. "/use.lua"
     H.write(script, [[
@@ -22,18 +59,59 @@ describe("installing", function()
       local client = paynet.new { secret_key = "sck_sandbox", base_url = arg[2] }
       local res = assert(client:send_otp { user_gsm = arg[3], otp_session_id = "installed" })
       print(paynet._VERSION, res.code, package.searchpath("paynet", package.cpath))
+      paynet.use_locale()
+      print(select(2, paynet.normalize_gsm("0532")).message)
     ]])
-    local run = H.capture(("cd / && lua5.4 %s %s %s %s 2>&1"):format(H.quote(script),
-      H.quote(dir .. "/tree"), H.quote(H.shared().url), H.gsm()))
-    assert.are.equal("paynet 0.1.0\t0\t" .. dir .. "/tree/lib/lua/5.4/paynet.so\n", run)
+    local run = H.capture(("cd / && env -u LC_ALL -u LANGUAGE LANG=tr_TR.UTF-8 lua5.4 %s %s %s %s 2>&1"):format(
+      H.quote(script), H.quote(dir .. "/tree"), H.quote(H.shared().url), H.gsm()))
+    -- the Turkish catalogue came from the tree (paynet/locale beside the module)
+    assert.are.equal("paynet 0.2.0\t0\t" .. dir .. "/tree/lib/lua/5.4/paynet.so\n" ..
+      "telefon numarasında 7 rakam eksik (ön ekten sonra 10 rakam: 5XXXXXXXXX)\n", run)
 
     -- the rock installs paynet-otp too, wrapped to find its module
     local version = H.capture(("cd / && %s/tree/bin/paynet-otp --version 2>&1"):format(H.quote(dir)))
-    assert.are.equal("paynet-otp 0.1.0\n", version)
+    assert.are.equal("paynet-otp 0.2.0\n", version)
     -- and its --json finds lua-cjson (Debian's, outside the tree)
     local json = H.capture(("cd / && %s/tree/bin/paynet-otp holds --json --ledger memory 2>&1"):format(H.quote(dir)))
     assert.are.equal('{"ledger":"memory","holds":[]}\n', json)
   end)
+
+  it("luarocks make without the multiarch folder says which header it misses", function()
+    local src = dir .. "/src-plain"
+    source_copy(src)
+    local out, code = H.capture(("cd %s && luarocks --lua-version=5.4 make --tree=%s " ..
+      "rockspec/paynet-0.2.0-1.rockspec 2>&1"):format(H.quote(src), H.quote(dir .. "/tree-plain")))
+    assert.are.equal(1, code, out)
+    assert.truthy(out:find("Could not find header file for CURL", 1, true), out)
+    assert.truthy(out:find("CURL_INCDIR", 1, true), out)
+  end)
+
+  it("luarocks test resolves busted as a test dependency and runs the specs with busted from PATH #rock",
+    function()
+      local src = dir .. "/src-test"
+      -- everything, with its times, and the native build: nothing to rebuild
+      assert(os.execute(("mkdir -p %s %s && cp -rp core lua bin rockspec po Makefile README.md LICENSE " ..
+        "spec tools test sandbox tui man bench fuzz build %s/"):format(H.quote(src), H.quote(dir .. "/bin"),
+        H.quote(src))))
+      -- Debian's lua-busted is no rock: the machine's luarocks is told so
+      local version = H.capture("dpkg-query -W -f='${Version}' lua-busted")
+      H.write(dir .. "/luarocks-config.lua", ('rocks_provided = { busted = "%s" }\n'):format(version))
+      -- a PATH whose busted (a Lua script, as Debian's) says it ran, then
+      -- runs Debian's
+      H.write(dir .. "/bin/busted", "#!/usr/bin/env lua\nio.stderr:write('busted from PATH\\n')\n" ..
+        "dofile('/usr/bin/busted')\n")
+      os.execute("chmod +x " .. H.quote(dir .. "/bin/busted"))
+      local out, code = H.capture(("cd %s && env -u PAYNET_BUILD -u PAYNET_LUA -u PAYNET_SPEC_TMP " ..
+        "-u PAYNET_SANDBOX_URL -u PAYNET_SANDBOX_LOG PATH=%s:$PATH LUAROCKS_CONFIG=%s " ..
+        "SPECS=spec/module_spec.lua luarocks --lua-version=5.4 test rockspec/paynet-0.2.0-1.rockspec 2>&1"):format(
+        H.quote(src), H.quote(dir .. "/bin"), H.quote(dir .. "/luarocks-config.lua")))
+      assert.are.equal(0, code, out)
+      assert.truthy(out:find("busted from PATH", 1, true), out)
+      assert.truthy(out:find("paynet 0.2.0-1 depends on busted >= 2.0 (" .. version .. " provided by VM)", 1, true),
+        out)
+      local passed = out:match("\n(%d+) passed, 0 failed\n")
+      assert.truthy(passed and tonumber(passed) > 20, out)
+    end)
 
   it("make install honours PREFIX and DESTDIR, and make uninstall takes it all back", function()
     local root = dir .. "/root"
@@ -42,18 +120,39 @@ describe("installing", function()
     assert.are.equal(0, code, out)
     local expected = {
       "/opt/pn/bin/paynet-otp", "/opt/pn/bin/paynet-sandbox", "/opt/pn/bin/paynet-tui",
-      "/opt/pn/include/paynet.h", "/opt/pn/lib/libpaynet.a", "/opt/pn/lib/libpaynet.so.0.1.0",
+      "/opt/pn/include/paynet.h", "/opt/pn/lib/libpaynet.a", "/opt/pn/lib/libpaynet.so.0.2.0",
       "/opt/pn/lib/lua/5.4/paynet.so",
       "/opt/pn/lib/pkgconfig/paynet.pc", "/opt/pn/share/locale/tr/LC_MESSAGES/paynet.mo",
       "/opt/pn/share/man/man1/paynet-otp.1",
       "/opt/pn/share/man/man1/paynet-sandbox.1", "/opt/pn/share/man/man1/paynet-tui.1",
     }
-    local tree = H.capture(("cd %s && find . -type f | sed 's|^\\.||' | sort"):format(H.quote(root)))
+    -- section 3: each page, and a page that sources it for each other
+    -- function its NAME section lists (man paynet_send_step)
+    local aliases = 0
+    for page in H.capture("ls man/*.3"):gmatch("[^\n]+") do
+      local base = page:match("[^/]+$")
+      expected[#expected + 1] = "/opt/pn/share/man/man3/" .. base
+      for f in H.read(page):match("\n%.SH NAME\n(.-)\\%-"):gmatch("[%w_]+") do
+        if f .. ".3" ~= base then
+          expected[#expected + 1] = "/opt/pn/share/man/man3/" .. f .. ".3"
+          assert.are.equal(".so man3/" .. base .. "\n", H.read(root .. "/opt/pn/share/man/man3/" .. f .. ".3"))
+          aliases = aliases + 1
+        end
+      end
+    end
+    assert.are.equal(36, aliases)
+    table.sort(expected)
+    local tree = H.capture(("cd %s && find . -type f | sed 's|^\\.||' | LC_ALL=C sort"):format(H.quote(root)))
     assert.are.equal(table.concat(expected, "\n") .. "\n", tree)
+    -- man finds a function's page by its name
+    local page = H.capture(("MANPATH=%s MANWIDTH=80 man paynet_send_timeout 2>&1"):format(
+      H.quote(root .. "/opt/pn/share/man")))
+    assert.truthy(page:find("paynet_send_start, paynet_send_step", 1, true) or
+      page:find("paynet_send_start,%s+paynet_send_step"), page)
     local links = H.capture(("cd %s && find . -type l -printf '%%p -> %%l\\n' | sed 's|^\\.||' | sort"):format(
       H.quote(root)))
     assert.are.equal("/opt/pn/lib/libpaynet.so -> libpaynet.so.0\n" ..
-                     "/opt/pn/lib/libpaynet.so.0 -> libpaynet.so.0.1.0\n", links)
+                     "/opt/pn/lib/libpaynet.so.0 -> libpaynet.so.0.2.0\n", links)
     for _, program in ipairs { "paynet-otp", "paynet-sandbox", "paynet-tui" } do
       assert.truthy(H.capture("test -x " .. H.quote(root .. "/opt/pn/bin/" .. program) .. " && echo yes")
                     :find("yes"), program .. " is executable")
@@ -111,7 +210,7 @@ int main(int argc, char **argv)
       out, code = H.capture(("LD_LIBRARY_PATH=%s %s %s %s 2>&1"):format(H.quote(root .. "/opt/pn/lib"),
         H.quote(dir .. "/hello"), H.shared().url, gsm))
       assert.are.equal(0, code, out)
-      assert.are.equal(gsm .. " 0 unauthorized 0.1.0\n", out)
+      assert.are.equal(gsm .. " 0 unauthorized 0.2.0\n", out)
     end
 
     out, code = H.capture(("make -s uninstall BUILD=%s PREFIX=/opt/pn DESTDIR=%s 2>&1"):format(

@@ -13,7 +13,7 @@ local documented_codes = {
 
 describe("paynet module", function()
   it("has a _VERSION", function()
-    assert.are.equal("paynet 0.1.0", paynet._VERSION)
+    assert.are.equal("paynet 0.2.0", paynet._VERSION)
   end)
 
   it("maps every documented result code in both directions", function()

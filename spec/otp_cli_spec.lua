@@ -48,7 +48,7 @@ describe("paynet-otp", function()
                          "--secret-key-file", "--json", "parse-expire", "codes", "Exit status" } do
       assert.truthy(out:find(s, 1, true), s)
     end
-    assert.are.equal("paynet-otp 0.1.0\n", (otp("--version")))
+    assert.are.equal("paynet-otp 0.2.0\n", (otp("--version")))
   end)
 
   it("exit 0: sends, one line with the expiry in local time and the seconds left", function()

@@ -33,7 +33,7 @@ describe("paynet-sandbox command line", function()
   it("prints --version", function()
     local out, code = H.capture(H.sandbox_bin .. " --version")
     assert.are.equal(0, code)
-    assert.are.equal("paynet-sandbox 0.1.0\n", out)
+    assert.are.equal("paynet-sandbox 0.2.0\n", out)
   end)
 
   for _, bad in ipairs { "--nope", "--port 70000", "--port x", "--ttl -1",

@@ -18,7 +18,7 @@ describe("paynet-tui command line", function()
   end)
 
   it("prints --version", function()
-    assert.are.equal("paynet-tui 0.1.0\n", (run("--version")))
+    assert.are.equal("paynet-tui 0.2.0\n", (run("--version")))
   end)
 
   for _, bad in ipairs { "--nope", "--env prod", "--timeout 0", "--timeout x", "extra" } do
@@ -524,7 +524,7 @@ describe("paynet-tui on screen", function()
     send(tui, "5000000117")
     local screen = tui:wait_for("OTP sent to 500*****17")
     tui:wait_for("Başarılı\u{FFFD}[2J\u{FFFD}]0;pwned\u{FFFD} İşlem")
-    tui:wait_for("paynet-tui 0.1.0")
+    tui:wait_for("paynet-tui 0.2.0")
     assert.are.equal(title, tui:format("#{pane_title}"))
   end)
 
@@ -534,7 +534,7 @@ describe("paynet-tui on screen", function()
     local title = tui:format("#{pane_title}")
     send(tui, "5000000123")
     tui:wait_for("kabul edilmedi\u{FFFD}[2J\u{FFFD}]0;pwned\u{FFFD} \u{FFFD}31m\u{FFFD}gnp.exe\u{FFFD}")
-    local screen = tui:wait_for("paynet-tui 0.1.0")
+    local screen = tui:wait_for("paynet-tui 0.2.0")
     assert.are.equal(title, tui:format("#{pane_title}"))
     assert.falsy(screen:find("gnp.exe", 1, true) and screen:find("exe.png", 1, true))
   end)
@@ -677,7 +677,7 @@ describe("paynet-tui --plain (screen readers, pipes)", function()
     assert.falsy(out:find("[\27\155]"), out) -- no ESC, no CSI: nothing but text
     local lines = {}
     for line in out:gmatch("[^\n]*\n") do lines[#lines + 1] = line end
-    assert.truthy(lines[1]:match("^paynet%-tui 0%.1%.0  env: TEST  http://127%.0%.0%.1:%d+/v1/card/send_otp\n$"), lines[1])
+    assert.truthy(lines[1]:match("^paynet%-tui 0%.2%.0  env: TEST  http://127%.0%.0%.1:%d+/v1/card/send_otp\n$"), lines[1])
     assert.truthy(lines[2]:match("^Ledger: sqlite:.*/paynet/ledger%.db %(every send is recorded there first%)%.\n$"), lines[2])
     assert.are.equal("Type a phone number, then a session id; ? tells the time left, q quits.\n", lines[3])
     assert.are.equal("Phone number: 0532 123\n", lines[4])

@@ -1,6 +1,6 @@
 /*
  * lua_host.c — a minimal Lua 5.4 interpreter for the sanitizer builds:
- * `build-asan/lua /usr/bin/busted ...`.
+ * `build-asan/lua "$(command -v busted)" ...`.
  *
  * Linked with -fsanitize=address, it loads the ASan runtime first, so the
  * sanitized paynet.so loads without LD_PRELOAD (which every program a spec

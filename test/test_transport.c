@@ -6,6 +6,7 @@
  * cancel means for `delivered` and the cooldown.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <poll.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -175,6 +176,85 @@ static void test_wait(void)
     paynet_client_free(c);
 }
 
+/* Two sends on one poll(2) loop, driven only by pollfd, events, timeout
+ * and step: both wait on the sandbox's 3-second reply at once. */
+static void test_pollable(void)
+{
+    paynet_client *c[2] = {client(), client()};
+    paynet_result res[2];
+    paynet_error err[2];
+    paynet_status status[2] = {PAYNET_PENDING, PAYNET_PENDING};
+    int steps = 0, timeouts = 0;
+
+    CASE("a client's descriptor exists before any send and never changes");
+    int fd0 = paynet_send_pollfd(c[0]);
+    CHECK(fd0 > 2 && paynet_send_pollfd(c[1]) > 2 && paynet_send_pollfd(c[1]) != fd0);
+    CHECK(paynet_send_events(c[0]) == POLLIN);
+    CHECK(paynet_send_timeout(c[0]) == -1); /* nothing in flight */
+
+    CASE("two sends to a 3-second reply on one poll loop end in about 3 s");
+    double t0 = now();
+    for (int i = 0; i < 2; i++)
+        CHECK(paynet_send_start(c[i], "5000000115", "poll-loop", &err[i]) == PAYNET_OK);
+    CHECK(paynet_send_timeout(c[0]) == 0); /* libcurl wants its first call at once */
+    while (status[0] == PAYNET_PENDING || status[1] == PAYNET_PENDING) {
+        struct pollfd fds[2];
+        int timeout = -1;
+        for (int i = 0; i < 2; i++) {
+            fds[i].fd = status[i] == PAYNET_PENDING ? paynet_send_pollfd(c[i]) : -1;
+            fds[i].events = (short)paynet_send_events(c[i]);
+            int t = status[i] == PAYNET_PENDING ? paynet_send_timeout(c[i]) : -1;
+            if (t >= 0 && (timeout < 0 || t < timeout))
+                timeout = t;
+        }
+        if (timeout < 0 || timeout > 10000)
+            timeout = 10000; /* a lost wake-up fails the case, not the suite */
+        if (poll(fds, 2, timeout) == 0)
+            timeouts++;
+        for (int i = 0; i < 2; i++)
+            if (status[i] == PAYNET_PENDING)
+                status[i] = paynet_send_step(c[i], &res[i], &err[i]);
+        steps++;
+        if (now() - t0 > 20)
+            break;
+    }
+    double took = now() - t0;
+    CHECK(status[0] == PAYNET_OK && status[1] == PAYNET_OK);
+    CHECK(took >= 2.9 && took < 5.5);
+    CHECK(steps < 200); /* woken by events, not spinning */
+    CHECK(status[0] == PAYNET_OK && strcmp(res[0].user_gsm, "5000000115") == 0);
+    CHECK(paynet_send_pollfd(c[0]) == fd0);
+    CHECK(paynet_send_timeout(c[0]) == -1);
+
+    CASE("the timeout alone ends a send to a silent server, when libcurl says");
+    for (int i = 0; i < 2; i++)
+        paynet_client_free(c[i]);
+    paynet_config config;
+    paynet_client *slow = NULL;
+    paynet_config_init(&config);
+    config.secret_key = "sck_sandbox";
+    config.base_url = url;
+    config.timeout = 1;
+    config.retries = 0;
+    CHECK(paynet_client_new(&config, &slow, &err[0]) == PAYNET_OK);
+    if (slow == NULL)
+        return;
+    t0 = now();
+    CHECK(paynet_send_start(slow, "5000000103", "silent", &err[0]) == PAYNET_OK);
+    paynet_status s = PAYNET_PENDING;
+    while (s == PAYNET_PENDING && now() - t0 < 10) {
+        struct pollfd pfd = {paynet_send_pollfd(slow), (short)paynet_send_events(slow), 0};
+        int t = paynet_send_timeout(slow);
+        poll(&pfd, 1, t < 0 || t > 5000 ? 5000 : t);
+        s = paynet_send_step(slow, &res[0], &err[0]);
+    }
+    took = now() - t0;
+    CHECK(s == PAYNET_TIMEOUT);
+    CHECK(err[0].delivered == PAYNET_DELIVERED_UNKNOWN);
+    CHECK(took >= 0.95 && took < 2.5);
+    paynet_client_free(slow);
+}
+
 static void test_config(void)
 {
     paynet_config config;
@@ -203,6 +283,7 @@ int main(int argc, char **argv)
     test_busy_and_early_cancel();
     test_cancel_after_sending();
     test_wait();
+    test_pollable();
     test_config();
     return unit_finish("C transport tests");
 }

@@ -11,7 +11,8 @@ set -eu
 packages="build-essential pkg-config lua5.4 liblua5.4-dev libcurl4-openssl-dev
 libcjson-dev libncurses-dev libmicrohttpd-dev lua-busted lua-socket lua-cjson
 luarocks curl openssl tmux man-db libsqlite3-dev libhiredis-dev libssl-dev
-redis-server libfaketime gettext locales sqlite3"
+redis-server libfaketime gettext locales sqlite3 lua-cqueues lua-luv lua-ldoc
+lua-markdown"
 case "${1:-}" in
     hardening) packages="$packages valgrind clang libclang-rt-14-dev" ;;
     bench) packages="$packages lua-sec" ;;

@@ -1,0 +1,246 @@
+-- Sends inside event loops: cqueues coroutines yield instead of blocking,
+-- the pollable client (start, pollfd, events, timeout, step) and the
+-- README's luv example, against the real sandbox.
+local paynet = require "paynet"
+local cqueues = require "cqueues"
+local H = require "spec.helper"
+
+local SLOW = "5000000115"   -- the sandbox answers after 3 seconds
+local SILENT = "5000000103" -- the sandbox never answers
+
+local function client(url, options)
+  options = options or {}
+  options.secret_key = H.key
+  options.base_url = url
+  return paynet.new(options)
+end
+
+describe("send_otp in a cqueues coroutine", function()
+  local sandbox = H.shared()
+
+  it("yields to the controller: four sends to a 3-second reply end in about 3 s", function()
+    local cq = cqueues.new()
+    local results, ended = {}, {}
+    local t0 = H.now()
+    for i = 1, 4 do
+      cq:wrap(function()
+        local c <close> = client(sandbox.url)
+        local res, err = c:send_otp { user_gsm = SLOW, otp_session_id = "loop-" .. i }
+        results[i] = res or err
+        ended[i] = H.now() - t0
+      end)
+    end
+    assert(cq:loop())
+    local elapsed = H.now() - t0
+    for i = 1, 4 do
+      assert.are.equal(0, results[i].code, tostring(results[i].message))
+      assert.are.equal(SLOW, results[i].user_gsm)
+      assert.is_true(ended[i] >= 2.9, ended[i])
+    end
+    -- one after the other would take 12 s
+    assert.is_true(elapsed < math.min(3 + 2 * H.slow, 8), elapsed)
+  end)
+
+  it("lets the other coroutines run while it waits", function()
+    local cq = cqueues.new()
+    local ticks, res = 0, nil
+    cq:wrap(function()
+      local c <close> = client(sandbox.url)
+      res = c:send_otp { user_gsm = SLOW, otp_session_id = "ticks" }
+    end)
+    cq:wrap(function()
+      while res == nil do
+        ticks = ticks + 1
+        cqueues.sleep(0.5)
+      end
+    end)
+    assert(cq:loop())
+    assert.are.equal(0, res.code)
+    assert.is_true(ticks >= 5, ticks)
+  end)
+
+  it("returns the same errors as a blocking send", function()
+    local cq = cqueues.new()
+    local out = {}
+    cq:wrap(function()
+      local c <close> = client(sandbox.url)
+      out.api = { c:send_otp { user_gsm = "5000000101", otp_session_id = "s" } }
+      out.bad = { c:send_otp { user_gsm = "123", otp_session_id = "s" } }
+      local gsm = H.gsm()
+      out.first = c:send_otp { user_gsm = gsm, otp_session_id = "s" }
+      out.again = { c:send_otp { user_gsm = gsm, otp_session_id = "s" } }
+    end)
+    assert(cq:loop())
+    assert.is_nil(out.api[1])
+    assert.are.equal("api", out.api[2].kind)
+    assert.are.equal(8, out.api[2].code)
+    assert.are.equal(500, out.api[2].http_status)
+    assert.are.equal("invalid", out.bad[2].kind)
+    assert.are.equal(0, out.first.code)
+    assert.are.equal("cooldown", out.again[2].kind)
+  end)
+
+  it("times out as configured, holding the number", function()
+    local cq = cqueues.new()
+    local err
+    local t0 = H.now()
+    cq:wrap(function()
+      local c <close> = client(sandbox.url, { timeout = 1, retries = 0 })
+      _, err = c:send_otp { user_gsm = SILENT, otp_session_id = "s" }
+    end)
+    assert(cq:loop())
+    assert.are.equal("timeout", err.kind)
+    assert.are.equal("unknown", err.delivered)
+    assert.is_true(err.held)
+    local elapsed = H.now() - t0
+    assert.is_true(elapsed >= 0.95 and elapsed < 1 + 2 * H.slow, elapsed)
+  end)
+
+  it("raises in the sender when another coroutine closes the client, whose hold stays", function()
+    local dir = H.tmpdir()
+    local ledger = "sqlite:" .. dir .. "/ledger.db"
+    local cq = cqueues.new()
+    local c = client(sandbox.url, { ledger = ledger, unknown_hold = 60 })
+    local ok, why
+    cq:wrap(function()
+      ok, why = pcall(c.send_otp, c, { user_gsm = SILENT, otp_session_id = "closed" })
+    end)
+    cq:wrap(function()
+      cqueues.sleep(0.3)
+      c:close()
+    end)
+    assert(cq:loop())
+    assert.is_false(ok)
+    assert.truthy(tostring(why):find("closed during send_otp", 1, true), why)
+    -- the close cancelled the send after its request left: held, uncertain
+    local holds = assert(paynet.holds(ledger))
+    os.execute("rm -rf " .. H.quote(dir))
+    assert.are.equal(1, #holds)
+    assert.are.equal("uncertain", holds[1].state)
+    assert.are.equal("closed", holds[1].session_id)
+    assert.is_true(holds[1].remaining > 55 and holds[1].remaining <= 60, holds[1].remaining)
+  end)
+
+  it("blocks outside a controller's coroutine, also in a plain coroutine", function()
+    local c <close> = client(sandbox.url)
+    local co = coroutine.wrap(function()
+      return c:send_otp { user_gsm = H.gsm(), otp_session_id = "plain" }
+    end)
+    local res = co()  -- one resume: it never yielded
+    assert.are.equal(0, res.code)
+  end)
+end)
+
+describe("the pollable client", function()
+  local sandbox = H.shared()
+
+  it("start, pollfd, events, timeout and step carry one send to its result", function()
+    local c <close> = client(sandbox.url)
+    local fd = c:pollfd()
+    assert.are.equal("number", math.type(fd) and "number")
+    assert.is_true(fd > 2)
+    assert.are.equal("r", c:events())
+    assert.is_false(c:pending())
+    assert.is_nil(c:timeout())
+    local gsm = H.gsm()
+    assert.is_true(c:start { user_gsm = gsm, otp_session_id = "poll" })
+    assert.is_true(c:pending())
+    assert.are.equal(fd, c:pollfd())
+    local steps, res, err = 0, nil, nil
+    while c:pending() do
+      -- wait with cqueues' poll, outside a controller: pollfd/timeout only
+      cqueues.poll(c)
+      res, err = c:step()
+      steps = steps + 1
+    end
+    assert.is_nil(err)
+    assert.are.equal(0, res.code)
+    assert.are.equal(gsm, res.user_gsm)
+    assert.is_true(steps >= 2, steps)
+    assert.is_nil(c:timeout())
+    -- and the ledger holds it, as after a blocking send
+    local _, why = c:send_otp { user_gsm = gsm, otp_session_id = "again" }
+    assert.are.equal("cooldown", why.kind)
+  end)
+
+  it("refuses a second start while one is in flight, and step with none", function()
+    local c <close> = client(sandbox.url)
+    assert.is_true(c:start { user_gsm = SILENT, otp_session_id = "s" })
+    local none, err = c:start { user_gsm = H.gsm(), otp_session_id = "s" }
+    assert.is_nil(none)
+    assert.are.equal("busy", err.kind)
+    local _, busy = c:send_otp { user_gsm = H.gsm(), otp_session_id = "s" }
+    assert.are.equal("busy", busy.kind)
+    local cancelled = c:cancel()
+    assert.are.equal("cancelled", cancelled.kind)
+    assert.is_false(c:pending())
+    assert.is_nil(c:cancel())
+    assert.has_error(function() c:step() end, "step: no send is in flight on this client")
+  end)
+
+  it("start fails at once on input the send would refuse", function()
+    local c <close> = client(sandbox.url)
+    local none, err = c:start { user_gsm = "0532", otp_session_id = "s" }
+    assert.is_nil(none)
+    assert.are.equal("invalid", err.kind)
+    assert.is_false(c:pending())
+    assert.has_error(function() c:start { user_gsm = 5321234567, otp_session_id = "s" } end)
+  end)
+
+  it("cancel after the request left says an OTP may have gone out, and holds the number", function()
+    local c <close> = client(sandbox.url, { unknown_hold = 60 })
+    local function arrived() return select(2, sandbox:log():gsub("%-> fault 03\n", "")) end
+    local before = arrived()
+    assert.is_true(c:start { user_gsm = SILENT, otp_session_id = "s" })
+    -- step until the body has gone to the sandbox (its log shows the fault)
+    H.wait_until(function()
+      c:step()
+      return arrived() > before
+    end, 5 * H.slow, "the request to reach the sandbox")
+    assert.is_true(c:pending())
+    local cancelled = c:cancel()
+    assert.are.equal("cancelled", cancelled.kind)
+    assert.are.equal("unknown", cancelled.delivered)
+    assert.is_true(cancelled.may_have_sent)
+    local left = c:remaining(SILENT)
+    assert.is_true(left > 59 and left <= 60, left)
+  end)
+
+  it("a closed client refuses the pollable calls", function()
+    local c = client(sandbox.url)
+    c:close()
+    for _, name in ipairs { "pollfd", "events", "timeout", "pending", "step", "cancel" } do
+      assert.has_error(function() c[name](c) end, "attempt to use a closed paynet.Client")
+    end
+  end)
+end)
+
+describe("the README's luv example", function()
+  local sandbox = H.shared()
+
+  local function example()
+    local readme = H.read("README.md")
+    return assert(readme:match("<!%-%- readme%-example: luv %-%->\n```lua\n(.-)```"))
+  end
+
+  it("sends while the loop's ticker keeps running", function()
+    local t0 = H.now()
+    local out, code = H.lua_script(example(), "PAYNET_BASE_URL=" .. H.quote(sandbox.url))
+    local elapsed = H.now() - t0
+    assert.are.equal(0, code, out)
+    local ticks = select(2, out:gsub("tick\n", ""))
+    assert.is_true(ticks >= 2, out)
+    assert.truthy(out:match("\nsent, valid until %d%d%d%d%-%d%d%-%d%dT[%d:.]+%+03:00\n$"), out)
+    assert.is_true(elapsed >= 2.9, elapsed)
+  end)
+
+  it("reports an error from the loop", function()
+    local dir = H.tmpdir()
+    H.write(dir .. "/luv.lua", example())
+    local out = H.capture(("PAYNET_BASE_URL=%s LUA_CPATH=%s %s %s 5000000101 2>&1"):format(
+      H.quote(sandbox.url), H.quote("./" .. H.build .. "/?.so;;"), H.lua, H.quote(dir .. "/luv.lua")))
+    os.execute("rm -rf " .. H.quote(dir))
+    assert.truthy(out:find("paynet api: ", 1, true), out)
+    assert.truthy(out:find("code 8 servererror, HTTP 500, delivered: yes", 1, true), out)
+  end)
+end)
