@@ -266,7 +266,10 @@ install: all
 	install -m 755 $(B)/paynet.so $(DESTDIR)$(luacdir)/paynet.so
 	install -m 755 $(B)/paynet-sandbox $(DESTDIR)$(bindir)/paynet-sandbox
 	install -m 755 $(B)/paynet-tui $(DESTDIR)$(bindir)/paynet-tui
-	install -m 755 bin/paynet-otp $(DESTDIR)$(bindir)/paynet-otp
+	# paynet-otp finds the module it was installed with, whatever PREFIX
+	sed '1a package.cpath = "$(luacdir)/?.so;" .. package.cpath' bin/paynet-otp \
+	    > $(DESTDIR)$(bindir)/paynet-otp
+	chmod 755 $(DESTDIR)$(bindir)/paynet-otp
 	install -m 644 $(MAN_PAGES) $(DESTDIR)$(mandir)/man1/
 	install -m 644 $(MAN3_PAGES) $(DESTDIR)$(mandir)/man3/
 	@$(foreach l,$(MAN3_LINKS),printf '.so man3/%s\n' $(word 2,$(subst :, ,$(l))) \
@@ -289,7 +292,7 @@ uninstall:
 	      $(LANGUAGES:%=$(DESTDIR)$(localedir)/%/LC_MESSAGES/paynet.mo)
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-rock
 
 # the header dependencies the compiler wrote (-MMD)
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -71,6 +71,7 @@ enum send_state {
 struct paynet_client {
     CURL *easy;
     CURLM *multi;
+    pid_t owner;     /* the process that made it: a fork's child may not use it */
     int epfd;        /* the sockets libcurl wants watched (socket callback) */
     double timer_at; /* when libcurl wants to be called anyway; < 0: never */
     struct curl_slist *headers;
@@ -417,6 +418,7 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
     paynet_client *c = calloc(1, sizeof *c);
     if (c == NULL)
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
+    c->owner = getpid();
     c->epfd = epoll_create1(EPOLL_CLOEXEC);
     c->timer_at = -1;
     c->timeout = config->timeout;
@@ -468,10 +470,29 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
     return PAYNET_OK;
 }
 
+/* A forked child shares the parent's connections, epoll set and ledger
+ * connection: using them would corrupt the parent's send (a cancel here
+ * could even end the parent's hold).  The child gets a typed error. */
+static paynet_status check_process(const paynet_client *c, paynet_error *err)
+{
+    if (getpid() == c->owner)
+        return PAYNET_OK;
+    return invalid(err, "this client was made by another process (before a fork): make a "
+                        "new client in this process");
+}
+
 void paynet_client_free(paynet_client *c)
 {
     if (c == NULL)
         return;
+    if (getpid() != c->owner) {
+        /* a fork's child: touch nothing the parent still uses (libcurl
+         * would close its connections, the ledger its database); what
+         * is left is freed when the child exits */
+        close(c->epfd);
+        wipe(c->secret);
+        return;
+    }
     if (c->state != SEND_IDLE) { /* settles the claim as a cancel would */
         paynet_error ignored;
         paynet_send_cancel(c, &ignored);
@@ -576,7 +597,10 @@ paynet_status paynet_hold_lookup(paynet_client *c, const char *user_gsm, int *he
 {
     char gsm[PAYNET_GSM_SIZE], key[LEDGER_KEY_SIZE];
     *held = 0;
-    paynet_status status = paynet_gsm_normalize(user_gsm, gsm, err);
+    paynet_status status = check_process(c, err);
+    if (status != PAYNET_OK)
+        return status;
+    status = paynet_gsm_normalize(user_gsm, gsm, err);
     if (status == PAYNET_OK)
         status = key_of(c, gsm, key, err);
     if (status == PAYNET_OK)
@@ -612,6 +636,8 @@ paynet_status paynet_release(paynet_client *c, const char *user_gsm, const char 
     paynet_holder held;
     int is_held = 0, local_released = 0;
     *released = 0;
+    if (check_process(c, err) != PAYNET_OK)
+        return PAYNET_INVALID;
     if (c->state != SEND_IDLE)
         return paynet_fail(err, PAYNET_BUSY, PAYNET_DELIVERED_NO,
                            "a send is in flight on this client");
@@ -786,6 +812,8 @@ paynet_status paynet_send_start(paynet_client *c, const char *user_gsm,
                                 const char *otp_session_id, paynet_error *err)
 {
     char gsm[PAYNET_GSM_SIZE];
+    if (check_process(c, err) != PAYNET_OK)
+        return PAYNET_INVALID;
     if (c->state != SEND_IDLE)
         return paynet_fail(err, PAYNET_BUSY, PAYNET_DELIVERED_NO,
                            "a send is already in flight on this client");
@@ -932,7 +960,7 @@ static paynet_status transport_error(paynet_client *c, CURLcode rc, long http_st
         detail = _("out of memory while reading the reply");
     }
     if (kind == PAYNET_TIMEOUT)
-        paynet_fail(err, kind, d, "no complete reply within %.0f s (%s)",
+        paynet_fail(err, kind, d, "no complete reply within %g s (%s)",
                     c->timeout, detail);
     else
         paynet_fail(err, kind, d, "%s", detail);
@@ -982,6 +1010,8 @@ paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
 {
     if (c->state == SEND_IDLE)
         return invalid(err, "no send is in flight");
+    if (check_process(c, err) != PAYNET_OK)
+        return PAYNET_INVALID; /* the parent's send: not the child's to end */
     if (c->state == SEND_RETRY_WAIT) {
         if (paynet_clock_mono() < c->retry_at)
             return PAYNET_PENDING;
@@ -1057,6 +1087,8 @@ paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
 
 void paynet_send_cancel(paynet_client *c, paynet_error *err)
 {
+    if (check_process(c, err) != PAYNET_OK)
+        return;
     if (c->state == SEND_IDLE) {
         paynet_fail(err, PAYNET_CANCELLED, PAYNET_DELIVERED_NO, "no send was in flight");
         return;

@@ -68,7 +68,7 @@ static paynet_status open_spec(const char *spec, double timeout, struct ledger *
             return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
                                "ledger: the spec holds a control character");
     if (strcmp(spec, "memory") == 0)
-        return paynet_ledger_memory_open(spec, out, err);
+        return paynet_ledger_memory_shared(out, err);
     if (strncmp(spec, "sqlite:", 7) == 0)
         return paynet_ledger_sqlite_open(spec + 7, out, err);
     if (strncmp(spec, "redis://", 8) == 0 || strncmp(spec, "redis+unix://", 13) == 0)
@@ -358,6 +358,13 @@ int paynet_ledger_default(char *out, size_t size, paynet_error *err)
     return 1;
 }
 
+/* newest claim first (a backend lists its holds in its own order) */
+static int newer_first(const void *a, const void *b)
+{
+    double x = ((const paynet_holder *)a)->sent_at, y = ((const paynet_holder *)b)->sent_at;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
 paynet_status paynet_ledger_list(const char *spec, int releases, paynet_holder **list,
                                  size_t *count, char *name, paynet_error *err)
 {
@@ -371,5 +378,7 @@ paynet_status paynet_ledger_list(const char *spec, int releases, paynet_holder *
         memcpy(name, l->name, PAYNET_SCOPE_SIZE);
     status = l->methods->list(l, releases, list, count, err);
     paynet_ledger_close(l);
+    if (status == PAYNET_OK && !releases && *count > 1)
+        qsort(*list, *count, sizeof **list, newer_first);
     return status;
 }

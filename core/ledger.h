@@ -75,7 +75,13 @@ paynet_status paynet_ledger_open(const char *spec, double timeout, struct ledger
                           paynet_error *err);
 void paynet_ledger_close(struct ledger *l);
 
+/* A private table (a client's own sends). */
 paynet_status paynet_ledger_memory_open(const char *where, struct ledger **out, paynet_error *err);
+/* "memory": a handle on the process's one table, shared by every client. */
+paynet_status paynet_ledger_memory_shared(struct ledger **out, paynet_error *err);
+/* Drops the process's table and every hold in it (the C tests, between
+ * cases; no client may be using it). */
+void paynet_ledger_memory_forget(void);
 /* The token of the live claim a memory ledger holds on key; 0 when none. */
 int paynet_ledger_memory_token(struct ledger *l, const char *key, char token[LEDGER_TOKEN_SIZE]);
 paynet_status paynet_ledger_sqlite_open(const char *path, struct ledger **out, paynet_error *err);

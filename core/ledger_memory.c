@@ -1,11 +1,14 @@
 /*
- * ledger_memory.c — the ledger of one client: a table in memory, counted
- * down on CLOCK_MONOTONIC.  The module's default; it keeps the promise only
- * within one client object (use sqlite: or redis:// across processes).
+ * ledger_memory.c — a table in memory, counted down on CLOCK_MONOTONIC.
+ * "memory", the module's default, is one table for the whole process,
+ * shared by every client in it (behind a mutex): it keeps the promise
+ * within one process (use sqlite: or redis:// across processes).  Each
+ * client also keeps a private one of its own sends (client.c).
  *
  * A claim makes room for its entry, so that settling never allocates: a
  * send whose hold could not be remembered does not happen at all.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,4 +203,99 @@ paynet_status paynet_ledger_memory_open(const char *where, struct ledger **out, 
     paynet_copy_utf8(m->base.name, sizeof m->base.name, where);
     *out = &m->base;
     return PAYNET_OK;
+}
+
+/* ---- "memory": the process's one table, shared by every client ---------- */
+
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ledger *shared_table; /* made on first use, kept until exit:
+                                       a client made later still sees the
+                                       holds of one closed before */
+
+#define SHARED(call)                                                             \
+    do {                                                                         \
+        pthread_mutex_lock(&shared_lock);                                        \
+        paynet_status status_ = (call);                                          \
+        pthread_mutex_unlock(&shared_lock);                                      \
+        return status_;                                                          \
+    } while (0)
+
+static paynet_status shared_claim(struct ledger *l, const char *key, const char *token,
+                                  const paynet_holder *record, double pending, int *granted,
+                                  paynet_holder *holder, paynet_error *err)
+{
+    (void)l;
+    SHARED(memory_claim(shared_table, key, token, record, pending, granted, holder, err));
+}
+
+static paynet_status shared_settle(struct ledger *l, const char *key, const char *token,
+                                   const paynet_holder *record, double seconds, int *ours,
+                                   paynet_error *err)
+{
+    (void)l;
+    SHARED(memory_settle(shared_table, key, token, record, seconds, ours, err));
+}
+
+static paynet_status shared_lookup(struct ledger *l, const char *key, int *held,
+                                   paynet_holder *holder, paynet_error *err)
+{
+    (void)l;
+    SHARED(memory_lookup(shared_table, key, held, holder, err));
+}
+
+static paynet_status shared_release(struct ledger *l, const char *key, const paynet_holder *who,
+                                    int *released, paynet_error *err)
+{
+    (void)l;
+    SHARED(memory_release(shared_table, key, who, released, err));
+}
+
+static paynet_status shared_released(struct ledger *l, const char *key, const char *token,
+                                     int *yes, paynet_error *err)
+{
+    (void)l;
+    SHARED(memory_released(shared_table, key, token, yes, err));
+}
+
+static paynet_status shared_list(struct ledger *l, int releases, paynet_holder **list,
+                                 size_t *count, paynet_error *err)
+{
+    (void)l;
+    SHARED(memory_list(shared_table, releases, list, count, err));
+}
+
+static void shared_close(struct ledger *l) { free(l); } /* the table stays */
+
+static const struct ledger_methods shared_methods = {
+    1, "memory", shared_claim, shared_settle, shared_lookup, shared_release, shared_released,
+    shared_list, shared_close,
+};
+
+paynet_status paynet_ledger_memory_shared(struct ledger **out, paynet_error *err)
+{
+    struct ledger *handle = calloc(1, sizeof *handle);
+    if (handle == NULL)
+        return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
+    pthread_mutex_lock(&shared_lock);
+    paynet_status status = PAYNET_OK;
+    if (shared_table == NULL)
+        status = paynet_ledger_memory_open("memory", &shared_table, err);
+    pthread_mutex_unlock(&shared_lock);
+    if (status != PAYNET_OK) {
+        free(handle);
+        return status;
+    }
+    handle->methods = &shared_methods;
+    snprintf(handle->name, sizeof handle->name, "memory");
+    *out = handle;
+    return PAYNET_OK;
+}
+
+void paynet_ledger_memory_forget(void)
+{
+    pthread_mutex_lock(&shared_lock);
+    if (shared_table != NULL)
+        memory_close(shared_table);
+    shared_table = NULL;
+    pthread_mutex_unlock(&shared_lock);
 }

@@ -180,7 +180,7 @@ typedef struct paynet_config {
      * worth a look that is not an error (a Date header ignored ...). */
     void (*debug)(void *debug_data, const char *line);
     void *debug_data;
-    /* The ledger every send consults first: "memory" (this client only),
+    /* The ledger every send consults first: "memory" (every client of this process),
      * "sqlite:PATH" (every process of one machine), "redis://[:PASSWORD@]
      * HOST[:PORT][/DB]" or "redis+unix:///PATH[?db=N]" (many machines).
      * NULL: $PAYNET_LEDGER, else "memory". */

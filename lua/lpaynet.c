@@ -89,6 +89,10 @@ typedef struct {
      * function `debug` once the call has returned (never from inside it) */
     char debug_lines[DEBUG_LINES][PAYNET_MESSAGE_SIZE];
     int debug_count;
+    /* which send is in flight (each start counts one), and the outcome of
+     * the last client:cancel(), for a sender waiting in cqueues */
+    lua_Integer send_number, cancelled_number;
+    paynet_error cancelled;
 } lclient;
 
 /* ---- errors as values ---------------------------------------------------- */
@@ -221,6 +225,8 @@ static const char *field_string(lua_State *L, int t, const char *key,
 {
     size_t n = 0;
     luaL_checkstack(L, 1, "too many options");
+    /* may run the caller's __index, which may do anything (close the
+     * client): callers look the client up afresh afterwards */
     int type = lua_getfield(L, t, key);
     const char *s = NULL;
     if (type == LUA_TSTRING)
@@ -404,8 +410,8 @@ static void on_debug(void *data, const char *line)
  * (nil: libcurl's `https_proxy`, `all_proxy`, `no_proxy`)
  * @int[opt=1] options.retries 0 to 3, only after failures with delivered "no"
  * @number[opt=180] options.unknown_hold seconds a number is held when an SMS may have gone out
- * @string[opt] options.ledger "memory", "sqlite:PATH" or "redis://..." (nil:
- * `PAYNET_LEDGER`, else "memory")
+ * @string[opt] options.ledger "memory" (one table for every client of this
+ * process), "sqlite:PATH" or "redis://..." (nil: `PAYNET_LEDGER`, else "memory")
  * @string[opt] options.operator who sends, in the ledger (default `$USER`)
  * @string[opt] options.program which program sends, in the ledger (default "libpaynet")
  * @func[opt] options.debug called with each of the library's debug lines, after each call
@@ -449,6 +455,8 @@ static int l_new(lua_State *L)
     lclient *self = lua_newuserdatauv(L, sizeof *self, 1);
     self->client = NULL;
     self->debug_count = 0;
+    self->send_number = 0;
+    self->cancelled_number = -1;
     luaL_setmetatable(L, CLIENT_TYPE);
     lua_pushvalue(L, debug_index);
     lua_setiuservalue(L, -2, 1);
@@ -465,7 +473,8 @@ static int l_new(lua_State *L)
  * Every live hold of a ledger, newest first.  Needs no secret key and
  * never creates a ledger.
  * @function holds
- * @string[opt] ledger as `new`'s option (nil: `PAYNET_LEDGER`)
+ * @string[opt] ledger as `new`'s option (nil: `PAYNET_LEDGER`, else
+ * "memory": the holds of this process's clients)
  * @treturn {Holder,...} the holds
  * @treturn string the ledger's name, without its password
  * @return[2] nil
@@ -519,14 +528,17 @@ static int l_new(lua_State *L)
  * Who holds a number, as @{Client:holder}, @{holds} and an @{Error}'s
  * `holder` give it.
  * @table Holder
- * @field state "pending", "sent", "uncertain", "duplicate" ...
- * @field masked the number, masked ("532*****67")
+ * @field state "pending" (a send in flight), "sent", "uncertain" (an SMS may
+ * have gone out), "duplicate" (Paynet said an earlier code is still valid);
+ * "released" in the release log
+ * @field masked the number with its middle five digits starred
+ * (532&#42;&#42;&#42;&#42;&#42;67)
  * @field operator who sent
  * @field host where
  * @field program which program
  * @field session_id the send's session id
  * @field scope where it was sent (the URL)
- * @field sent_at Unix time of the claim
+ * @field sent_at Unix time of the claim (in the release log: of the release)
  * @field otp_expire once the send succeeded
  * @field remaining seconds the hold lasts
  * @field reason the release log only
@@ -566,7 +578,10 @@ static void flush_debug(lua_State *L)
     for (int i = 0; i < n; i++) {
         lua_pushvalue(L, f);
         lua_pushstring(L, self->debug_lines[i]);
-        lua_call(L, 1, 0);
+        /* a debug function that fails (or yields) must not cost the
+         * caller the outcome of its send: its error is dropped */
+        if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+            lua_pop(L, 1);
     }
     lua_pop(L, 1);
 }
@@ -589,18 +604,23 @@ static int send_arguments(lua_State *L, const char **gsm, const char **id)
     return 0;
 }
 
-/* Starts a send: 0, or the count of values pushed for an error. */
-static int start_send(lua_State *L, paynet_client *client)
+/* Starts a send: 0, or the count of values pushed for an error.  The
+ * client is looked up after the arguments are read: reading them may run
+ * the caller's code. */
+static int start_send(lua_State *L)
 {
     const char *gsm, *id;
     paynet_error err;
     int pushed = send_arguments(L, &gsm, &id);
     if (pushed)
         return pushed;
+    lclient *self = lua_touserdata(L, 1);
+    paynet_client *client = check_open(L);
     if (paynet_send_start(client, gsm, id, &err) != PAYNET_OK) {
         flush_debug(L);
         return push_error(L, &err);
     }
+    self->send_number++;
     return 0;
 }
 
@@ -635,22 +655,29 @@ static int step_send(lua_State *L, paynet_client *client)
 
 /* Whether this call runs in a coroutine of a cqueues controller, which a
  * send should yield to rather than block (as lua-http's calls do): cqueues
- * is loaded, cqueues.running() says so, and the coroutine may yield.
- * Leaves cqueues.poll on the stack when it does. */
+ * is loaded, cqueues.running() says this coroutine is its controller's
+ * own (not a plain coroutine inside one), and the coroutine may yield.
+ * Leaves cqueues.poll at index 3 when it does. */
 static int under_cqueues(lua_State *L)
 {
     if (!lua_isyieldable(L))
         return 0;
     lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
-    if (lua_getfield(L, -1, "cqueues") != LUA_TTABLE
-        || lua_getfield(L, -1, "running") != LUA_TFUNCTION) {
+    lua_pushliteral(L, "cqueues");
+    if (lua_rawget(L, -2) != LUA_TTABLE) {
         lua_settop(L, 2);
         return 0;
     }
-    lua_call(L, 0, 1);
-    int running = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    if (!running || lua_getfield(L, -1, "poll") != LUA_TFUNCTION) {
+    lua_pushliteral(L, "running");
+    if (lua_rawget(L, -2) != LUA_TFUNCTION) {
+        lua_settop(L, 2);
+        return 0;
+    }
+    lua_call(L, 0, 2);
+    int running = lua_toboolean(L, -2) && lua_toboolean(L, -1);
+    lua_pop(L, 2);
+    lua_pushliteral(L, "poll");
+    if (!running || lua_rawget(L, -2) != LUA_TFUNCTION) {
         lua_settop(L, 2);
         return 0;
     }
@@ -659,33 +686,55 @@ static int under_cqueues(lua_State *L)
     return 1;
 }
 
+/* What a sender waiting in cqueues learns when its send ended without it:
+ * cancelled by client:cancel() (its outcome), else an error. */
+static int send_taken(lua_State *L, lclient *self, lua_Integer mine)
+{
+    if (self->cancelled_number == mine)
+        return push_error(L, &self->cancelled);
+    return luaL_error(L, "the send was ended by another caller of this client "
+                         "(one send at a time per client)");
+}
+
+/* The guard at index 4 of a cqueues send: closed when send_otp returns,
+ * raises, or its coroutine is closed (coroutine.close): a send still in
+ * flight then is cancelled, its hold settled as a cancel's. */
+static int guard_close(lua_State *L)
+{
+    lua_Integer mine = lua_tointeger(L, lua_upvalueindex(1));
+    lclient *self = lua_touserdata(L, lua_upvalueindex(2));
+    if (self != NULL && self->client != NULL && self->send_number == mine
+        && paynet_send_in_flight(self->client)) {
+        paynet_send_cancel(self->client, &self->cancelled);
+        self->cancelled_number = mine;
+    }
+    return 0;
+}
+
 /* The cqueues send: step, and between steps cqueues.poll(client), which
  * yields this coroutine until the client's pollfd is ready or its timeout
- * passes.  Stack: 1 client, 2 arguments, 3 cqueues.poll.  An error raised
- * while polling cancels the send (its hold is settled as a cancel's). */
+ * passes.  Stack: 1 client, 2 arguments, 3 cqueues.poll, 4 the guard;
+ * ctx: which send is ours. */
 static int send_continue(lua_State *L, int status, lua_KContext ctx)
 {
-    (void)ctx;
     lclient *self = lua_touserdata(L, 1);
-    if (status != LUA_OK && status != LUA_YIELD) {
-        if (self->client != NULL && paynet_send_in_flight(self->client)) {
-            paynet_error ignored;
-            paynet_send_cancel(self->client, &ignored);
-        }
-        return lua_error(L);
-    }
+    lua_Integer mine = (lua_Integer)ctx;
+    if (status != LUA_OK && status != LUA_YIELD)
+        return lua_error(L); /* the guard cancels the send */
     for (;;) {
         if (self->client == NULL)
             return luaL_error(L, "the " CLIENT_TYPE " was closed during send_otp");
-        lua_settop(L, 3);
+        lua_settop(L, 4);
+        if (self->send_number != mine || !paynet_send_in_flight(self->client))
+            return send_taken(L, self, mine);
         int pushed = step_send(L, self->client);
         if (pushed)
             return pushed;
         lua_pushvalue(L, 3);
         lua_pushvalue(L, 1);
-        status = lua_pcallk(L, 1, 0, 0, 0, send_continue);
+        status = lua_pcallk(L, 1, 0, 0, ctx, send_continue);
         if (status != LUA_OK)
-            return send_continue(L, status, 0);
+            return send_continue(L, status, ctx);
     }
 }
 
@@ -693,7 +742,9 @@ static int send_continue(lua_State *L, int status, lua_KContext ctx)
  * Sends one OTP.  The ledger is asked first: a number held by any sender
  * is refused without a request (kind "cooldown").  Inside a coroutine run
  * by a cqueues controller it yields to the controller while it waits;
- * anywhere else it blocks.
+ * anywhere else it blocks.  Closing that coroutine (`coroutine.close`)
+ * cancels the send; a `client:cancel()` from another coroutine makes it
+ * return the cancel's @{Error}.
  * @function Client:send_otp
  * @tab args
  * @string args.user_gsm the phone number, any usual spelling
@@ -701,16 +752,28 @@ static int send_continue(lua_State *L, int status, lua_KContext ctx)
  * @treturn Result
  * @return[2] nil
  * @treturn[2] Error
- * @raise when another coroutine closes the client during the send
+ * @raise when the client is closed during the send
  * @usage local res, err = client:send_otp { user_gsm = "0532 123 45 67", otp_session_id = "order-42" }
  */
 static int l_send_otp(lua_State *L)
 {
-    paynet_client *client = check_open(L);
+    lclient *self = luaL_checkudata(L, 1, CLIENT_TYPE);
     lua_settop(L, 2);
     if (under_cqueues(L)) {
-        int pushed = start_send(L, client);
-        return pushed ? pushed : send_continue(L, LUA_OK, 0);
+        int pushed = start_send(L);
+        if (pushed)
+            return pushed;
+        lua_settop(L, 3); /* the arguments' strings: copied by the core */
+        lua_pushinteger(L, self->send_number);
+        lua_pushlightuserdata(L, self);
+        lua_pushcclosure(L, guard_close, 2);
+        lua_newtable(L); /* a to-be-closed value needs a __close: its metatable */
+        lua_insert(L, -2);
+        lua_setfield(L, -2, "__close");
+        lua_pushvalue(L, -1);
+        lua_setmetatable(L, -2);
+        lua_toclose(L, 4);
+        return send_continue(L, LUA_OK, (lua_KContext)self->send_number);
     }
     /* elsewhere: block */
     const char *gsm, *id;
@@ -719,6 +782,7 @@ static int l_send_otp(lua_State *L)
     int pushed = send_arguments(L, &gsm, &id);
     if (pushed)
         return pushed;
+    paynet_client *client = check_open(L); /* after the caller's code ran */
     paynet_status status = paynet_send_otp(client, gsm, id, &res, &err);
     flush_debug(L);
     return status == PAYNET_OK ? push_result(L, &res) : push_error(L, &err);
@@ -739,9 +803,9 @@ static int l_send_otp(lua_State *L)
  */
 static int l_start(lua_State *L)
 {
-    paynet_client *client = check_open(L);
+    luaL_checkudata(L, 1, CLIENT_TYPE);
     lua_settop(L, 2);
-    int pushed = start_send(L, client);
+    int pushed = start_send(L);
     if (pushed)
         return pushed;
     lua_pushboolean(L, 1);
@@ -827,10 +891,11 @@ static int l_cancel(lua_State *L)
     paynet_client *client = check_open(L);
     if (!paynet_send_in_flight(client))
         return 0;
-    paynet_error err;
-    paynet_send_cancel(client, &err);
+    lclient *self = lua_touserdata(L, 1);
+    paynet_send_cancel(client, &self->cancelled);
+    self->cancelled_number = self->send_number; /* for a sender waiting in cqueues */
     flush_debug(L);
-    push_error(L, &err);
+    push_error(L, &self->cancelled);
     return 1; /* the error table: what the cancel means for delivery */
 }
 

@@ -36,12 +36,14 @@ external_dependencies = {
    CRYPTO = { header = "openssl/hmac.h", library = "crypto" },
 }
 build = {
-   -- the Makefile's `rock` target builds build/paynet.so and the Turkish
-   -- catalogue with luarocks' compiler flags and the folders found above;
-   -- only what `install` names below is installed
+   -- the Makefile's `rock` target builds build-rock/paynet.so and the
+   -- Turkish catalogue with luarocks' compiler flags and the folders found
+   -- above (in a folder of its own: never what `make` built); only what
+   -- `install` names below is installed
    type = "make",
    build_target = "rock",
    build_variables = {
+      BUILD = "build-rock",
       CFLAGS = "$(CFLAGS)",
       PKG_CFLAGS = "-I$(LUA_INCDIR) -I$(CURL_INCDIR) -I$(CJSON_INCDIR) -I$(SQLITE_INCDIR) "
          .. "-I$(HIREDIS_INCDIR) -I$(CRYPTO_INCDIR)",
@@ -51,9 +53,9 @@ build = {
    install_pass = false,
    install = {
       lib = {
-         paynet = "build/paynet.so",
+         paynet = "build-rock/paynet.so",
          -- found beside the module (core/i18n.c)
-         ["paynet.locale.tr.LC_MESSAGES.paynet"] = "build/locale/tr/LC_MESSAGES/paynet.mo",
+         ["paynet.locale.tr.LC_MESSAGES.paynet"] = "build-rock/locale/tr/LC_MESSAGES/paynet.mo",
       },
       bin = { ["paynet-otp"] = "bin/paynet-otp" },
    },

@@ -51,7 +51,7 @@ local function matrix(scheme)
     for _, f in ipairs(faults) do
       it(f[1] .. " -> " .. f[2] .. ", delivered " .. f[3], function()
         local timeout = f.timeout or 5 * H.slow -- a TLS handshake under valgrind is slow
-        local c = paynet.new { secret_key = H.key, base_url = sandbox.url, timeout = timeout,
+        local c = paynet.new { secret_key = H.key, base_url = sandbox.url, ledger = H.private_ledger(), timeout = timeout,
                                cainfo = cainfo, retries = 3 }
         if f.kept_alive then -- a first send opens the connection the fault reuses
           assert(c:send_otp { user_gsm = H.gsm(), otp_session_id = H.session() })
@@ -83,7 +83,7 @@ local function matrix(scheme)
         local pages = H.read("/proc/self/statm"):match("^%d+ (%d+)")
         return tonumber(pages) * 4
       end
-      local c = paynet.new { secret_key = H.key, base_url = sandbox.url, cainfo = cainfo,
+      local c = paynet.new { secret_key = H.key, base_url = sandbox.url, ledger = H.private_ledger(), cainfo = cainfo,
                              unknown_hold = 0 }
       c:send_otp { user_gsm = "5000000107", otp_session_id = H.session() } -- warm up
       collectgarbage()
@@ -107,24 +107,24 @@ describe("sandbox faults", function()
   local sandbox = H.shared()
 
   it("5000000108 ('code' as a string) is a success", function()
-    local c = paynet.new { secret_key = H.key, base_url = sandbox.url }
+    local c = paynet.new { secret_key = H.key, base_url = sandbox.url, ledger = H.private_ledger() }
     local res = assert(c:send_otp { user_gsm = "5000000108", otp_session_id = H.session() })
     assert.are.equal(0, res.code)
   end)
 
   it("5000000115 (slow) succeeds within the timeout and times out without it", function()
-    local c = paynet.new { secret_key = H.key, base_url = sandbox.url, timeout = 5 }
+    local c = paynet.new { secret_key = H.key, base_url = sandbox.url, ledger = H.private_ledger(), timeout = 5 }
     local t0 = H.now()
     assert(c:send_otp { user_gsm = "5000000115", otp_session_id = H.session() })
     assert.is_true(H.now() - t0 >= 2.9)
-    local c2 = paynet.new { secret_key = H.key, base_url = sandbox.url, timeout = 1 }
+    local c2 = paynet.new { secret_key = H.key, base_url = sandbox.url, ledger = H.private_ledger(), timeout = 1 }
     local _, err = c2:send_otp { user_gsm = "5000000115", otp_session_id = H.session() }
     assert.are.equal("timeout", err.kind)
     assert.are.equal("unknown", err.delivered)
   end)
 
   it("5000000117: the server's control characters never reach the caller", function()
-    local c = paynet.new { secret_key = H.key, base_url = sandbox.url }
+    local c = paynet.new { secret_key = H.key, base_url = sandbox.url, ledger = H.private_ledger() }
     local res = assert(c:send_otp { user_gsm = "5000000117", otp_session_id = H.session() })
     assert.are.equal("Başarılı\u{FFFD}[2J\u{FFFD}]0;pwned\u{FFFD} İşlem  ", res.message)
   end)
@@ -133,7 +133,7 @@ describe("sandbox faults", function()
     for _, key in ipairs { "sck_echoed_in_success_0123456789", ("sck_" .. ("Ab9_"):rep(127)) } do
       local own = H.start_sandbox { secret_key = key }
       H.defer(finally, function() own:remove() end)
-      local c = paynet.new { secret_key = key, base_url = own.url, retries = 3 }
+      local c = paynet.new { secret_key = key, base_url = own.url, retries = 3, ledger = H.private_ledger() }
       local res = assert(c:send_otp { user_gsm = "5000000122", otp_session_id = H.session() })
       assert.are.equal(1, own:requests_settled(1))
       assert.truthy(res.message:find("^Başarılı İşlem %(Basic %*%*%*%*"), res.message)
@@ -144,7 +144,7 @@ describe("sandbox faults", function()
   end)
 
   it("5000000123: an error's hostile text reaches the caller cleaned", function()
-    local c = paynet.new { secret_key = H.key, base_url = sandbox.url, retries = 3 }
+    local c = paynet.new { secret_key = H.key, base_url = sandbox.url, ledger = H.private_ledger(), retries = 3 }
     local before = sandbox:requests_settled()
     local _, err = c:send_otp { user_gsm = "5000000123", otp_session_id = H.session() }
     assert.are.equal(before + 1, sandbox:requests_settled(before + 1))
@@ -157,7 +157,7 @@ describe("sandbox faults", function()
   it("a redirect is not followed: nothing reaches the other host", function()
     -- the Location names this same sandbox as "localhost": a client that
     -- followed it would show up as a second request in the log
-    local c = paynet.new { secret_key = H.key, base_url = sandbox.url }
+    local c = paynet.new { secret_key = H.key, base_url = sandbox.url, ledger = H.private_ledger() }
     local before = sandbox:requests_settled()
     local _, err = c:send_otp { user_gsm = "5000000109", otp_session_id = H.session() }
     assert.are.equal("http", err.kind)

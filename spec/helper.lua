@@ -59,6 +59,15 @@ function H.tmpdir()
   return dir
 end
 
+-- A ledger no other client of this process shares ("memory" is one table
+-- for the whole process): a fresh SQLite file under the run's folder.
+local private_dir, private_count = nil, 0
+function H.private_ledger()
+  private_dir = private_dir or os.getenv("PAYNET_SPEC_TMP") or H.tmpdir()
+  private_count = private_count + 1
+  return ("sqlite:%s/private-ledger-%d.db"):format(private_dir, private_count)
+end
+
 function H.now() return socket.gettime() end
 function H.sleep(s) socket.sleep(s) end
 

@@ -219,6 +219,19 @@ int main(int argc, char **argv)
     assert.are.equal("", H.capture(("cd %s && find . -type f -o -type l"):format(H.quote(root))))
   end)
 
+  it("an installed paynet-otp finds the module installed with it, under any PREFIX", function()
+    local prefix = dir .. "/prefix"
+    local out, code = H.capture(("make -s install BUILD=%s PREFIX=%s 2>&1"):format(H.build, H.quote(prefix)))
+    assert.are.equal(0, code, out)
+    out, code = H.capture(("cd / && env -u LUA_CPATH -u LUA_CPATH_5_4 %s/bin/paynet-otp codes 2>&1"):format(
+      H.quote(prefix)))
+    assert.are.equal(0, code, out)
+    assert.truthy(out:find("  7  unauthorized", 1, true), out)
+    out, code = H.capture(("make -s uninstall BUILD=%s PREFIX=%s 2>&1"):format(H.build, H.quote(prefix)))
+    assert.are.equal(0, code, out)
+    assert.are.equal("", H.capture(("find %s -type f -o -type l"):format(H.quote(prefix))))
+  end)
+
   it("builds libpaynet.so.0: its SONAME, and only the functions of paynet.h exported", function()
     local lib = H.build .. "/libpaynet.so.0"
     local dynamic = H.capture("readelf -d " .. H.quote(lib))

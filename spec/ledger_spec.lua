@@ -187,6 +187,22 @@ local function backend_specs(name, make)
       assert.is_true(math.abs(entry.sent_at - os.time()) < 5)
     end)
 
+    it("lists live holds newest first", function()
+      local c = client(ledger)
+      local sessions = {}
+      for i = 1, 4 do
+        sessions[i] = "order-" .. i .. "-" .. H.session()
+        assert(c:send_otp { user_gsm = H.gsm(), otp_session_id = sessions[i] })
+      end
+      local seen = {}
+      for _, h in ipairs(assert(paynet.holds(ledger))) do
+        for i = 1, 4 do
+          if h.session_id == sessions[i] then seen[#seen + 1] = i end
+        end
+      end
+      assert.are.same({ 4, 3, 2, 1 }, seen)
+    end)
+
     it("lists live holds without a secret key", function()
       local gsm = H.gsm()
       assert(client(ledger):send_otp { user_gsm = gsm, otp_session_id = "list-me" })

@@ -8,10 +8,14 @@ local H = require "spec.helper"
 local SLOW = "5000000115"   -- the sandbox answers after 3 seconds
 local SILENT = "5000000103" -- the sandbox never answers
 
+-- the fault numbers are sent again and again: each client gets a ledger
+-- of its own unless a case names one (the process's memory ledger would
+-- hold them across cases)
 local function client(url, options)
   options = options or {}
   options.secret_key = H.key
   options.base_url = url
+  options.ledger = options.ledger or H.private_ledger()
   return paynet.new(options)
 end
 
@@ -22,6 +26,8 @@ describe("send_otp in a cqueues coroutine", function()
     local cq = cqueues.new()
     local results, ended = {}, {}
     local t0 = H.now()
+    -- one ledger each (client()): the process's memory ledger would
+    -- (rightly) let only one of four sends to one number go
     for i = 1, 4 do
       cq:wrap(function()
         local c <close> = client(sandbox.url)
@@ -119,6 +125,135 @@ describe("send_otp in a cqueues coroutine", function()
     assert.are.equal("uncertain", holds[1].state)
     assert.are.equal("closed", holds[1].session_id)
     assert.is_true(holds[1].remaining > 55 and holds[1].remaining <= 60, holds[1].remaining)
+  end)
+
+  it("a cancel from another coroutine: the sender gets the cancel's outcome, at once", function()
+    local cq = cqueues.new()
+    local c <close> = client(sandbox.url, { unknown_hold = 60 })
+    local got, cancelled, returned_at
+    local t0 = H.now()
+    local function arrived() return select(2, sandbox:log():gsub("%-> fault 03\n", "")) end
+    local before = arrived()
+    cq:wrap(function()
+      got = { c:send_otp { user_gsm = SILENT, otp_session_id = "cancel-me" } }
+      returned_at = H.now() - t0
+    end)
+    cq:wrap(function()
+      while arrived() == before do cqueues.sleep(0.05) end
+      cancelled = c:cancel()
+    end)
+    assert(cq:loop())
+    assert.are.equal("cancelled", cancelled.kind)
+    assert.is_nil(got[1])
+    assert.are.equal("cancelled", got[2].kind)
+    assert.are.equal("unknown", got[2].delivered)
+    assert.is_true(got[2].may_have_sent)
+    assert.is_true(returned_at < 2 * H.slow, returned_at)
+    local left = c:remaining(SILENT)
+    assert.is_true(left > 55 and left <= 60, left)
+  end)
+
+  it("coroutine.close on a waiting sender cancels its send: the client is free, the number held", function()
+    local cq = cqueues.new()
+    local c <close> = client(sandbox.url, { unknown_hold = 60 })
+    local sender
+    local function arrived() return select(2, sandbox:log():gsub("%-> fault 03\n", "")) end
+    local before = arrived()
+    cq:wrap(function()
+      sender = coroutine.running()
+      return c:send_otp { user_gsm = SILENT, otp_session_id = "closed-coroutine" }
+    end)
+    -- drive the controller until the request arrived; the sender waits in it
+    local deadline = H.now() + 5 * H.slow
+    while arrived() == before and H.now() < deadline do cq:step(0.05) end
+    assert.are.equal("suspended", coroutine.status(sender))
+    assert.is_true(c:pending())
+    assert(coroutine.close(sender))
+    assert.is_false(c:pending())
+    local left = c:remaining(SILENT)
+    assert.is_true(left > 55 and left <= 60, left)
+    local holder = c:holder(SILENT)
+    assert.are.equal("uncertain", holder.state)
+  end)
+
+  it("a plain coroutine inside a controller's coroutine blocks, and gets the result", function()
+    local cq = cqueues.new()
+    local res
+    cq:wrap(function()
+      local c <close> = client(sandbox.url)
+      res = coroutine.wrap(function()
+        return c:send_otp { user_gsm = H.gsm(), otp_session_id = "nested" }
+      end)()
+    end)
+    assert(cq:loop())
+    assert.are.equal("table", type(res))
+    assert.are.equal(0, res.code)
+  end)
+
+  it("a debug function that fails or yields costs nothing: the result comes back", function()
+    local cq = cqueues.new()
+    local out = {}
+    cq:wrap(function()
+      local c <close> = client(sandbox.url, { debug = function() coroutine.yield() end })
+      -- fault 21: a Date header of 1970, which the library notes in a debug line
+      out[1] = c:send_otp { user_gsm = "5000000121", otp_session_id = "dbg" }
+      local d <close> = client(sandbox.url, { debug = function() error("logger down") end })
+      out[2] = d:send_otp { user_gsm = "5000000121", otp_session_id = "dbg" }
+    end)
+    assert(cq:loop())
+    assert.are.equal(0, out[1].code)
+    assert.are.equal(0, out[2].code)
+  end)
+
+  it("two clients of one process share the memory ledger: one POST to a number", function()
+    local cq = cqueues.new()
+    local out = {}
+    local gsm = H.gsm()
+    for i = 1, 2 do
+      cq:wrap(function()
+        local c <close> = paynet.new { secret_key = H.key, base_url = sandbox.url, ledger = "memory" }
+        out[i] = { c:send_otp { user_gsm = gsm, otp_session_id = "desk-" .. i } }
+      end)
+    end
+    assert(cq:loop())
+    local sent, refused = 0, 0
+    for i = 1, 2 do
+      if out[i][1] then sent = sent + 1 elseif out[i][2].kind == "cooldown" then refused = refused + 1 end
+    end
+    assert.are.equal(1, sent)
+    assert.are.equal(1, refused)
+    local listed = 0
+    for _, h in ipairs(assert(paynet.holds("memory"))) do
+      if h.session_id:find("^desk%-") and h.masked == gsm:sub(1, 3) .. "*****" .. gsm:sub(9) then
+        listed = listed + 1
+      end
+    end
+    assert.are.equal(1, listed) -- the process's table, after both clients closed
+    local masked = gsm:sub(1, 3) .. "*****" .. gsm:sub(9)
+    sandbox:requests_now()
+    assert.are.equal(1, select(2, sandbox:log():gsub(masked:gsub("%*", "%%*") .. " session", "")))
+  end)
+
+  it("an argument table whose __index closes the client: an error, never a freed client used", function()
+    for _, method in ipairs { "send_otp", "start" } do
+      local c = client(sandbox.url)
+      local args = setmetatable({}, { __index = function(_, k)
+        c:close()
+        return k == "user_gsm" and H.gsm() or "s"
+      end })
+      assert.has_error(function() c[method](c, args) end, "attempt to use a closed paynet.Client")
+    end
+    local c = client(sandbox.url)
+    -- a cqueues impostor whose running() closes the client: an error, no crash
+    local real = package.loaded.cqueues
+    package.loaded.cqueues = { running = function() c:close(); return true, true end,
+                               poll = function() end }
+    local ok, why = pcall(coroutine.wrap(function()
+      return c:send_otp { user_gsm = H.gsm(), otp_session_id = "s" }
+    end))
+    package.loaded.cqueues = real
+    assert.is_false(ok)
+    assert.truthy(tostring(why):find("closed paynet.Client", 1, true), why)
   end)
 
   it("blocks outside a controller's coroutine, also in a plain coroutine", function()

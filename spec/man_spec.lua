@@ -126,3 +126,43 @@ describe("make doc", function()
     assert.is_true(count >= 25, count)
   end)
 end)
+
+describe("paynet_send_start(3)'s example", function()
+  it("compiles as printed and sends, ending at its first final status", function()
+    local text = H.capture("MANWIDTH=200 man -l man/paynet_send_start.3 2>/dev/null", true)
+    local example = assert(text:match("\nEXAMPLE\n(.-)\nSEE ALSO\n"))
+    local dir = H.tmpdir()
+    H.write(dir .. "/example.c", "#include <poll.h>\n#include <stdio.h>\n#include <string.h>\n" ..
+      "#include \"paynet.h\"\n" .. example:gsub("\n       ", "\n") .. [[
+
+int main(int argc, char **argv)
+{
+    paynet_config config;
+    paynet_client *c;
+    paynet_result res;
+    paynet_error err;
+    paynet_config_init(&config);
+    config.secret_key = "sck_sandbox";
+    config.base_url = argv[1];
+    if (argc != 3 || paynet_client_new(&config, &c, &err) != PAYNET_OK)
+        return 2;
+    paynet_status s = send_one(c, argv[2], "man-example", &res, &err);
+    printf("%s %d %s\n", paynet_status_name(s), res.code, res.user_gsm);
+    s = send_one(c, "5000000101", "man-example", &res, &err);
+    printf("%s %d %s\n", paynet_status_name(s), err.code, paynet_delivered_name(err.delivered));
+    s = send_one(c, "123", "man-example", &res, &err);
+    printf("%s\n", paynet_status_name(s));
+    paynet_client_free(c);
+    return 0;
+}
+]])
+    local out, code = H.capture(("cc %s -Icore -o %s %s %s/libpaynet.a " ..
+      "$(pkg-config --libs libcurl libcjson sqlite3 hiredis libcrypto) -lpthread -lm 2>&1"):format(
+      os.getenv("PAYNET_CFLAGS") or "", H.quote(dir .. "/example"), H.quote(dir .. "/example.c"), H.build))
+    assert.are.equal(0, code, out)
+    local gsm = H.gsm()
+    out = H.capture(("%s %s %s 2>&1"):format(H.quote(dir .. "/example"), H.shared().url, gsm))
+    os.execute("rm -rf " .. H.quote(dir))
+    assert.are.equal("ok 0 " .. gsm .. "\napi 8 yes\ninvalid\n", out)
+  end)
+end)

@@ -137,6 +137,27 @@ void suite_ledger(void)
                         "an OTP (its outcome is unknown); held 1:02:05 more");
     }
 
+    CASE("\"memory\" is one table for the process: every handle sees every hold, "
+         "also after another handle closed");
+    {
+        struct ledger *a, *b, *c;
+        paynet_error err;
+        paynet_holder mine = record("pending", "ayse"), seen;
+        int granted = 0, held = 0;
+        CHECK(paynet_ledger_open("memory", 5, &a, &err) == PAYNET_OK);
+        CHECK(paynet_ledger_open("memory", 5, &b, &err) == PAYNET_OK);
+        CHECK(a->methods->claim(a, "shared-1", "t1", &mine, 10, &granted, &seen, &err) == PAYNET_OK);
+        CHECK(granted == 1);
+        CHECK(b->methods->claim(b, "shared-1", "t2", &mine, 10, &granted, &seen, &err) == PAYNET_OK);
+        CHECK(granted == 0);
+        paynet_ledger_close(a);
+        paynet_ledger_close(b);
+        CHECK(paynet_ledger_open("memory", 5, &c, &err) == PAYNET_OK);
+        CHECK(c->methods->lookup(c, "shared-1", &held, &seen, &err) == PAYNET_OK);
+        CHECK(held == 1 && seen.remaining > 9);
+        paynet_ledger_close(c);
+    }
+
     CASE("memory ledger: claim, a second claim sees the holder, settle, release");
     {
         struct ledger *l;

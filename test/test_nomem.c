@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "ledger.h" /* paynet_ledger_memory_forget */
 #include "paynet.h"
 #include "unit.h"
 
@@ -133,6 +134,7 @@ int main(int argc, char **argv)
     armed = 0;
     long allocations = seen;
     paynet_client_free(c);
+    paynet_ledger_memory_forget(); /* the process's memory ledger */
     CHECK(live == baseline);
     CHECK(allocations > 10);
 
@@ -164,6 +166,7 @@ int main(int argc, char **argv)
             CHECK(err.delivered == PAYNET_DELIVERED_NO || paynet_remaining(c, gsm) > 0);
         }
         paynet_client_free(c);
+        paynet_ledger_memory_forget(); /* the process's memory ledger */
         CHECK(live == baseline);
     }
     printf("  %ld allocations along one send: %d succeeded anyway, %d gave nomem, "
@@ -190,6 +193,7 @@ int main(int argc, char **argv)
         CASE(name);
         CHECK(s == PAYNET_OK || (s == PAYNET_NOMEM && c == NULL));
         paynet_client_free(c);
+        paynet_ledger_memory_forget(); /* the process's memory ledger */
         CHECK(live == baseline);
     }
     curl_global_cleanup();

@@ -8,9 +8,11 @@
 #define _POSIX_C_SOURCE 200809L
 #include <poll.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "ledger.h" /* paynet_ledger_memory_forget */
 #include "paynet.h"
 #include "unit.h"
 
@@ -23,7 +25,7 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static paynet_client *client(void)
+static paynet_client *client_on(const char *ledger)
 {
     paynet_config config;
     paynet_client *c = NULL;
@@ -31,11 +33,14 @@ static paynet_client *client(void)
     paynet_config_init(&config);
     config.secret_key = "sck_sandbox";
     config.base_url = url;
+    config.ledger = ledger;
     config.timeout = 5;
     if (paynet_client_new(&config, &c, &err) != PAYNET_OK)
         printf("client: %s\n", err.message);
     return c;
 }
+
+static paynet_client *client(void) { return client_on("memory"); }
 
 static void unique_gsm(char out[PAYNET_GSM_SIZE])
 {
@@ -180,7 +185,10 @@ static void test_wait(void)
  * and step: both wait on the sandbox's 3-second reply at once. */
 static void test_pollable(void)
 {
-    paynet_client *c[2] = {client(), client()};
+    /* two ledgers: on one, the second send to the number would be refused */
+    char second[64];
+    snprintf(second, sizeof second, "sqlite:/tmp/paynet-test-transport-%d.db", (int)getpid());
+    paynet_client *c[2] = {client(), client_on(second)};
     paynet_result res[2];
     paynet_error err[2];
     paynet_status status[2] = {PAYNET_PENDING, PAYNET_PENDING};
@@ -229,6 +237,12 @@ static void test_pollable(void)
     CASE("the timeout alone ends a send to a silent server, when libcurl says");
     for (int i = 0; i < 2; i++)
         paynet_client_free(c[i]);
+    static const char *const files[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < 3; i++) {
+        char path[96];
+        snprintf(path, sizeof path, "%s%s", second + strlen("sqlite:"), files[i]);
+        unlink(path);
+    }
     paynet_config config;
     paynet_client *slow = NULL;
     paynet_config_init(&config);
@@ -255,6 +269,42 @@ static void test_pollable(void)
     paynet_client_free(slow);
 }
 
+/* A fork's child inherits the client with the parent's send in flight:
+ * it gets a typed error, and freeing it there leaves the parent's send,
+ * descriptor and hold alone. */
+static void test_fork(void)
+{
+    paynet_client *c = client();
+    paynet_result res;
+    paynet_error err;
+    char gsm[PAYNET_GSM_SIZE];
+    unique_gsm(gsm);
+    CASE("a forked child cannot use its parent's client, and freeing it there harms no send");
+    CHECK(paynet_send_start(c, "5000000115", "fork", &err) == PAYNET_OK);
+    CHECK(paynet_send_step(c, &res, &err) == PAYNET_PENDING);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int ok = paynet_send_start(c, gsm, "child", &err) == PAYNET_INVALID
+                 && strstr(err.message, "another process") != NULL
+                 && paynet_send_step(c, &res, &err) == PAYNET_INVALID;
+        int held = 0;
+        paynet_holder holder;
+        ok = ok && paynet_hold_lookup(c, gsm, &held, &holder, &err) == PAYNET_INVALID;
+        paynet_send_cancel(c, &err);
+        ok = ok && err.kind == PAYNET_INVALID;
+        paynet_client_free(c);
+        _exit(ok ? 0 : 1);
+    }
+    int status = -1;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK(paynet_send_in_flight(c));
+    CHECK(run(c, &res, &err) == PAYNET_OK);
+    CHECK(paynet_remaining(c, "5000000115") > 170); /* the parent's hold stands */
+    paynet_client_free(c);
+}
+
 static void test_config(void)
 {
     paynet_config config;
@@ -279,11 +329,20 @@ int main(int argc, char **argv)
         return 2;
     }
     url = argv[1];
+    /* each case starts with no holds: the fault numbers are sent again and
+     * again ("memory" is the process's one table) */
+    paynet_ledger_memory_forget();
     test_success();
+    paynet_ledger_memory_forget();
     test_busy_and_early_cancel();
+    paynet_ledger_memory_forget();
     test_cancel_after_sending();
+    paynet_ledger_memory_forget();
     test_wait();
+    paynet_ledger_memory_forget();
     test_pollable();
+    paynet_ledger_memory_forget();
+    test_fork();
     test_config();
     return unit_finish("C transport tests");
 }
