@@ -291,6 +291,10 @@ paynet_status paynet_ledger_memory_shared(struct ledger **out, paynet_error *err
     return PAYNET_OK;
 }
 
+/* At exit, or when a host unloads the library (Lua closing its state
+ * unloads the module after collecting every client): the table goes too. */
+__attribute__((destructor)) static void forget_at_unload(void) { paynet_ledger_memory_forget(); }
+
 void paynet_ledger_memory_forget(void)
 {
     pthread_mutex_lock(&shared_lock);
