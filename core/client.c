@@ -87,7 +87,7 @@ struct paynet_client {
     int attempts_left;
     double deadline, retry_at;
     char gsm[PAYNET_GSM_SIZE];
-    char *body;
+    char body[PAYNET_BODY_SIZE]; /* the request's JSON, written in place */
     size_t body_length, body_offset;
     int body_left; /* a byte of the body went to libcurl on some attempt */
     struct reply reply;
@@ -101,6 +101,8 @@ struct paynet_client {
     struct paynet_ledger_hasher *hasher;
     char key[LEDGER_KEY_SIZE];
     char token[LEDGER_TOKEN_SIZE];
+    char last_gsm[PAYNET_GSM_SIZE]; /* key_of's one-entry cache */
+    char last_key[LEDGER_KEY_SIZE];
     paynet_holder record; /* who sends: the claim's record */
 };
 
@@ -214,11 +216,16 @@ static void wipe(char *s)
         *p++ = 0;
 }
 
+/* Every header is a ready line of the list: libcurl sends them as they
+ * are (CURLOPT_USERAGENT would be formatted again on every request). */
 static struct curl_slist *build_headers(const char *secret)
 {
-    char authorization[PAYNET_SECRET_MAX + 32];
+    char authorization[PAYNET_SECRET_MAX + 32], agent[96];
     struct curl_slist *list = NULL;
+    snprintf(agent, sizeof agent, "User-Agent: paynet/%s libcurl/%s", PAYNET_VERSION,
+             curl_version_info(CURLVERSION_NOW)->version);
     const char *fixed[] = {
+        agent,
         "Content-Type: application/json; charset=UTF-8",
         "Accept: application/json; charset=UTF-8",
         "Expect:",
@@ -309,15 +316,11 @@ static size_t on_header(char *data, size_t size, size_t count, void *userp)
 
 static paynet_status set_options(paynet_client *c, const paynet_config *config)
 {
-    char agent[96];
-    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
-    snprintf(agent, sizeof agent, "paynet/%s libcurl/%s", PAYNET_VERSION, v->version);
     CURL *e = c->easy;
     CURLcode rc = CURLE_OK;
 #define SET(option, value) if (rc == CURLE_OK) rc = curl_easy_setopt(e, option, value)
     SET(CURLOPT_URL, c->url);
     SET(CURLOPT_HTTPHEADER, c->headers);
-    SET(CURLOPT_USERAGENT, agent);
     SET(CURLOPT_POST, 1L);
     SET(CURLOPT_FOLLOWLOCATION, 0L);
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -509,7 +512,6 @@ void paynet_client_free(paynet_client *c)
     wipe(c->secret);
     free(c->secret);
     free(c->url);
-    cJSON_free(c->body);
     free(c->reply.data);
     paynet_ledger_close(c->ledger);
     paynet_ledger_close(c->local);
@@ -540,12 +542,21 @@ static void client_debug(const paynet_client *c, const char *format, ...)
 
 const char *paynet_client_ledger(const paynet_client *c) { return c->ledger->name; }
 
+/* The ledger key of a number: HMAC-SHA256 (about 6k instructions), kept
+ * for the last number asked about, which is the next one sent (the
+ * screen asks each second while a number is typed; a script resends). */
 static paynet_status key_of(paynet_client *c, const char *gsm, char key[LEDGER_KEY_SIZE],
                             paynet_error *err)
 {
+    if (strcmp(c->last_gsm, gsm) == 0) {
+        memcpy(key, c->last_key, LEDGER_KEY_SIZE);
+        return PAYNET_OK;
+    }
     if (!paynet_ledger_key(c->hasher, c->url, gsm, key))
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO,
                            "out of memory while hashing the number");
+    memcpy(c->last_key, key, LEDGER_KEY_SIZE);
+    snprintf(c->last_gsm, sizeof c->last_gsm, "%s", gsm);
     return PAYNET_OK;
 }
 
@@ -787,8 +798,6 @@ static void end_send(paynet_client *c)
         curl_multi_remove_handle(c->multi, c->easy);
     c->state = SEND_IDLE;
     c->retry_at = 0;
-    cJSON_free(c->body);
-    c->body = NULL;
 }
 
 /* Ends a send that failed: a failure after which an SMS may have gone out
@@ -823,9 +832,7 @@ paynet_status paynet_send_start(paynet_client *c, const char *user_gsm,
     if (status != PAYNET_OK)
         return status;
 
-    c->body = paynet_request_body(gsm, otp_session_id);
-    if (c->body == NULL)
-        return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
+    c->body_length = paynet_request_body(gsm, otp_session_id, c->body, sizeof c->body);
     /* no send without a claim in the ledger: one OTP per number per window */
     status = claim(c, gsm, otp_session_id, err);
     if (status != PAYNET_OK) {
@@ -833,7 +840,6 @@ paynet_status paynet_send_start(paynet_client *c, const char *user_gsm,
         return status;
     }
     memcpy(c->gsm, gsm, sizeof gsm);
-    c->body_length = strlen(c->body);
     c->body_left = 0;
     c->state = SEND_CLAIMED;
     c->attempts_left = c->retries;

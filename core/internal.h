@@ -35,9 +35,11 @@ void paynet_copy_utf8(char *dst, size_t size, const char *src);
 /* Whether s[0..n) is valid UTF-8 (no overlongs, no surrogates). */
 int paynet_utf8_valid(const unsigned char *s, size_t n);
 
-/* {"user_gsm":...,"otp_session_id":...}; NULL when out of memory.  Free
- * with cJSON_free. */
-char *paynet_request_body(const char *gsm, const char *session_id);
+/* {"user_gsm":"...","otp_session_id":"..."} written into out (no
+ * allocation; PAYNET_BODY_SIZE always fits a checked number and session
+ * id: only " and \ need escaping in them); returns its length. */
+#define PAYNET_BODY_SIZE 512
+size_t paynet_request_body(const char *gsm, const char *session_id, char *out, size_t size);
 
 /* Days from 1970-01-01 to a date of the proleptic Gregorian calendar. */
 int64_t paynet_days_from_civil(int64_t year, int month, int day);

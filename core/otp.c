@@ -42,17 +42,29 @@ paynet_status paynet_session_id_check(const char *id, paynet_error *err)
     return PAYNET_OK;
 }
 
-/* {"user_gsm":"5...","otp_session_id":"..."}; NULL when out of memory.
- * Free with cJSON_free. */
-char *paynet_request_body(const char *gsm, const char *session_id)
+/* The request body, as cJSON would print it, without building a tree:
+ * the session id was checked (UTF-8, no control character), so only " and
+ * \ are escaped; anything that would not fit is cut (never happens for
+ * checked input: 10 digits, at most 128 bytes doubled). */
+static size_t put(char *out, size_t size, size_t n, const char *text, int escape)
 {
-    cJSON *root = cJSON_CreateObject();
-    char *text = NULL;
-    if (root != NULL && cJSON_AddStringToObject(root, "user_gsm", gsm) != NULL
-        && cJSON_AddStringToObject(root, "otp_session_id", session_id) != NULL)
-        text = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    return text;
+    for (; *text; text++) {
+        if (escape && (*text == '"' || *text == '\\') && n + 2 < size)
+            out[n++] = '\\';
+        if (n + 1 < size)
+            out[n++] = *text;
+    }
+    out[n] = '\0';
+    return n;
+}
+
+size_t paynet_request_body(const char *gsm, const char *session_id, char *out, size_t size)
+{
+    size_t n = put(out, size, 0, "{\"user_gsm\":\"", 0);
+    n = put(out, size, n, gsm, 1);
+    n = put(out, size, n, "\",\"otp_session_id\":\"", 0);
+    n = put(out, size, n, session_id, 1);
+    return put(out, size, n, "\"}", 0);
 }
 
 /* ---- reply decoding ------------------------------------------------------ */

@@ -1,6 +1,8 @@
 /*
  * test_decode.c — the reply decoder: status + body -> result or typed error.
  */
+#include <cjson/cJSON.h>
+
 #include "internal.h"
 #include "unit.h"
 
@@ -124,5 +126,25 @@ void suite_decode(void)
         size_t len = strlen(err.message);
         CHECK(len < PAYNET_MESSAGE_SIZE && len % 2 == 0);
         CHECK(strncmp(err.message, "ş", 2) == 0);
+    }
+
+    CASE("the request body is the JSON cJSON would print, written in place");
+    {
+        char longest[129];
+        memset(longest, '"', 128);
+        longest[128] = '\0';
+        const char *ids[] = {"order-42", "a\"b\\c/d", "sipariş-ğüİ €", longest, "\\"};
+        for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+            char body[PAYNET_BODY_SIZE];
+            size_t n = paynet_request_body("5321234567", ids[i], body, sizeof body);
+            cJSON *root = cJSON_CreateObject();
+            cJSON_AddStringToObject(root, "user_gsm", "5321234567");
+            cJSON_AddStringToObject(root, "otp_session_id", ids[i]);
+            char *expected = cJSON_PrintUnformatted(root);
+            CHECK_STR(body, expected);
+            CHECK(n == strlen(expected));
+            cJSON_free(expected);
+            cJSON_Delete(root);
+        }
     }
 }
