@@ -108,11 +108,23 @@ static paynet_status connect_db(struct lite *s, paynet_error *err)
     }
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
     /* a ledger from before releases named the hold they ended gains the
-     * two columns (empty for its old rows); on any other file this fails
-     * harmlessly (no table yet, or the columns are there) */
-    (void)sqlite3_exec(s->db, "ALTER TABLE releases ADD COLUMN key TEXT NOT NULL DEFAULT '';"
-                              "ALTER TABLE releases ADD COLUMN token TEXT NOT NULL DEFAULT '';",
-                       NULL, NULL, NULL);
+     * two columns (empty for its old rows).  Asked first, by a read: an
+     * ALTER that fails still waits for the write lock, and racing
+     * processes opening the file would queue behind each other for it */
+    sqlite3_stmt *st = NULL;
+    int old_releases = 0;
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+                           "AND name = 'releases'), (SELECT count(*) FROM "
+                           "pragma_table_info('releases') WHERE name = 'key')",
+                           -1, &st, NULL) == SQLITE_OK
+        && sqlite3_step(st) == SQLITE_ROW)
+        old_releases = sqlite3_column_int(st, 0) == 1 && sqlite3_column_int(st, 1) == 0;
+    sqlite3_finalize(st);
+    if (old_releases)
+        (void)sqlite3_exec(s->db, "ALTER TABLE releases ADD COLUMN key TEXT NOT NULL DEFAULT '';"
+                                  "ALTER TABLE releases ADD COLUMN token TEXT NOT NULL DEFAULT '';",
+                           NULL, NULL, NULL);
     if (sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
         paynet_status status = db_fail(s, "creating its tables", err);
         disconnect(s);
