@@ -68,6 +68,17 @@ function H.private_ledger()
   return ("sqlite:%s/private-ledger-%d.db"):format(private_dir, private_count)
 end
 
+-- A client of the sandbox at url (options as paynet.new's): the specs' key
+-- and, unless options name one, a ledger of its own, so that each case
+-- starts from no holds ("memory" is the process's one table)
+function H.client(url, options)
+  options = options or {}
+  options.secret_key = options.secret_key or H.key
+  options.base_url = url
+  options.ledger = options.ledger or H.private_ledger()
+  return require("paynet").new(options)
+end
+
 function H.now() return socket.gettime() end
 function H.sleep(s) socket.sleep(s) end
 
@@ -168,6 +179,12 @@ function Sandbox:requests()
     if line:find(" -> ", 1, true) and not line:find("GET /probe-", 1, true) then n = n + 1 end
   end
   return n
+end
+
+-- requests for fault NN that reached the sandbox: it logs "-> fault NN"
+-- when one arrives (before holding, dripping or answering it)
+function Sandbox:arrivals(fault)
+  return select(2, self:log():gsub("%-> fault " .. fault .. "\n", ""))
 end
 
 function Sandbox:connections()

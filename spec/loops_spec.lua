@@ -9,15 +9,8 @@ local SLOW = "5000000115"   -- the sandbox answers after 3 seconds
 local SILENT = "5000000103" -- the sandbox never answers
 
 -- the fault numbers are sent again and again: each client gets a ledger
--- of its own unless a case names one (the process's memory ledger would
--- hold them across cases)
-local function client(url, options)
-  options = options or {}
-  options.secret_key = H.key
-  options.base_url = url
-  options.ledger = options.ledger or H.private_ledger()
-  return paynet.new(options)
-end
+-- of its own unless a case names one (H.client)
+local client = H.client
 
 describe("send_otp in a cqueues coroutine", function()
   local sandbox = H.shared()
@@ -25,6 +18,7 @@ describe("send_otp in a cqueues coroutine", function()
   it("yields to the controller: four sends to a 3-second reply end in about 3 s", function()
     local cq = cqueues.new()
     local results, ended = {}, {}
+    local before = sandbox:arrivals("15")
     local t0 = H.now()
     -- one ledger each (client()): the process's memory ledger would
     -- (rightly) let only one of four sends to one number go
@@ -45,11 +39,13 @@ describe("send_otp in a cqueues coroutine", function()
     end
     -- one after the other would take 12 s
     assert.is_true(elapsed < math.min(3 + 2 * H.slow, 8), elapsed)
+    assert.are.equal(before + 4, sandbox:arrivals("15")) -- one request each
   end)
 
   it("lets the other coroutines run while it waits", function()
     local cq = cqueues.new()
     local ticks, res = 0, nil
+    local before = sandbox:arrivals("15")
     cq:wrap(function()
       local c <close> = client(sandbox.url)
       res = c:send_otp { user_gsm = SLOW, otp_session_id = "ticks" }
@@ -63,11 +59,13 @@ describe("send_otp in a cqueues coroutine", function()
     assert(cq:loop())
     assert.are.equal(0, res.code)
     assert.is_true(ticks >= 5, ticks)
+    assert.are.equal(before + 1, sandbox:arrivals("15"))
   end)
 
   it("returns the same errors as a blocking send", function()
     local cq = cqueues.new()
     local out = {}
+    local api_before, answered = sandbox:arrivals("01"), sandbox:requests_now()
     cq:wrap(function()
       local c <close> = client(sandbox.url)
       out.api = { c:send_otp { user_gsm = "5000000101", otp_session_id = "s" } }
@@ -84,11 +82,16 @@ describe("send_otp in a cqueues coroutine", function()
     assert.are.equal("invalid", out.bad[2].kind)
     assert.are.equal(0, out.first.code)
     assert.are.equal("cooldown", out.again[2].kind)
+    -- the fault and the first send reached the sandbox; the invalid number
+    -- and the held one did not
+    assert.are.equal(api_before + 1, sandbox:arrivals("01"))
+    assert.are.equal(answered + 2, sandbox:requests_now())
   end)
 
   it("times out as configured, holding the number", function()
     local cq = cqueues.new()
     local err
+    local before = sandbox:arrivals("03")
     local t0 = H.now()
     cq:wrap(function()
       local c <close> = client(sandbox.url, { timeout = 1, retries = 0 })
@@ -100,6 +103,7 @@ describe("send_otp in a cqueues coroutine", function()
     assert.is_true(err.held)
     local elapsed = H.now() - t0
     assert.is_true(elapsed >= 0.95 and elapsed < 1 + 2 * H.slow, elapsed)
+    assert.are.equal(before + 1, sandbox:arrivals("03"))
   end)
 
   it("raises in the sender when another coroutine closes the client, whose hold stays", function()
@@ -108,11 +112,12 @@ describe("send_otp in a cqueues coroutine", function()
     local cq = cqueues.new()
     local c = client(sandbox.url, { ledger = ledger, unknown_hold = 60 })
     local ok, why
+    local before = sandbox:arrivals("03")
     cq:wrap(function()
       ok, why = pcall(c.send_otp, c, { user_gsm = SILENT, otp_session_id = "closed" })
     end)
     cq:wrap(function()
-      cqueues.sleep(0.3)
+      while sandbox:arrivals("03") == before do cqueues.sleep(0.05) end
       c:close()
     end)
     assert(cq:loop())
@@ -125,6 +130,7 @@ describe("send_otp in a cqueues coroutine", function()
     assert.are.equal("uncertain", holds[1].state)
     assert.are.equal("closed", holds[1].session_id)
     assert.is_true(holds[1].remaining > 55 and holds[1].remaining <= 60, holds[1].remaining)
+    assert.are.equal(before + 1, sandbox:arrivals("03"))
   end)
 
   it("a cancel from another coroutine: the sender gets the cancel's outcome, at once", function()
@@ -132,7 +138,7 @@ describe("send_otp in a cqueues coroutine", function()
     local c <close> = client(sandbox.url, { unknown_hold = 60 })
     local got, cancelled, returned_at
     local t0 = H.now()
-    local function arrived() return select(2, sandbox:log():gsub("%-> fault 03\n", "")) end
+    local function arrived() return sandbox:arrivals("03") end
     local before = arrived()
     cq:wrap(function()
       got = { c:send_otp { user_gsm = SILENT, otp_session_id = "cancel-me" } }
@@ -151,13 +157,14 @@ describe("send_otp in a cqueues coroutine", function()
     assert.is_true(returned_at < 2 * H.slow, returned_at)
     local left = c:remaining(SILENT)
     assert.is_true(left > 55 and left <= 60, left)
+    assert.are.equal(before + 1, arrived())
   end)
 
   it("coroutine.close on a waiting sender cancels its send: the client is free, the number held", function()
     local cq = cqueues.new()
     local c <close> = client(sandbox.url, { unknown_hold = 60 })
     local sender
-    local function arrived() return select(2, sandbox:log():gsub("%-> fault 03\n", "")) end
+    local function arrived() return sandbox:arrivals("03") end
     local before = arrived()
     cq:wrap(function()
       sender = coroutine.running()
@@ -174,11 +181,13 @@ describe("send_otp in a cqueues coroutine", function()
     assert.is_true(left > 55 and left <= 60, left)
     local holder = c:holder(SILENT)
     assert.are.equal("uncertain", holder.state)
+    assert.are.equal(before + 1, arrived())
   end)
 
   it("a plain coroutine inside a controller's coroutine blocks, and gets the result", function()
     local cq = cqueues.new()
     local res
+    local answered = sandbox:requests_now()
     cq:wrap(function()
       local c <close> = client(sandbox.url)
       res = coroutine.wrap(function()
@@ -188,11 +197,13 @@ describe("send_otp in a cqueues coroutine", function()
     assert(cq:loop())
     assert.are.equal("table", type(res))
     assert.are.equal(0, res.code)
+    assert.are.equal(answered + 1, sandbox:requests_now())
   end)
 
   it("a debug function that fails or yields costs nothing: the result comes back", function()
     local cq = cqueues.new()
     local out = {}
+    local before = sandbox:arrivals("21")
     cq:wrap(function()
       local c <close> = client(sandbox.url, { debug = function() coroutine.yield() end })
       -- fault 21: a Date header of 1970, which the library notes in a debug line
@@ -203,6 +214,7 @@ describe("send_otp in a cqueues coroutine", function()
     assert(cq:loop())
     assert.are.equal(0, out[1].code)
     assert.are.equal(0, out[2].code)
+    assert.are.equal(before + 2, sandbox:arrivals("21"))
   end)
 
   it("two clients of one process share the memory ledger: one POST to a number", function()
@@ -235,6 +247,7 @@ describe("send_otp in a cqueues coroutine", function()
   end)
 
   it("an argument table whose __index closes the client: an error, never a freed client used", function()
+    local answered = sandbox:requests_now()
     for _, method in ipairs { "send_otp", "start" } do
       local c = client(sandbox.url)
       local args = setmetatable({}, { __index = function(_, k)
@@ -254,6 +267,7 @@ describe("send_otp in a cqueues coroutine", function()
     package.loaded.cqueues = real
     assert.is_false(ok)
     assert.truthy(tostring(why):find("closed paynet.Client", 1, true), why)
+    assert.are.equal(answered, sandbox:requests_now()) -- nothing was sent
   end)
 
   it("blocks outside a controller's coroutine, also in a plain coroutine", function()
@@ -278,6 +292,7 @@ describe("the pollable client", function()
     assert.is_false(c:pending())
     assert.is_nil(c:timeout())
     local gsm = H.gsm()
+    local answered = sandbox:requests_now()
     assert.is_true(c:start { user_gsm = gsm, otp_session_id = "poll" })
     assert.is_true(c:pending())
     assert.are.equal(fd, c:pollfd())
@@ -296,10 +311,12 @@ describe("the pollable client", function()
     -- and the ledger holds it, as after a blocking send
     local _, why = c:send_otp { user_gsm = gsm, otp_session_id = "again" }
     assert.are.equal("cooldown", why.kind)
+    assert.are.equal(answered + 1, sandbox:requests_now()) -- the send; the resend never left
   end)
 
   it("refuses a second start while one is in flight, and step with none", function()
     local c <close> = client(sandbox.url)
+    local before, answered = sandbox:arrivals("03"), sandbox:requests_now()
     assert.is_true(c:start { user_gsm = SILENT, otp_session_id = "s" })
     local none, err = c:start { user_gsm = H.gsm(), otp_session_id = "s" }
     assert.is_nil(none)
@@ -311,20 +328,30 @@ describe("the pollable client", function()
     assert.is_false(c:pending())
     assert.is_nil(c:cancel())
     assert.has_error(function() c:step() end, "step: no send is in flight on this client")
+    -- the busy ones sent nothing; the cancelled one at most its one request
+    assert.are.equal(answered, sandbox:requests_now())
+    local arrived = sandbox:arrivals("03") - before
+    if cancelled.delivered == "no" then
+      assert.are.equal(0, arrived)
+    else
+      assert.is_true(arrived <= 1, arrived)
+    end
   end)
 
   it("start fails at once on input the send would refuse", function()
     local c <close> = client(sandbox.url)
+    local answered = sandbox:requests_now()
     local none, err = c:start { user_gsm = "0532", otp_session_id = "s" }
     assert.is_nil(none)
     assert.are.equal("invalid", err.kind)
     assert.is_false(c:pending())
     assert.has_error(function() c:start { user_gsm = 5321234567, otp_session_id = "s" } end)
+    assert.are.equal(answered, sandbox:requests_now())
   end)
 
   it("cancel after the request left says an OTP may have gone out, and holds the number", function()
     local c <close> = client(sandbox.url, { unknown_hold = 60 })
-    local function arrived() return select(2, sandbox:log():gsub("%-> fault 03\n", "")) end
+    local function arrived() return sandbox:arrivals("03") end
     local before = arrived()
     assert.is_true(c:start { user_gsm = SILENT, otp_session_id = "s" })
     -- step until the body has gone to the sandbox (its log shows the fault)
@@ -339,6 +366,7 @@ describe("the pollable client", function()
     assert.is_true(cancelled.may_have_sent)
     local left = c:remaining(SILENT)
     assert.is_true(left > 59 and left <= 60, left)
+    assert.are.equal(before + 1, arrived())
   end)
 
   it("a closed client refuses the pollable calls", function()
@@ -359,6 +387,7 @@ describe("the README's luv example", function()
   end
 
   it("sends while the loop's ticker keeps running", function()
+    local before = sandbox:arrivals("15")
     local t0 = H.now()
     local out, code = H.lua_script(example(), "PAYNET_BASE_URL=" .. H.quote(sandbox.url))
     local elapsed = H.now() - t0
@@ -367,15 +396,18 @@ describe("the README's luv example", function()
     assert.is_true(ticks >= 2, out)
     assert.truthy(out:match("\nsent, valid until %d%d%d%d%-%d%d%-%d%dT[%d:.]+%+03:00\n$"), out)
     assert.is_true(elapsed >= 2.9, elapsed)
+    assert.are.equal(before + 1, sandbox:arrivals("15"))
   end)
 
   it("reports an error from the loop", function()
     local dir = H.tmpdir()
+    local before = sandbox:arrivals("01")
     H.write(dir .. "/luv.lua", example())
     local out = H.capture(("PAYNET_BASE_URL=%s LUA_CPATH=%s %s %s 5000000101 2>&1"):format(
       H.quote(sandbox.url), H.quote("./" .. H.build .. "/?.so;;"), H.lua, H.quote(dir .. "/luv.lua")))
     os.execute("rm -rf " .. H.quote(dir))
     assert.truthy(out:find("paynet api: ", 1, true), out)
     assert.truthy(out:find("code 8 servererror, HTTP 500, delivered: yes", 1, true), out)
+    assert.are.equal(before + 1, sandbox:arrivals("01"))
   end)
 end)

@@ -2,15 +2,7 @@
 local paynet = require "paynet"
 local H = require "spec.helper"
 
-local function client(url, options)
-  options = options or {}
-  options.secret_key = options.secret_key or H.key
-  options.base_url = url
-  -- a ledger of its own: each case starts from no holds ("memory" is the
-  -- process's one table; the specs that need it say "memory")
-  options.ledger = options.ledger or H.private_ledger()
-  return paynet.new(options)
-end
+local client = H.client
 
 describe("send_otp, success", function()
   local sandbox = H.shared()

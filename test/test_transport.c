@@ -1,7 +1,8 @@
 /*
  * test_transport.c — libpaynet's non-blocking API against a real sandbox.
  *
- * Usage: test-transport URL   (tools/check.sh passes its sandbox's URL)
+ * Usage: test-transport URL LOG   (tools/check.sh passes its sandbox's URL
+ * and the file it logs to: the cases count the requests that reached it)
  * start / wait / step / cancel, the extra descriptor of wait, and what a
  * cancel means for `delivered` and the cooldown.
  */
@@ -16,7 +17,24 @@
 #include "paynet.h"
 #include "unit.h"
 
-static const char *url;
+static const char *url, *sandbox_log;
+
+/* How many requests for fault NN ("-> fault NN" lines) reached the sandbox:
+ * it logs a fault's line when the request has arrived. */
+static int arrivals(const char *fault)
+{
+    char needle[32], line[512];
+    int n = 0;
+    snprintf(needle, sizeof needle, "-> fault %s", fault);
+    FILE *f = fopen(sandbox_log, "r");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strstr(line, needle) != NULL)
+            n++;
+    fclose(f);
+    return n;
+}
 
 static double now(void)
 {
@@ -201,6 +219,7 @@ static void test_pollable(void)
     CHECK(paynet_send_timeout(c[0]) == -1); /* nothing in flight */
 
     CASE("two sends to a 3-second reply on one poll loop end in about 3 s");
+    int slow_before = arrivals("15");
     double t0 = now();
     for (int i = 0; i < 2; i++)
         CHECK(paynet_send_start(c[i], "5000000115", "poll-loop", &err[i]) == PAYNET_OK);
@@ -231,6 +250,7 @@ static void test_pollable(void)
     CHECK(took >= 2.9 && took < 5.5);
     CHECK(steps < 200); /* woken by events, not spinning */
     CHECK(status[0] == PAYNET_OK && strcmp(res[0].user_gsm, "5000000115") == 0);
+    CHECK(arrivals("15") == slow_before + 2); /* one request each */
     CHECK(paynet_send_pollfd(c[0]) == fd0);
     CHECK(paynet_send_timeout(c[0]) == -1);
 
@@ -253,6 +273,7 @@ static void test_pollable(void)
     CHECK(paynet_client_new(&config, &slow, &err[0]) == PAYNET_OK);
     if (slow == NULL)
         return;
+    int silent_before = arrivals("03");
     t0 = now();
     CHECK(paynet_send_start(slow, "5000000103", "silent", &err[0]) == PAYNET_OK);
     paynet_status s = PAYNET_PENDING;
@@ -266,6 +287,7 @@ static void test_pollable(void)
     CHECK(s == PAYNET_TIMEOUT);
     CHECK(err[0].delivered == PAYNET_DELIVERED_UNKNOWN);
     CHECK(took >= 0.95 && took < 2.5);
+    CHECK(arrivals("03") == silent_before + 1); /* retries 0: one request */
     paynet_client_free(slow);
 }
 
@@ -280,6 +302,7 @@ static void test_fork(void)
     char gsm[PAYNET_GSM_SIZE];
     unique_gsm(gsm);
     CASE("a forked child cannot use its parent's client, and freeing it there harms no send");
+    int before = arrivals("15");
     CHECK(paynet_send_start(c, "5000000115", "fork", &err) == PAYNET_OK);
     CHECK(paynet_send_step(c, &res, &err) == PAYNET_PENDING);
     fflush(NULL);
@@ -302,6 +325,7 @@ static void test_fork(void)
     CHECK(paynet_send_in_flight(c));
     CHECK(run(c, &res, &err) == PAYNET_OK);
     CHECK(paynet_remaining(c, "5000000115") > 170); /* the parent's hold stands */
+    CHECK(arrivals("15") == before + 1);                /* and one request went out */
     paynet_client_free(c);
 }
 
@@ -324,11 +348,12 @@ static void test_config(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 2) {
-        fprintf(stderr, "usage: test-transport SANDBOX_URL\n");
+    if (argc != 3) {
+        fprintf(stderr, "usage: test-transport SANDBOX_URL SANDBOX_LOG\n");
         return 2;
     }
     url = argv[1];
+    sandbox_log = argv[2];
     /* each case starts with no holds: the fault numbers are sent again and
      * again ("memory" is the process's one table) */
     paynet_ledger_memory_forget();

@@ -109,7 +109,7 @@ PAYNET_SANDBOX_LOG="$work/sandbox.log"
 export PAYNET_SANDBOX_URL PAYNET_SANDBOX_LOG
 
 if [ "$specs_only" = 0 ]; then
-    run_c "C transport tests" "$B/test-transport" "$PAYNET_SANDBOX_URL"
+    run_c "C transport tests" "$B/test-transport" "$PAYNET_SANDBOX_URL" "$PAYNET_SANDBOX_LOG"
     run_c "C allocation-failure tests" "$B/test-nomem" "$PAYNET_SANDBOX_URL"
 fi
 
