@@ -691,10 +691,10 @@ static paynet_status claim(paynet_client *c, const char *gsm, const char *sessio
     if (status != PAYNET_OK)
         return status;
     paynet_ledger_token(c->token);
-    snprintf(r->state, sizeof r->state, "pending");
+    paynet_copy_utf8(r->state, sizeof r->state, "pending");
     paynet_mask_gsm(gsm, r->masked);
     paynet_copy_utf8(r->session_id, sizeof r->session_id, session_id);
-    snprintf(r->scope, sizeof r->scope, "%s", c->url);
+    paynet_copy_utf8(r->scope, sizeof r->scope, c->url);
     r->sent_at = paynet_clock_wall();
     r->otp_expire[0] = '\0';
     r->reason[0] = '\0';
@@ -741,8 +741,8 @@ static void settle(paynet_client *c, const char *state, double seconds, const ch
     paynet_holder r = c->record;
     paynet_error e;
     int ours = 0, local_ours = 0;
-    snprintf(r.state, sizeof r.state, "%s", state);
-    snprintf(r.otp_expire, sizeof r.otp_expire, "%s", otp_expire != NULL ? otp_expire : "");
+    paynet_copy_utf8(r.state, sizeof r.state, state);
+    paynet_copy_utf8(r.otp_expire, sizeof r.otp_expire, otp_expire != NULL ? otp_expire : "");
     if (c->local != NULL)
         c->local->methods->settle(c->local, c->key, c->token, &r, seconds, &local_ours, &e);
     const char *problem = NULL;

@@ -97,7 +97,8 @@ static int imf_fixdate(const char *s, size_t n, double *date)
 int paynet_date_header(const char *line, size_t length, double *date)
 {
     char value[128];
-    if (length <= 5 || length >= 5 + sizeof value || strncasecmp(line, "Date:", 5) != 0)
+    if (length <= 5 || length >= 5 + sizeof value || (line[0] != 'D' && line[0] != 'd')
+        || strncasecmp(line, "Date:", 5) != 0)
         return 0;
     const char *v = line + 5;
     size_t n = length - 5;

@@ -31,6 +31,8 @@ int paynet_same_conversions(const char *msgid, const char *translation);
 
 /* Copies at most size-1 bytes of src, cutting only at a UTF-8 boundary. */
 void paynet_copy_utf8(char *dst, size_t size, const char *src);
+/* The same for the n bytes at src (no terminator needed). */
+void paynet_copy_utf8n(char *dst, size_t size, const char *src, size_t n);
 
 /* Whether s[0..n) is valid UTF-8 (no overlongs, no surrogates). */
 int paynet_utf8_valid(const unsigned char *s, size_t n);
@@ -64,6 +66,12 @@ double paynet_hold_seconds(double expire, double local_wall, int have_date, doub
 paynet_status paynet_decode_reply(long http_status, const char *body,
                                   size_t length, paynet_result *result,
                                   paynet_error *err);
+/* The same; flat = 0 reads every reply through cJSON's tree (the one-pass
+ * reader is skipped): the tests and fuzz_decode compare the two. */
+/* Whether the one-pass reader takes this body itself (for the tests). */
+int paynet_reply_flat(const char *body, size_t length);
+paynet_status paynet_decode_reply_as(long http_status, const char *body, size_t length,
+                                     int flat, paynet_result *result, paynet_error *err);
 
 /* Clocks, in seconds. */
 double paynet_clock_mono(void);

@@ -79,8 +79,8 @@ static paynet_status memory_claim(struct ledger *l, const char *key, const char 
         m->capacity = want;
     }
     e = &m->entries[m->count++];
-    snprintf(e->key, sizeof e->key, "%s", key);
-    snprintf(e->token, sizeof e->token, "%s", token);
+    paynet_copy_utf8(e->key, sizeof e->key, key);
+    paynet_copy_utf8(e->token, sizeof e->token, token);
     e->record = *record;
     e->until = now + pending;
     *granted = 1;

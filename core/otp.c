@@ -71,6 +71,30 @@ size_t paynet_request_body(const char *gsm, const char *session_id, char *out, s
 
 enum field_state { FIELD_MISSING, FIELD_OK, FIELD_WRONG };
 
+/* The three fields the decoder reads from a reply object, each with its
+ * state; strings are (pointer, length), not terminated. */
+struct reply_fields {
+    enum field_state code_state, message_state, expire_state;
+    int code;
+    const char *message, *expire;
+    size_t message_length, expire_length;
+};
+
+/* A result code written as 1..9 ASCII digits. */
+static enum field_state code_digits(const char *s, size_t n, int *code)
+{
+    if (n == 0 || n > 9)
+        return FIELD_WRONG;
+    int v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return FIELD_WRONG;
+        v = v * 10 + (s[i] - '0');
+    }
+    *code = v;
+    return FIELD_OK;
+}
+
 /* A result code given as a JSON number (integral, >= 0) or a string of
  * 1..9 ASCII digits; Paynet documents a string and sends a number. */
 static enum field_state read_code(const cJSON *item, int *code)
@@ -84,31 +108,128 @@ static enum field_state read_code(const cJSON *item, int *code)
         *code = (int)v;
         return FIELD_OK;
     }
-    if (cJSON_IsString(item)) {
-        const char *s = item->valuestring;
-        size_t n = strlen(s);
-        if (n == 0 || n > 9)
-            return FIELD_WRONG;
-        int v = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (s[i] < '0' || s[i] > '9')
-                return FIELD_WRONG;
-            v = v * 10 + (s[i] - '0');
-        }
-        *code = v;
-        return FIELD_OK;
-    }
+    if (cJSON_IsString(item))
+        return code_digits(item->valuestring, strlen(item->valuestring), code);
     return FIELD_WRONG;
 }
 
-static enum field_state read_string(const cJSON *item, const char **out)
+static enum field_state read_string(const cJSON *item, const char **out, size_t *length)
 {
     if (item == NULL || cJSON_IsNull(item))
         return FIELD_MISSING;
     if (!cJSON_IsString(item))
         return FIELD_WRONG;
     *out = item->valuestring;
+    *length = strlen(item->valuestring);
     return FIELD_OK;
+}
+
+static void tree_fields(const cJSON *root, struct reply_fields *f)
+{
+    memset(f, 0, sizeof *f);
+    f->code_state = read_code(cJSON_GetObjectItemCaseSensitive(root, "code"), &f->code);
+    f->message_state = read_string(cJSON_GetObjectItemCaseSensitive(root, "message"),
+                                   &f->message, &f->message_length);
+    f->expire_state = read_string(cJSON_GetObjectItemCaseSensitive(root, "otp_expire"),
+                                  &f->expire, &f->expire_length);
+}
+
+static const char *skip_space(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+        p++;
+    return p;
+}
+
+/* The closing quote of a string without escapes or control characters
+ * that starts at p; NULL if the string is not one. */
+static const char *plain_string(const char *p, const char *end)
+{
+    for (; p < end; p++) {
+        unsigned char ch = (unsigned char)*p;
+        if (ch == '"')
+            return p;
+        if (ch == '\\' || ch < 0x20)
+            return NULL;
+    }
+    return NULL;
+}
+
+/* Paynet's reply read in one pass, without a tree or an allocation: a flat
+ * object whose values are plain strings (no escapes) or integers of at
+ * most 9 digits, with "code", "message" and "otp_expire" each at most once
+ * and well typed.  Anything else answers 0, and the reply goes through
+ * cJSON's tree, which stays the reference: what this accepts, the tree
+ * reads the same (fuzz_decode checks the two agree on every input). */
+static int flat_fields(const char *body, size_t length, struct reply_fields *f)
+{
+    const char *p = skip_space(body, body + length), *end = body + length;
+    memset(f, 0, sizeof *f);
+    if (p == end || *p != '{')
+        return 0;
+    p = skip_space(p + 1, end);
+    for (;;) {
+        if (p == end || *p != '"')
+            return 0; /* also {}: the tree reports it */
+        const char *key = p + 1, *key_end = plain_string(key, end);
+        if (key_end == NULL)
+            return 0;
+        p = skip_space(key_end + 1, end);
+        if (p == end || *p != ':')
+            return 0;
+        p = skip_space(p + 1, end);
+        if (p == end)
+            return 0;
+        const char *value = p, *value_end;
+        int is_string = *p == '"';
+        if (is_string) {
+            value = p + 1;
+            value_end = plain_string(value, end);
+            if (value_end == NULL)
+                return 0;
+            p = value_end + 1;
+        } else {
+            for (value_end = p; value_end < end && *value_end >= '0' && *value_end <= '9';)
+                value_end++;
+            size_t n = (size_t)(value_end - value);
+            if (n == 0 || n > 9 || (n > 1 && *value == '0'))
+                return 0;
+            p = value_end; /* a '.', 'e' or anything else after it fails below */
+        }
+        size_t key_length = (size_t)(key_end - key), value_length = (size_t)(value_end - value);
+        if (key_length == 4 && memcmp(key, "code", 4) == 0) {
+            if (f->code_state != FIELD_MISSING
+                || code_digits(value, value_length, &f->code) != FIELD_OK)
+                return 0;
+            f->code_state = FIELD_OK;
+        } else if (key_length == 7 && memcmp(key, "message", 7) == 0) {
+            if (f->message_state != FIELD_MISSING || !is_string)
+                return 0;
+            f->message_state = FIELD_OK;
+            f->message = value;
+            f->message_length = value_length;
+        } else if (key_length == 10 && memcmp(key, "otp_expire", 10) == 0) {
+            if (f->expire_state != FIELD_MISSING || !is_string)
+                return 0;
+            f->expire_state = FIELD_OK;
+            f->expire = value;
+            f->expire_length = value_length;
+        }
+        p = skip_space(p, end);
+        if (p == end)
+            return 0;
+        if (*p == '}')
+            return skip_space(p + 1, end) == end;
+        if (*p != ',')
+            return 0;
+        p = skip_space(p + 1, end);
+    }
+}
+
+int paynet_reply_flat(const char *body, size_t length)
+{
+    struct reply_fields f;
+    return flat_fields(body, length, &f);
 }
 
 static int only_whitespace(const char *p, const char *end)
@@ -134,13 +255,15 @@ static cJSON *parse_body(const char *body, size_t length)
 }
 
 static paynet_status api_error(paynet_error *err, long status, int code,
-                               const char *server_message)
+                               const char *server_message, size_t length)
 {
     const char *meaning = paynet_code_meaning(code);
-    if (server_message == NULL || server_message[0] == '\0')
+    if (server_message == NULL || length == 0) {
         server_message = meaning ? meaning : "unknown result code";
+        length = strlen(server_message);
+    }
     paynet_fail(err, PAYNET_API, PAYNET_DELIVERED_YES, "%s", "");
-    paynet_copy_utf8(err->message, sizeof err->message, server_message);
+    paynet_copy_utf8n(err->message, sizeof err->message, server_message, length);
     err->http_status = status;
     err->code = code;
     return PAYNET_API;
@@ -151,11 +274,12 @@ static paynet_status decode_error_object(long status, const cJSON *root,
 {
     int code;
     const char *message = NULL;
+    size_t length = 0;
     if (cJSON_IsObject(root)) {
-        read_string(cJSON_GetObjectItemCaseSensitive(root, "message"), &message);
+        read_string(cJSON_GetObjectItemCaseSensitive(root, "message"), &message, &length);
         if (read_code(cJSON_GetObjectItemCaseSensitive(root, "result_code"),
                       &code) == FIELD_OK)
-            return api_error(err, status, code, message);
+            return api_error(err, status, code, message, length);
     }
     if (status >= 300 && status < 400)
         paynet_fail(err, PAYNET_HTTP, PAYNET_DELIVERED_YES,
@@ -189,16 +313,11 @@ static paynet_status protocol_error(paynet_error *err, long status,
     return PAYNET_PROTOCOL;
 }
 
-static paynet_status decode_success(const cJSON *root, paynet_result *result,
+/* A 200 reply's object, by its fields. */
+static paynet_status decode_success(const struct reply_fields *f, paynet_result *result,
                                     paynet_error *err)
 {
-    int code;
-    const char *message = NULL;
-    const char *expire = NULL;
-
-    if (!cJSON_IsObject(root))
-        return protocol_error(err, 200, "the JSON is not an object");
-    switch (read_code(cJSON_GetObjectItemCaseSensitive(root, "code"), &code)) {
+    switch (f->code_state) {
     case FIELD_MISSING:
         return protocol_error(err, 200, "no \"code\" field");
     case FIELD_WRONG:
@@ -207,14 +326,12 @@ static paynet_status decode_success(const cJSON *root, paynet_result *result,
     case FIELD_OK:
         break;
     }
-    if (read_string(cJSON_GetObjectItemCaseSensitive(root, "message"), &message)
-        == FIELD_WRONG)
+    if (f->message_state == FIELD_WRONG)
         return protocol_error(err, 200, "\"message\" is not a string");
-    if (code != 0)
-        return api_error(err, 200, code, message);
+    if (f->code != 0)
+        return api_error(err, 200, f->code, f->message, f->message_length);
 
-    switch (read_string(cJSON_GetObjectItemCaseSensitive(root, "otp_expire"),
-                        &expire)) {
+    switch (f->expire_state) {
     case FIELD_MISSING:
         return protocol_error(err, 200, "code 0 without \"otp_expire\"");
     case FIELD_WRONG:
@@ -222,10 +339,9 @@ static paynet_status decode_success(const cJSON *root, paynet_result *result,
     case FIELD_OK:
         break;
     }
-    size_t expire_length = strlen(expire);
-    if (expire_length >= PAYNET_EXPIRE_SIZE)
+    if (f->expire_length >= PAYNET_EXPIRE_SIZE)
         return protocol_error(err, 200, "\"otp_expire\" is too long");
-    if (paynet_expire_parse(expire, expire_length, &result->expires_at, err)
+    if (paynet_expire_parse(f->expire, f->expire_length, &result->expires_at, err)
         != PAYNET_OK) {
         char why[PAYNET_MESSAGE_SIZE - 64];
         paynet_copy_utf8(why, sizeof why, err->message);
@@ -233,16 +349,22 @@ static paynet_status decode_success(const cJSON *root, paynet_result *result,
     }
     result->code = 0;
     result->http_status = 200;
-    paynet_copy_utf8(result->message, sizeof result->message,
-                     message ? message : "");
-    memcpy(result->otp_expire, expire, expire_length + 1);
+    paynet_copy_utf8n(result->message, sizeof result->message,
+                      f->message ? f->message : "", f->message ? f->message_length : 0);
+    memcpy(result->otp_expire, f->expire, f->expire_length);
+    result->otp_expire[f->expire_length] = '\0';
     return PAYNET_OK;
 }
 
-paynet_status paynet_decode_reply(long http_status, const char *body,
-                                  size_t length, paynet_result *result,
-                                  paynet_error *err)
+paynet_status paynet_decode_reply_as(long http_status, const char *body, size_t length,
+                                     int flat, paynet_result *result, paynet_error *err)
 {
+    struct reply_fields fields;
+    paynet_status status;
+    if (flat && http_status == 200 && flat_fields(body, length, &fields)) {
+        status = decode_success(&fields, result, err);
+        goto clean;
+    }
     cJSON *root = parse_body(body, length);
     if (root == NULL && length > 0) {
         /* cJSON answers NULL both for bad JSON and for a failed
@@ -256,16 +378,20 @@ paynet_status paynet_decode_reply(long http_status, const char *body,
             return PAYNET_NOMEM;
         }
     }
-    paynet_status status;
     if (http_status != 200)
         status = decode_error_object(http_status, root, err);
     else if (length == 0)
         status = protocol_error(err, 200, "the body is empty");
     else if (root == NULL)
         status = protocol_error(err, 200, "the body is not JSON");
-    else
-        status = decode_success(root, result, err);
+    else if (!cJSON_IsObject(root))
+        status = protocol_error(err, 200, "the JSON is not an object");
+    else {
+        tree_fields(root, &fields);
+        status = decode_success(&fields, result, err);
+    }
     cJSON_Delete(root);
+clean:;
     /* the server's words reach the caller cleaned, whatever the path */
     char *message = status == PAYNET_OK ? result->message : err != NULL ? err->message : NULL;
     if (message != NULL) {
@@ -274,4 +400,10 @@ paynet_status paynet_decode_reply(long http_status, const char *body,
         paynet_text_clean(raw, strlen(raw), message, PAYNET_MESSAGE_SIZE);
     }
     return status;
+}
+
+paynet_status paynet_decode_reply(long http_status, const char *body, size_t length,
+                                  paynet_result *result, paynet_error *err)
+{
+    return paynet_decode_reply_as(http_status, body, length, 1, result, err);
 }

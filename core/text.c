@@ -62,9 +62,13 @@ int paynet_utf8_valid(const unsigned char *s, size_t n)
 
 void paynet_copy_utf8(char *dst, size_t size, const char *src)
 {
+    paynet_copy_utf8n(dst, size, src, strlen(src));
+}
+
+void paynet_copy_utf8n(char *dst, size_t size, const char *src, size_t n)
+{
     if (size == 0)
         return;
-    size_t n = strlen(src);
     if (n >= size) {
         n = size - 1;
         /* back off continuation bytes so a character is never cut */
