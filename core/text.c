@@ -94,6 +94,12 @@ size_t paynet_text_clean(const char *in, size_t length, char *out, size_t size)
     if (size == 0)
         return 0;
     while (i < length) {
+        if (s[i] >= 0x20 && s[i] < 0x7F) { /* printable ASCII: as it is */
+            if (o + 1 >= size)
+                break;
+            out[o++] = (char)s[i++];
+            continue;
+        }
         unsigned cp = 0;
         size_t len = utf8_decode(s + i, length - i, &cp);
         const char *put = (const char *)s + i;
