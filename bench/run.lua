@@ -64,11 +64,20 @@ local function run(command)
   local um, us, sm, ss = out:match("(%d+)m([%d.]+)s (%d+)m([%d.]+)s\n?$")
   if not ok or not n or not um then error(command .. " failed:\n" .. out) end
   local cpu = tonumber(um) * 60 + tonumber(us) + tonumber(sm) * 60 + tonumber(ss)
-  last_cpu = cpu / tonumber(seconds)
+  -- `times` counts in ticks of 10 ms: a run shorter than 0.2 s says nothing
+  last_cpu = tonumber(seconds) >= 0.2 and cpu / tonumber(seconds) or false
   return tonumber(n) / tonumber(seconds)
 end
 
-local function median(list)
+local median
+-- the median CPU share of the runs long enough to time (nil: none was)
+local function cpu_share(list)
+  local timed = {}
+  for _, v in ipairs(list) do if v then timed[#timed + 1] = v end end
+  return #timed > 0 and median(timed) or nil
+end
+
+function median(list)
   local t = {}
   for i, v in ipairs(list) do t[i] = v end
   table.sort(t)
@@ -119,13 +128,16 @@ local ok, failure = pcall(function()
     local limit = median(rates[1])
     for i, c in ipairs(contenders) do
       local m = median(rates[i])
-      print(("  %-46s %10.0f %8.3f %9.0f %%"):format(c[1], m, m / limit, 100 * median(cpus[i])))
+      local share = cpu_share(cpus[i])
+      local cpu = share and ("%9.0f %%"):format(100 * share) or ("%11s"):format("(too short)")
+      print(("  %-46s %10.0f %8.3f %s"):format(c[1], m, m / limit, cpu))
     end
     -- which regime this run measured: when the bare loop keeps its CPU busy
     -- (its CPU time near its wall time), a ratio is the client's own cost;
     -- when it mostly waits (on the server, on wake-ups), ratios near 1.0
     -- hide that cost and only the instruction counts below show it
-    local busy = median(cpus[1])
+    local busy = cpu_share(cpus[1])
+    if not busy then error("(a) ran under 0.2 s: raise BENCH_CALLS for a CPU share") end
     local regime = busy >= 0.85 and "CPU-bound" or "latency-bound"
     print(("  regime: %s ((a) spends %.0f %% of its wall time on the CPU)"):format(regime, 100 * busy))
     results[scheme] = { limit = limit, module = median(rates[3]) / limit, regime = regime }

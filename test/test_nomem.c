@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
 
+#include "internal.h" /* paynet_decode_reply */
 #include "ledger.h" /* paynet_ledger_memory_forget */
 #include "paynet.h"
 #include "unit.h"
@@ -172,6 +173,36 @@ int main(int argc, char **argv)
     printf("  %ld allocations along one send: %d succeeded anyway, %d gave nomem, "
            "%d network (libcurl's resolver), no leak\n",
            allocations, outcomes[PAYNET_OK], outcomes[PAYNET_NOMEM], outcomes[PAYNET_NETWORK]);
+
+    /* Paynet's own replies are read without allocating; any other goes
+     * through cJSON's tree, whose failed allocation must read as nomem
+     * (held: an SMS may have gone out), never as "not JSON" */
+    static const char tree_reply[] = "{\"otp_expire\":\"2030-01-01T00:00:00Z\",\"code\":0,"
+                                     "\"message\":\"Ba\\u015far\\u0131l\\u0131\",\"n\":[1]}";
+    CASE("a reply read through cJSON's tree: measured");
+    seen = 0;
+    fail_at = -1;
+    armed = 1;
+    CHECK(paynet_decode_reply(200, tree_reply, strlen(tree_reply), &res, &err) == PAYNET_OK);
+    armed = 0;
+    long tree_allocations = seen;
+    CHECK(tree_allocations >= 3);
+    CHECK_STR(res.message, "Başarılı");
+    CHECK(live == baseline);
+    for (long k = 1; k <= tree_allocations; k++) {
+        char name[96];
+        snprintf(name, sizeof name, "a tree-read reply with allocation %ld of %ld failing", k,
+                 tree_allocations);
+        CASE(name);
+        seen = 0;
+        fail_at = k;
+        armed = 1;
+        paynet_status s = paynet_decode_reply(200, tree_reply, strlen(tree_reply), &res, &err);
+        armed = 0;
+        CHECK(s == PAYNET_NOMEM);
+        CHECK(s != PAYNET_NOMEM || err.delivered == PAYNET_DELIVERED_UNKNOWN);
+        CHECK(live == baseline);
+    }
 
     for (long k = 1;; k++) {
         char name[96];
