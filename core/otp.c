@@ -155,6 +155,18 @@ static const char *plain_string(const char *p, const char *end)
     return NULL;
 }
 
+/* A string field met once: 0 if it was met before or is not a string. */
+static int take_string(enum field_state *state, const char **out, size_t *out_length,
+                       const char *value, size_t length, int is_string)
+{
+    if (*state != FIELD_MISSING || !is_string)
+        return 0;
+    *state = FIELD_OK;
+    *out = value;
+    *out_length = length;
+    return 1;
+}
+
 /* Paynet's reply read in one pass, without a tree or an allocation: a flat
  * object whose values are plain strings (no escapes) or integers of at
  * most 9 digits, with "code", "message" and "otp_expire" each at most once
@@ -203,17 +215,13 @@ static int flat_fields(const char *body, size_t length, struct reply_fields *f)
                 return 0;
             f->code_state = FIELD_OK;
         } else if (key_length == 7 && memcmp(key, "message", 7) == 0) {
-            if (f->message_state != FIELD_MISSING || !is_string)
+            if (!take_string(&f->message_state, &f->message, &f->message_length, value,
+                             value_length, is_string))
                 return 0;
-            f->message_state = FIELD_OK;
-            f->message = value;
-            f->message_length = value_length;
         } else if (key_length == 10 && memcmp(key, "otp_expire", 10) == 0) {
-            if (f->expire_state != FIELD_MISSING || !is_string)
+            if (!take_string(&f->expire_state, &f->expire, &f->expire_length, value,
+                             value_length, is_string))
                 return 0;
-            f->expire_state = FIELD_OK;
-            f->expire = value;
-            f->expire_length = value_length;
         }
         p = skip_space(p, end);
         if (p == end)
