@@ -553,15 +553,6 @@ static int l_new(lua_State *L)
 
 /* ---- client methods ------------------------------------------------------ */
 
-/* The client of an argument 1 already checked to be one; raises if closed. */
-static paynet_client *open_client(lua_State *L, lclient *self)
-{
-    if (self->client == NULL)
-        luaL_error(L, "attempt to use a closed " CLIENT_TYPE);
-    self->debug_count = 0;
-    return self->client;
-}
-
 static paynet_client *check_open(lua_State *L)
 {
     lclient *self = luaL_checkudata(L, 1, CLIENT_TYPE);
@@ -623,8 +614,8 @@ static int start_send(lua_State *L)
     int pushed = send_arguments(L, &gsm, &id);
     if (pushed)
         return pushed;
-    lclient *self = lua_touserdata(L, 1); /* checked by the caller */
-    paynet_client *client = open_client(L, self);
+    lclient *self = lua_touserdata(L, 1);
+    paynet_client *client = check_open(L);
     if (paynet_send_start(client, gsm, id, &err) != PAYNET_OK) {
         flush_debug(L);
         return push_error(L, &err);
@@ -791,7 +782,7 @@ static int l_send_otp(lua_State *L)
     int pushed = send_arguments(L, &gsm, &id);
     if (pushed)
         return pushed;
-    paynet_client *client = open_client(L, self); /* after the caller's code ran */
+    paynet_client *client = check_open(L); /* after the caller's code ran */
     paynet_status status = paynet_send_otp(client, gsm, id, &res, &err);
     flush_debug(L);
     return status == PAYNET_OK ? push_result(L, &res) : push_error(L, &err);

@@ -277,6 +277,24 @@ describe("send_otp in a cqueues coroutine", function()
     assert.are.equal(answered, sandbox:requests_now()) -- nothing was sent
   end)
 
+  it("an argument table whose __index replaces self (debug.setlocal): an error, never a crash", function()
+    local answered = sandbox:requests_now()
+    for _, method in ipairs { "send_otp", "start" } do
+      for _, impostor in ipairs { "not a client", io.stdout } do
+        local c <close> = client(sandbox.url)
+        local args = setmetatable({}, { __index = function(_, k)
+          if k == "user_gsm" then debug.setlocal(2, 1, impostor) end
+          return k == "user_gsm" and H.gsm() or "s"
+        end })
+        local ok, why = pcall(c[method], c, args)
+        assert.is_false(ok)
+        assert.truthy(tostring(why):find("paynet.Client expected, got " ..
+          (type(impostor) == "string" and "string" or "FILE*"), 1, true), why)
+      end
+    end
+    assert.are.equal(answered, sandbox:requests_now()) -- nothing was sent
+  end)
+
   it("blocks outside a controller's coroutine, also in a plain coroutine", function()
     local c <close> = client(sandbox.url)
     local co = coroutine.wrap(function()
