@@ -42,6 +42,23 @@
 #error "libpaynet needs libcurl 7.41.0 or newer"
 #endif
 
+/* How libcurl is kept from sending a POST twice (it replays a request by
+ * itself when a kept-alive connection dies before the reply).  From
+ * 7.80.0: the body goes with the headers (POSTFIELDS, one write) and the
+ * pre-request callback refuses the replay.  Before (or built with
+ * -DPAYNET_READ_CALLBACK, as `make check` also does): the body goes
+ * through a read callback whose rewind refuses it (a second write, which
+ * over TLS is a second record: about 9k instructions a send). */
+#if LIBCURL_VERSION_NUM >= 0x075000 && !defined(PAYNET_READ_CALLBACK)
+#define USE_PREREQ 1
+#define CURL_RUNTIME_MINIMUM 0x075000
+#define CURL_RUNTIME_MINIMUM_TEXT "7.80.0"
+#else
+#define USE_PREREQ 0
+#define CURL_RUNTIME_MINIMUM CURL_MINIMUM
+#define CURL_RUNTIME_MINIMUM_TEXT CURL_MINIMUM_TEXT
+#endif
+
 #define TEST_HOST "https://pts-api.paynet.com.tr"
 #define LIVE_HOST "https://api.paynet.com.tr"
 #define SEND_OTP_PATH "/v1/card/send_otp"
@@ -89,7 +106,8 @@ struct paynet_client {
     char gsm[PAYNET_GSM_SIZE];
     char body[PAYNET_BODY_SIZE]; /* the request's JSON, written in place */
     size_t body_length, body_offset;
-    int body_left; /* a byte of the body went to libcurl on some attempt */
+    int body_left; /* the request may have left on some attempt */
+    int prereqs;   /* requests libcurl began in this attempt (USE_PREREQ) */
     struct reply reply;
     int have_date;
     double date;
@@ -276,6 +294,35 @@ static size_t on_body(char *data, size_t size, size_t count, void *userp)
     return n;
 }
 
+/* The bytes of the request libcurl wrote in this transfer (it counts
+ * every request it began, a replay's too). */
+static long request_bytes(const paynet_client *c)
+{
+    long n = 0;
+    curl_easy_getinfo(c->easy, CURLINFO_REQUEST_SIZE, &n);
+    return n;
+}
+
+#if USE_PREREQ
+/* libcurl is about to send the request, on a connection it opened or
+ * reused.  A second call in one transfer is libcurl replaying the POST on
+ * a fresh connection after the first died without a reply: once a byte of
+ * the first request left, the server may have read it, and the replay
+ * could be a second SMS.  Refused: the transfer fails (delivered
+ * "unknown").  A first request of which no byte left may be sent again. */
+static int on_prereq(void *userp, char *primary_ip, char *local_ip, int primary_port,
+                     int local_port)
+{
+    (void)primary_ip;
+    (void)local_ip;
+    (void)primary_port;
+    (void)local_port;
+    paynet_client *c = userp;
+    if (c->prereqs++ > 0 && request_bytes(c) > 0)
+        return CURL_PREREQFUNC_ABORT;
+    return CURL_PREREQFUNC_OK;
+}
+#else
 /* The body goes to libcurl through a read callback, never as POSTFIELDS:
  * when a kept-alive connection dies after the server read the request,
  * libcurl would replay POSTFIELDS on a fresh connection by itself (a
@@ -302,6 +349,7 @@ static int on_seek(void *userp, curl_off_t offset, int origin)
         return CURL_SEEKFUNC_OK; /* nothing was read: nothing to replay */
     return CURL_SEEKFUNC_FAIL;
 }
+#endif
 
 static size_t on_header(char *data, size_t size, size_t count, void *userp)
 {
@@ -331,10 +379,16 @@ static paynet_status set_options(paynet_client *c, const paynet_config *config)
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     SET(CURLOPT_CONNECTTIMEOUT_MS, (long)ceil(config->connect_timeout * 1000));
+#if USE_PREREQ
+    SET(CURLOPT_POSTFIELDS, c->body); /* not copied: the client's buffer */
+    SET(CURLOPT_PREREQFUNCTION, on_prereq);
+    SET(CURLOPT_PREREQDATA, c);
+#else
     SET(CURLOPT_READFUNCTION, on_read);
     SET(CURLOPT_READDATA, c);
     SET(CURLOPT_SEEKFUNCTION, on_seek);
     SET(CURLOPT_SEEKDATA, c);
+#endif
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, &c->reply);
     SET(CURLOPT_HEADERFUNCTION, on_header);
@@ -413,10 +467,10 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO,
                            "libcurl could not be initialised");
     const curl_version_info_data *curl = curl_version_info(CURLVERSION_NOW);
-    if (curl->version_num < CURL_MINIMUM) /* built with a newer header */
+    if (curl->version_num < CURL_RUNTIME_MINIMUM) /* built with a newer header */
         return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
                            "libcurl %s is too old: libpaynet needs %s or newer",
-                           curl->version, CURL_MINIMUM_TEXT);
+                           curl->version, CURL_RUNTIME_MINIMUM_TEXT);
 
     paynet_client *c = calloc(1, sizeof *c);
     if (c == NULL)
@@ -783,6 +837,7 @@ static paynet_status begin_attempt(paynet_client *c, paynet_error *err)
     c->have_date = 0;
     c->errbuf[0] = '\0';
     c->body_offset = 0;
+    c->prereqs = 0;
     curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_length);
     if (curl_multi_add_handle(c->multi, c->easy) != CURLM_OK)
@@ -913,10 +968,14 @@ static CURLMcode drive(paynet_client *c)
 }
 
 /* Whether the request may have reached the server on any attempt of this
- * send: once libcurl took a byte of the body, it may have.  (Without the
- * body, Paynet cannot act on the request.)  Sticky for the whole send:
- * a later attempt that fails to connect does not make it "no" again. */
-static int request_may_have_left(const paynet_client *c) { return c->body_left; }
+ * send: once libcurl wrote a byte of it (with the read callback: took a
+ * byte of the body; without the body, Paynet cannot act on the request),
+ * it may have.  Sticky for the whole send: a later attempt that fails to
+ * connect does not make it "no" again. */
+static int request_may_have_left(const paynet_client *c)
+{
+    return c->body_left || (USE_PREREQ && c->state == SEND_TRANSFER && request_bytes(c) > 0);
+}
 
 static paynet_status transport_error(paynet_client *c, CURLcode rc, long http_status,
                                      paynet_error *err)
@@ -949,6 +1008,7 @@ static paynet_status transport_error(paynet_client *c, CURLcode rc, long http_st
     case CURLE_OUT_OF_MEMORY:
         kind = PAYNET_NOMEM;
         break;
+    case CURLE_ABORTED_BY_CALLBACK: /* on_prereq: the only callback that aborts */
     case CURLE_SEND_FAIL_REWIND:
         kind = PAYNET_NETWORK;
         detail = _("the connection closed after the request was sent, before any "
@@ -1049,6 +1109,8 @@ paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
     if (!done)
         return PAYNET_PENDING;
 
+    if (USE_PREREQ && request_bytes(c) > 0)
+        c->body_left = 1;
     curl_multi_remove_handle(c->multi, c->easy);
     c->state = SEND_CLAIMED;
     paynet_status status = finish_transfer(c, rc, result, err);

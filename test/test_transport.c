@@ -163,6 +163,33 @@ static void test_cancel_after_sending(void)
     paynet_client_free(c);
 }
 
+/* Sandbox faults 19 and 20: on a kept-alive connection the server reads
+ * the request and closes (or resets) the connection without a reply; on a
+ * fresh connection it would answer success.  libcurl replays a POST on a
+ * fresh connection by itself: that replay would be a second SMS. */
+static void test_no_replay(void)
+{
+    static const char *const faults[] = {"19", "20"};
+    for (int i = 0; i < 2; i++) {
+        char gsm[PAYNET_GSM_SIZE], number[PAYNET_GSM_SIZE];
+        paynet_result res;
+        paynet_error err;
+        CASE(i == 0 ? "a kept-alive connection closed after the request: not sent again"
+                    : "a kept-alive connection reset after the request: not sent again");
+        paynet_client *c = client();
+        unique_gsm(gsm);
+        CHECK(paynet_send_otp(c, gsm, "opens", &res, &err) == PAYNET_OK);
+        int before = arrivals(faults[i]);
+        snprintf(number, sizeof number, "50000001%s", faults[i]);
+        CHECK(paynet_send_otp(c, number, "no-replay", &res, &err) == PAYNET_NETWORK);
+        CHECK(err.delivered == PAYNET_DELIVERED_UNKNOWN);
+        CHECK(strstr(err.message, "it was not sent again") != NULL);
+        CHECK(paynet_remaining(c, number) > 170);
+        CHECK(arrivals(faults[i]) == before + 1);
+        paynet_client_free(c);
+    }
+}
+
 static void test_wait(void)
 {
     int fds[2];
@@ -348,8 +375,8 @@ static void test_config(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: test-transport SANDBOX_URL SANDBOX_LOG\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: test-transport SANDBOX_URL SANDBOX_LOG [LABEL]\n");
         return 2;
     }
     url = argv[1];
@@ -363,11 +390,13 @@ int main(int argc, char **argv)
     paynet_ledger_memory_forget();
     test_cancel_after_sending();
     paynet_ledger_memory_forget();
+    test_no_replay();
+    paynet_ledger_memory_forget();
     test_wait();
     paynet_ledger_memory_forget();
     test_pollable();
     paynet_ledger_memory_forget();
     test_fork();
     test_config();
-    return unit_finish("C transport tests");
+    return unit_finish(argc == 4 ? argv[3] : "C transport tests");
 }
