@@ -108,6 +108,7 @@ struct paynet_client {
     size_t body_length, body_offset;
     int body_left; /* the request may have left on some attempt */
     int prereqs;   /* requests libcurl began in this attempt (USE_PREREQ) */
+    long request_base; /* CURLINFO_REQUEST_SIZE before the first: a proxy's CONNECT */
     struct reply reply;
     int have_date;
     double date;
@@ -294,13 +295,23 @@ static size_t on_body(char *data, size_t size, size_t count, void *userp)
     return n;
 }
 
-/* The bytes of the request libcurl wrote in this transfer (it counts
- * every request it began, a replay's too). */
+/* The bytes of requests libcurl wrote in this transfer: a proxy's CONNECT
+ * and every request it began, a replay's too.  Reset only once the
+ * transfer runs: before that it is the last transfer's. */
 static long request_bytes(const paynet_client *c)
 {
     long n = 0;
     curl_easy_getinfo(c->easy, CURLINFO_REQUEST_SIZE, &n);
     return n;
+}
+
+/* Whether a byte of the POST itself was written in this attempt: libcurl
+ * began it (the pre-request callback ran: any tunnel and TLS handshake are
+ * done by then) and wrote past what it had written before it.  With the
+ * read callback, on_read says instead. */
+static int request_written(const paynet_client *c)
+{
+    return USE_PREREQ && c->prereqs > 0 && request_bytes(c) > c->request_base;
 }
 
 #if USE_PREREQ
@@ -318,8 +329,11 @@ static int on_prereq(void *userp, char *primary_ip, char *local_ip, int primary_
     (void)primary_port;
     (void)local_port;
     paynet_client *c = userp;
-    if (c->prereqs++ > 0 && request_bytes(c) > 0)
+    if (c->prereqs == 0)
+        c->request_base = request_bytes(c);
+    else if (request_written(c))
         return CURL_PREREQFUNC_ABORT;
+    c->prereqs++;
     return CURL_PREREQFUNC_OK;
 }
 #else
@@ -974,7 +988,7 @@ static CURLMcode drive(paynet_client *c)
  * connect does not make it "no" again. */
 static int request_may_have_left(const paynet_client *c)
 {
-    return c->body_left || (USE_PREREQ && c->state == SEND_TRANSFER && request_bytes(c) > 0);
+    return c->body_left || (c->state == SEND_TRANSFER && request_written(c));
 }
 
 static paynet_status transport_error(paynet_client *c, CURLcode rc, long http_status,
@@ -1109,7 +1123,7 @@ paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
     if (!done)
         return PAYNET_PENDING;
 
-    if (USE_PREREQ && request_bytes(c) > 0)
+    if (request_written(c))
         c->body_left = 1;
     curl_multi_remove_handle(c->multi, c->easy);
     c->state = SEND_CLAIMED;

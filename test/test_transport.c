@@ -7,8 +7,12 @@
  * cancel means for `delivered` and the cooldown.
  */
 #define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -130,7 +134,87 @@ static void test_busy_and_early_cancel(void)
     CASE("cancel with nothing in flight says so");
     paynet_send_cancel(c, &cancelled);
     CHECK(cancelled.kind == PAYNET_CANCELLED && cancelled.delivered == PAYNET_DELIVERED_NO);
+
+    CASE("cancel right after start on a client that sent before: delivered no, no hold");
+    paynet_result res;
+    CHECK(paynet_send_otp(c, gsm, "sent-before", &res, &err) == PAYNET_OK);
+    unique_gsm(gsm);
+    CHECK(paynet_send_start(c, gsm, "early", &err) == PAYNET_OK);
+    paynet_send_cancel(c, &cancelled);
+    CHECK(cancelled.delivered == PAYNET_DELIVERED_NO);
+    CHECK(paynet_remaining(c, gsm) == 0);
     paynet_client_free(c);
+}
+
+/* A proxy that refuses every tunnel (403 to CONNECT): nothing of the POST
+ * ever leaves, so the send fails with delivered no (and is retried), its
+ * CONNECT requests notwithstanding.  Runs in a child; returns its port. */
+static int refusing_proxy(pid_t *pid)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 8) != 0
+        || getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+        return -1;
+    *pid = fork();
+    if (*pid == 0) {
+        for (;;) {
+            int conn = accept(fd, NULL, NULL);
+            char buf[2048];
+            size_t got = 0;
+            ssize_t n;
+            while (got < sizeof buf - 1 && (n = read(conn, buf + got, sizeof buf - 1 - got)) > 0) {
+                got += (size_t)n;
+                buf[got] = '\0';
+                if (strstr(buf, "\r\n\r\n") != NULL)
+                    break;
+            }
+            static const char no[] = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
+            if (write(conn, no, sizeof no - 1) < 0)
+                _exit(1);
+            close(conn);
+        }
+    }
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void test_refused_tunnel(void)
+{
+    CASE("a proxy that refuses the tunnel: delivered no, retried, nothing held");
+    pid_t pid = -1;
+    int port = refusing_proxy(&pid);
+    CHECK(port > 0);
+    char proxy[64];
+    snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", port);
+    paynet_config config;
+    paynet_client *c = NULL;
+    paynet_error err;
+    paynet_result res;
+    paynet_config_init(&config);
+    config.secret_key = "sck_sandbox";
+    config.base_url = "https://127.0.0.1:9";
+    config.proxy = proxy;
+    config.timeout = 5;
+    CHECK(paynet_client_new(&config, &c, &err) == PAYNET_OK);
+    char gsm[PAYNET_GSM_SIZE];
+    unique_gsm(gsm);
+    /* a first refusal, then the same client again (its REQUEST_SIZE from
+     * the first transfer must not count for the second) */
+    for (int i = 0; i < 2 && c != NULL; i++) {
+        paynet_status s = paynet_send_otp(c, gsm, "tunnel", &res, &err);
+        CHECK(s != PAYNET_OK);
+        CHECK(err.delivered == PAYNET_DELIVERED_NO);
+        CHECK(paynet_remaining(c, gsm) == 0);
+    }
+    paynet_client_free(c);
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
 }
 
 static void test_cancel_after_sending(void)
@@ -391,6 +475,8 @@ int main(int argc, char **argv)
     test_cancel_after_sending();
     paynet_ledger_memory_forget();
     test_no_replay();
+    paynet_ledger_memory_forget();
+    test_refused_tunnel();
     paynet_ledger_memory_forget();
     test_wait();
     paynet_ledger_memory_forget();
