@@ -240,14 +240,6 @@ int paynet_reply_flat(const char *body, size_t length)
     return flat_fields(body, length, &f);
 }
 
-static int only_whitespace(const char *p, const char *end)
-{
-    for (; p < end; p++)
-        if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n')
-            return 0;
-    return 1;
-}
-
 /* Parses the whole body as one JSON value; NULL if it is not exactly one. */
 static cJSON *parse_body(const char *body, size_t length)
 {
@@ -255,7 +247,7 @@ static cJSON *parse_body(const char *body, size_t length)
         return NULL;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(body, length, &end, 0);
-    if (root != NULL && (end == NULL || !only_whitespace(end, body + length))) {
+    if (root != NULL && (end == NULL || skip_space(end, body + length) != body + length)) {
         cJSON_Delete(root);
         return NULL;
     }

@@ -47,16 +47,22 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* The tests' configuration: the sandbox's key, 5 s; base_url to set. */
+static void config_for(paynet_config *config, const char *base_url)
+{
+    paynet_config_init(config);
+    config->secret_key = "sck_sandbox";
+    config->base_url = base_url;
+    config->timeout = 5;
+}
+
 static paynet_client *client_on(const char *ledger)
 {
     paynet_config config;
     paynet_client *c = NULL;
     paynet_error err;
-    paynet_config_init(&config);
-    config.secret_key = "sck_sandbox";
-    config.base_url = url;
+    config_for(&config, url);
     config.ledger = ledger;
-    config.timeout = 5;
     if (paynet_client_new(&config, &c, &err) != PAYNET_OK)
         printf("client: %s\n", err.message);
     return c;
@@ -194,11 +200,8 @@ static void test_refused_tunnel(void)
     paynet_client *c = NULL;
     paynet_error err;
     paynet_result res;
-    paynet_config_init(&config);
-    config.secret_key = "sck_sandbox";
-    config.base_url = "https://127.0.0.1:9";
+    config_for(&config, "https://127.0.0.1:9");
     config.proxy = proxy;
-    config.timeout = 5;
     CHECK(paynet_client_new(&config, &c, &err) == PAYNET_OK);
     char gsm[PAYNET_GSM_SIZE];
     unique_gsm(gsm);
@@ -376,9 +379,7 @@ static void test_pollable(void)
     }
     paynet_config config;
     paynet_client *slow = NULL;
-    paynet_config_init(&config);
-    config.secret_key = "sck_sandbox";
-    config.base_url = url;
+    config_for(&config, url);
     config.timeout = 1;
     config.retries = 0;
     CHECK(paynet_client_new(&config, &slow, &err[0]) == PAYNET_OK);
