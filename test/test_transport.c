@@ -23,13 +23,11 @@
 
 static const char *url, *sandbox_log;
 
-/* How many requests for fault NN ("-> fault NN" lines) reached the sandbox:
- * it logs a fault's line when the request has arrived. */
-static int arrivals(const char *fault)
+/* How many lines of the sandbox's log hold needle. */
+static int logged(const char *needle)
 {
-    char needle[32], line[512];
+    char line[512];
     int n = 0;
-    snprintf(needle, sizeof needle, "-> fault %s", fault);
     FILE *f = fopen(sandbox_log, "r");
     if (f == NULL)
         return -1;
@@ -38,6 +36,15 @@ static int arrivals(const char *fault)
             n++;
     fclose(f);
     return n;
+}
+
+/* How many requests for fault NN ("-> fault NN" lines) reached the sandbox:
+ * it logs a fault's line when the request has arrived. */
+static int arrivals(const char *fault)
+{
+    char needle[32];
+    snprintf(needle, sizeof needle, "-> fault %s", fault);
+    return logged(needle);
 }
 
 static double now(void)
@@ -145,17 +152,20 @@ static void test_busy_and_early_cancel(void)
     paynet_result res;
     CHECK(paynet_send_otp(c, gsm, "sent-before", &res, &err) == PAYNET_OK);
     unique_gsm(gsm);
-    CHECK(paynet_send_start(c, gsm, "early", &err) == PAYNET_OK);
+    CHECK(paynet_send_start(c, gsm, "early-cancel", &err) == PAYNET_OK);
     paynet_send_cancel(c, &cancelled);
     CHECK(cancelled.delivered == PAYNET_DELIVERED_NO);
     CHECK(paynet_remaining(c, gsm) == 0);
+    CHECK(logged("session 'early-cancel'") == 0); /* and the sandbox saw nothing */
     paynet_client_free(c);
 }
 
 /* A proxy that refuses every tunnel (403 to CONNECT): nothing of the POST
  * ever leaves, so the send fails with delivered no (and is retried), its
- * CONNECT requests notwithstanding.  Runs in a child; returns its port. */
-static int refusing_proxy(pid_t *pid)
+ * CONNECT requests notwithstanding.  Runs in a child and writes to `seen`
+ * a 'C' for each CONNECT it refused, an 'X' for any other request; returns
+ * its port. */
+static int refusing_proxy(pid_t *pid, int seen)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {0};
@@ -179,7 +189,9 @@ static int refusing_proxy(pid_t *pid)
                     break;
             }
             static const char no[] = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
-            if (write(conn, no, sizeof no - 1) < 0)
+            char kind = strncmp(buf, "CONNECT ", 8) == 0 ? 'C' : 'X';
+            /* counted before the answer: the client may be done at once */
+            if (write(seen, &kind, 1) != 1 || write(conn, no, sizeof no - 1) < 0)
                 _exit(1);
             close(conn);
         }
@@ -192,7 +204,9 @@ static void test_refused_tunnel(void)
 {
     CASE("a proxy that refuses the tunnel: delivered no, retried, nothing held");
     pid_t pid = -1;
-    int port = refusing_proxy(&pid);
+    int seen[2] = {-1, -1};
+    CHECK(pipe(seen) == 0);
+    int port = refusing_proxy(&pid, seen[1]);
     CHECK(port > 0);
     char proxy[64];
     snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", port);
@@ -218,6 +232,13 @@ static void test_refused_tunnel(void)
         kill(pid, SIGTERM);
         waitpid(pid, NULL, 0);
     }
+    /* two sends, each a first attempt and its one retry: four refused
+     * tunnels, and never a request of any other kind */
+    close(seen[1]);
+    char kinds[16] = {0};
+    ssize_t n = read(seen[0], kinds, sizeof kinds - 1);
+    CHECK(n == 4 && strcmp(kinds, "CCCC") == 0);
+    close(seen[0]);
 }
 
 static void test_cancel_after_sending(void)
