@@ -94,6 +94,7 @@ struct paynet_client {
     struct curl_slist *headers;
     char *url;
     char *secret;  /* kept only to scrub it from server text */
+    struct paynet_secret_pairs secret_pairs; /* its pairs of bytes, for the scrub */
     double timeout, unknown_hold;
     int retries;
     void (*debug)(void *data, const char *line);
@@ -233,6 +234,13 @@ static void wipe(char *s)
     volatile char *p = s;
     while (*p)
         *p++ = 0;
+}
+
+static void wipe_pairs(struct paynet_secret_pairs *pairs)
+{
+    volatile uint64_t *p = pairs->bits;
+    for (size_t i = 0; i < sizeof pairs->bits / sizeof pairs->bits[0]; i++)
+        p[i] = 0;
 }
 
 /* Every header is a ready line of the list: libcurl sends them as they
@@ -503,6 +511,7 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
     c->secret = malloc(secret_size);
     if (c->secret != NULL)
         memcpy(c->secret, config->secret_key, secret_size);
+    paynet_secret_pairs_init(&c->secret_pairs, c->secret);
     c->headers = c->secret ? build_headers(c->secret) : NULL;
     c->hasher = c->secret ? paynet_ledger_hasher_new(c->secret) : NULL;
     c->easy = curl_easy_init();
@@ -562,6 +571,7 @@ void paynet_client_free(paynet_client *c)
          * is left is freed when the child exits */
         close(c->epfd);
         wipe(c->secret);
+        wipe_pairs(&c->secret_pairs);
         return;
     }
     if (c->state != SEND_IDLE) { /* settles the claim as a cancel would */
@@ -578,6 +588,7 @@ void paynet_client_free(paynet_client *c)
         wipe(h->data); /* the Authorization line holds the key */
     curl_slist_free_all(c->headers);
     wipe(c->secret);
+    wipe_pairs(&c->secret_pairs);
     free(c->secret);
     free(c->url);
     free(c->reply.data);
@@ -1056,7 +1067,7 @@ static void for_caller(const paynet_client *c, char *message)
     memcpy(raw, message, PAYNET_MESSAGE_SIZE);
     raw[PAYNET_MESSAGE_SIZE - 1] = '\0';
     paynet_text_clean(raw, strlen(raw), message, PAYNET_MESSAGE_SIZE);
-    paynet_text_mask_secret(message, c->secret);
+    paynet_text_mask_with(message, c->secret, &c->secret_pairs);
 }
 
 static paynet_status finish_transfer(paynet_client *c, CURLcode rc,
@@ -1153,7 +1164,7 @@ paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
         }
         memcpy(result->user_gsm, c->gsm, PAYNET_GSM_SIZE);
         /* the decoder cleaned the server's words already: only the key */
-        paynet_text_mask_secret(result->message, c->secret);
+        paynet_text_mask_with(result->message, c->secret, &c->secret_pairs);
         result->warning[0] = '\0';
         if (result->held_for <= 0)
             result->held_for = 0;

@@ -34,6 +34,17 @@ void paynet_copy_utf8(char *dst, size_t size, const char *src);
 /* The same for the n bytes at src (no terminator needed). */
 void paynet_copy_utf8n(char *dst, size_t size, const char *src, size_t n);
 
+/* The pairs of adjacent bytes of a secret key, hashed into a bitmap: made
+ * once per client, so that masking a message costs a look at each byte.
+ * paynet_text_mask_with(text, secret, pairs) is paynet_text_mask_secret
+ * with them made already. */
+struct paynet_secret_pairs {
+    uint64_t bits[4096 / 64];
+};
+void paynet_secret_pairs_init(struct paynet_secret_pairs *pairs, const char *secret);
+void paynet_text_mask_with(char *text, const char *secret,
+                           const struct paynet_secret_pairs *pairs);
+
 /* Whether s[0..n) is valid UTF-8 (no overlongs, no surrogates). */
 int paynet_utf8_valid(const unsigned char *s, size_t n);
 

@@ -11,6 +11,7 @@
  * and the screen all print what the core hands them, so a Lua script that
  * prints err.message is as safe as the screen.
  */
+#include <stdint.h>
 #include <string.h>
 
 #include "internal.h"
@@ -132,24 +133,80 @@ void paynet_mask_gsm(const char *gsm, char out[PAYNET_GSM_SIZE])
 /* Overwrites with '*' every run of the text that equals 8 consecutive
  * bytes of the secret (all of it, when shorter): a server that echoes the
  * key, whole or cut anywhere, never gets more than 7 of its characters to
- * the caller. */
-void paynet_text_mask_secret(char *text, const char *secret)
+ * the caller.
+ *
+ * Every pair of adjacent bytes in such a run is a pair of the secret's: a
+ * bitmap of the secret's pairs (hashed: it may say yes wrongly, never no)
+ * finds the few places where a window can start, and only those are
+ * compared with the secret.  Runs are marked after the comparisons that
+ * read them: a match is compared on the text as it came. */
+static size_t pair_bit(unsigned char a, unsigned char b) { return ((size_t)a << 6 ^ b) & 4095; }
+
+static int has_pair(const struct paynet_secret_pairs *pairs, const unsigned char *t)
 {
-    unsigned char hit[PAYNET_MESSAGE_SIZE * 2];
+    size_t bit = pair_bit(t[0], t[1]);
+    return pairs->bits[bit / 64] >> bit % 64 & 1;
+}
+
+void paynet_secret_pairs_init(struct paynet_secret_pairs *pairs, const char *secret)
+{
+    const unsigned char *s = (const unsigned char *)(secret != NULL ? secret : "");
+    memset(pairs, 0, sizeof *pairs);
+    for (size_t j = 0; s[j] != '\0' && s[j + 1] != '\0'; j++) {
+        size_t bit = pair_bit(s[j], s[j + 1]);
+        pairs->bits[bit / 64] |= (uint64_t)1 << bit % 64;
+    }
+}
+
+static int window_of(const char *text, size_t window, const char *secret, size_t k)
+{
+    for (size_t j = 0; j + window <= k; j++)
+        if (text[0] == secret[j] && memcmp(text, secret + j, window) == 0)
+            return 1;
+    return 0;
+}
+
+void paynet_text_mask_with(char *text, const char *secret,
+                           const struct paynet_secret_pairs *pairs)
+{
     size_t n = strlen(text), k = secret != NULL ? strlen(secret) : 0;
     size_t window = k < 8 ? k : 8;
-    if (n > sizeof hit)
-        n = sizeof hit; /* messages are PAYNET_MESSAGE_SIZE at most */
+    if (n > PAYNET_MESSAGE_SIZE * 2)
+        n = PAYNET_MESSAGE_SIZE * 2; /* messages are PAYNET_MESSAGE_SIZE at most */
     if (window == 0 || n < window)
         return;
-    memset(hit, 0, n);
-    for (size_t i = 0; i + window <= n; i++)
-        for (size_t j = 0; j + window <= k; j++)
-            if (text[i] == secret[j] && memcmp(text + i, secret + j, window) == 0) {
-                memset(hit + i, 1, window);
-                break;
+    const unsigned char *t = (const unsigned char *)text;
+    size_t from = 0, to = 0; /* the run to mark, [from, to) */
+    size_t start = 0;        /* no window before it matches */
+    size_t good = 0;         /* the pairs at start .. start + good - 1 are the secret's */
+    while (start + window <= n) {
+        /* the window's pairs, from its last down to those known: a pair
+         * that is not the secret's rules out every window that holds it */
+        size_t end = start + window - 1, q = end;
+        while (q > start + good && has_pair(pairs, t + q - 1))
+            q--;
+        if (q > start + good) {
+            good = end - q;
+            start = q;
+            continue;
+        }
+        if (window_of(text + start, window, secret, k)) {
+            if (start > to) { /* a new run: the last is behind every later comparison */
+                memset(text + from, '*', to - from);
+                from = start;
             }
-    for (size_t i = 0; i < n; i++)
-        if (hit[i])
-            text[i] = '*';
+            to = start + window;
+        }
+        start++;
+        good = window > 1 ? window - 2 : 0; /* the last window's pairs but its first */
+    }
+    if (to > from)
+        memset(text + from, '*', to - from);
+}
+
+void paynet_text_mask_secret(char *text, const char *secret)
+{
+    struct paynet_secret_pairs pairs;
+    paynet_secret_pairs_init(&pairs, secret);
+    paynet_text_mask_with(text, secret, &pairs);
 }

@@ -23,6 +23,29 @@ static int holds_window(const char *text, const char *key)
     return 0;
 }
 
+/* The masking as first written: every window of the secret compared at
+ * every place (slow, plainly right): the fast one must agree with it. */
+static void reference_mask(char *text, const char *secret)
+{
+    static unsigned char hit[PAYNET_MESSAGE_SIZE * 2];
+    size_t n = strlen(text), k = secret != NULL ? strlen(secret) : 0;
+    size_t window = k < 8 ? k : 8;
+    if (n > sizeof hit)
+        n = sizeof hit;
+    if (window == 0 || n < window)
+        return;
+    memset(hit, 0, n);
+    for (size_t i = 0; i + window <= n; i++)
+        for (size_t j = 0; j + window <= k; j++)
+            if (memcmp(text + i, secret + j, window) == 0) {
+                memset(hit + i, 1, window);
+                break;
+            }
+    for (size_t i = 0; i < n; i++)
+        if (hit[i])
+            text[i] = '*';
+}
+
 static void test_conversions(void)
 {
     CASE("a translation is used only with the conversions of its msgid");
@@ -120,6 +143,48 @@ void suite_text(void)
         }
         CHECK(runs == 7 * PAYNET_MESSAGE_SIZE);
         CHECK(leaks == 0);
+    }
+
+    CASE("masking agrees with comparing every window everywhere, on 200000 texts");
+    {
+        /* few letters, so that texts hold many windows of the key, whole,
+         * cut and overlapping, or more, so that most pairs of letters are
+         * not the key's; the key may hold '*' and bytes >= 0x80 */
+        static const char few[] = "ab*\xC3\x9F", many[] = "abcdefghijklmnopqrs*\xC3\x9F.: ";
+        static char text[1200], expected[1200], original[1200], key[48];
+        unsigned long seed = 12345;
+        int differ = 0, changed = 0;
+        for (int run = 0; run < 200000; run++) {
+            const char *letters = run % 3 ? few : many;
+            size_t count = run % 3 ? sizeof few - 1 : sizeof many - 1;
+            seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+            size_t k = run % 9 == 0 ? 0 : 1 + (seed >> 33) % 40;
+            size_t n = (seed >> 20) % 13 == 0 ? 1030 + (seed >> 40) % 100 : (seed >> 24) % 64;
+            for (size_t i = 0; i < k; i++) {
+                seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+                key[i] = letters[(seed >> 33) % count];
+            }
+            key[k] = '\0';
+            for (size_t i = 0; i < n; i++) {
+                seed = seed * 6364136223846793005UL + 1442695040888963407UL;
+                /* a copy of the key now and then, else letters */
+                if (k > 0 && (seed >> 40) % 16 == 0 && i + k <= n) {
+                    memcpy(text + i, key, k);
+                    i += k - 1;
+                } else {
+                    text[i] = letters[(seed >> 33) % count];
+                }
+            }
+            text[n] = '\0';
+            memcpy(expected, text, n + 1);
+            memcpy(original, text, n + 1);
+            reference_mask(expected, run % 9 == 0 && run % 2 ? NULL : key);
+            paynet_text_mask_secret(text, run % 9 == 0 && run % 2 ? NULL : key);
+            differ += memcmp(text, expected, n + 1) != 0;
+            changed += memcmp(text, original, n + 1) != 0;
+        }
+        CHECK(differ == 0);
+        CHECK(changed > 80000); /* many texts did hold windows of the key */
     }
 
     CASE("a short key is masked whole; no key, nothing masked");
