@@ -113,6 +113,7 @@ struct paynet_client {
     struct reply reply;
     int have_date;
     double date;
+    int ran_out; /* the send's deadline passed before the transfer ended */
     char errbuf[CURL_ERROR_SIZE];
 
     /* the ledger, and this send's claim in it */
@@ -852,10 +853,12 @@ static void settle(paynet_client *c, const char *state, double seconds, const ch
 
 /* ---- sending ------------------------------------------------------------- */
 
+/* The deadline of the whole send is kept here, not by CURLOPT_TIMEOUT_MS
+ * (libcurl's timeout costs about 1k instructions a send in its timers):
+ * paynet_send_timeout wakes the caller at it, and paynet_send_step ends
+ * the transfer then (libcurl closes a connection taken off mid-transfer). */
 static paynet_status begin_attempt(paynet_client *c, paynet_error *err)
 {
-    double left = c->deadline - paynet_clock_mono();
-    long timeout_ms = left > 0.001 ? (long)ceil(left * 1000) : 1;
     c->reply.length = 0;
     c->reply.overflow = 0;
     c->reply.nomem = 0;
@@ -863,7 +866,7 @@ static paynet_status begin_attempt(paynet_client *c, paynet_error *err)
     c->errbuf[0] = '\0';
     c->body_offset = 0;
     c->prereqs = 0;
-    curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
+    c->ran_out = 0;
     curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_length);
     if (curl_multi_add_handle(c->multi, c->easy) != CURLM_OK)
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO,
@@ -946,8 +949,8 @@ int paynet_send_timeout(const paynet_client *c)
     double at;
     if (c->state == SEND_RETRY_WAIT)
         at = c->retry_at;
-    else if (c->state == SEND_TRANSFER && c->timer_at >= 0)
-        at = c->timer_at;
+    else if (c->state == SEND_TRANSFER)
+        at = c->timer_at >= 0 && c->timer_at < c->deadline ? c->timer_at : c->deadline;
     else
         return -1;
     double ms = ceil((at - paynet_clock_mono()) * 1000);
@@ -1050,6 +1053,9 @@ static paynet_status transport_error(paynet_client *c, CURLcode rc, long http_st
         kind = PAYNET_NOMEM;
         detail = _("out of memory while reading the reply");
     }
+    if (c->ran_out)
+        detail = d == PAYNET_DELIVERED_NO ? _("the request had not been sent")
+                                          : _("the request was sent");
     if (kind == PAYNET_TIMEOUT)
         paynet_fail(err, kind, d, "no complete reply within %g s (%s)",
                     c->timeout, detail);
@@ -1131,8 +1137,12 @@ paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
             rc = msg->data.result;
             done = 1;
         }
-    if (!done)
-        return PAYNET_PENDING;
+    if (!done) {
+        if (paynet_clock_mono() < c->deadline)
+            return PAYNET_PENDING;
+        rc = CURLE_OPERATION_TIMEDOUT;
+        c->ran_out = 1;
+    }
 
     if (request_written(c))
         c->body_left = 1;

@@ -80,8 +80,8 @@ static int imf_fixdate(const char *s, size_t n, double *date)
     if (n != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' '
         || s[16] != ' ' || s[19] != ':' || s[22] != ':' || memcmp(s + 25, " GMT", 4) != 0)
         return 0;
-    for (int m = 0; m < 12; m++)
-        if (memcmp(s + 8, months + 3 * m, 3) == 0)
+    for (int m = 0; m < 12 && month == 0; m++)
+        if (s[8] == months[3 * m] && s[9] == months[3 * m + 1] && s[10] == months[3 * m + 2])
             month = m + 1;
     if (month == 0 || !two_digits(s + 5, &day) || !two_digits(s + 12, &year_hi)
         || !two_digits(s + 14, &year_lo) || !two_digits(s + 17, &hour)
@@ -97,8 +97,10 @@ static int imf_fixdate(const char *s, size_t n, double *date)
 int paynet_date_header(const char *line, size_t length, double *date)
 {
     char value[128];
-    if (length <= 5 || length >= 5 + sizeof value || (line[0] != 'D' && line[0] != 'd')
-        || strncasecmp(line, "Date:", 5) != 0)
+    /* most lines are not the Date: the name's letters, case folded */
+    if (length <= 5 || length >= 5 + sizeof value || (line[0] | 0x20) != 'd'
+        || (line[1] | 0x20) != 'a' || (line[2] | 0x20) != 't' || (line[3] | 0x20) != 'e'
+        || line[4] != ':')
         return 0;
     const char *v = line + 5;
     size_t n = length - 5;

@@ -419,9 +419,56 @@ static void test_pollable(void)
     took = now() - t0;
     CHECK(s == PAYNET_TIMEOUT);
     CHECK(err[0].delivered == PAYNET_DELIVERED_UNKNOWN);
+    CHECK_STR(err[0].message, "no complete reply within 1 s (the request was sent)");
     CHECK(took >= 0.95 && took < 2.5);
     CHECK(arrivals("03") == silent_before + 1); /* retries 0: one request */
+
+    CASE("after a timeout the client sends on a fresh connection, not the silent one");
+    char fresh[PAYNET_GSM_SIZE];
+    unique_gsm(fresh);
+    CHECK(paynet_send_otp(slow, fresh, "after-silent", &res[0], &err[0]) == PAYNET_OK);
     paynet_client_free(slow);
+}
+
+/* A server that accepts connections (the kernel does, from the backlog)
+ * and never says a word: over HTTPS, libcurl's handshake never ends, so
+ * no byte of the request leaves before the send's deadline. */
+static void test_deadline_before_sending(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 8) != 0
+        || getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        CHECK(!"a listening socket");
+        return;
+    }
+    char base[64];
+    snprintf(base, sizeof base, "https://127.0.0.1:%d", ntohs(a.sin_port));
+    paynet_config config;
+    paynet_client *c = NULL;
+    paynet_result res;
+    paynet_error err;
+    config_for(&config, base);
+    config.timeout = 1;
+    CASE("a deadline that passes during the TLS handshake: delivered no, said so, not held");
+    CHECK(paynet_client_new(&config, &c, &err) == PAYNET_OK);
+    if (c == NULL)
+        return;
+    double t0 = now();
+    CHECK(paynet_send_otp(c, "5321234567", "handshake", &res, &err) == PAYNET_TIMEOUT);
+    double took = now() - t0;
+    CHECK(err.delivered == PAYNET_DELIVERED_NO);
+    CHECK_STR(err.message, "no complete reply within 1 s (the request had not been sent)");
+    CHECK(err.held == 0);
+    CHECK(took >= 0.95 && took < 2.5);
+    int held = 1;
+    paynet_holder holder;
+    CHECK(paynet_hold_lookup(c, "5321234567", &held, &holder, &err) == PAYNET_OK && held == 0);
+    paynet_client_free(c);
+    close(fd);
 }
 
 /* A fork's child inherits the client with the parent's send in flight:
@@ -505,6 +552,8 @@ int main(int argc, char **argv)
     test_pollable();
     paynet_ledger_memory_forget();
     test_fork();
+    paynet_ledger_memory_forget();
+    test_deadline_before_sending();
     test_config();
     return unit_finish(argc == 4 ? argv[3] : "C transport tests");
 }
