@@ -22,6 +22,11 @@ paynet_status paynet_session_id_check(const char *id, paynet_error *err)
         return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
                            "session id is too long (%zu bytes; at most %d)",
                            n, SESSION_ID_MAX);
+    size_t ascii = 0; /* printable ASCII, as most ids are: nothing more to check */
+    while (ascii < n && (unsigned char)id[ascii] >= 0x20 && (unsigned char)id[ascii] < 0x7F)
+        ascii++;
+    if (ascii == n)
+        return PAYNET_OK;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)id[i];
         if (c < 0x20 || c == 0x7F)
@@ -46,25 +51,35 @@ paynet_status paynet_session_id_check(const char *id, paynet_error *err)
  * the session id was checked (UTF-8, no control character), so only " and
  * \ are escaped; anything that would not fit is cut (never happens for
  * checked input: 10 digits, at most 128 bytes doubled). */
-static size_t put(char *out, size_t size, size_t n, const char *text, int escape)
+static size_t put(char *out, size_t size, size_t n, const char *text, size_t length, int escape)
 {
-    for (; *text; text++) {
-        if (escape && (*text == '"' || *text == '\\') && n + 2 < size)
-            out[n++] = '\\';
-        if (n + 1 < size)
-            out[n++] = *text;
+    size_t plain = escape ? 0 : length;
+    while (plain < length && text[plain] != '"' && text[plain] != '\\')
+        plain++;
+    if (plain == length && n + length < size) { /* nothing to escape, and it fits */
+        memcpy(out + n, text, length);
+        n += length;
+    } else {
+        for (size_t i = 0; i < length; i++) {
+            if (escape && (text[i] == '"' || text[i] == '\\') && n + 2 < size)
+                out[n++] = '\\';
+            if (n + 1 < size)
+                out[n++] = text[i];
+        }
     }
     out[n] = '\0';
     return n;
 }
 
+#define PUT_LITERAL(n, text) put(out, size, n, text, sizeof text - 1, 0)
+
 size_t paynet_request_body(const char *gsm, const char *session_id, char *out, size_t size)
 {
-    size_t n = put(out, size, 0, "{\"user_gsm\":\"", 0);
-    n = put(out, size, n, gsm, 1);
-    n = put(out, size, n, "\",\"otp_session_id\":\"", 0);
-    n = put(out, size, n, session_id, 1);
-    return put(out, size, n, "\"}", 0);
+    size_t n = PUT_LITERAL(0, "{\"user_gsm\":\"");
+    n = put(out, size, n, gsm, strlen(gsm), 1);
+    n = PUT_LITERAL(n, "\",\"otp_session_id\":\"");
+    n = put(out, size, n, session_id, strlen(session_id), 1);
+    return PUT_LITERAL(n, "\"}");
 }
 
 /* ---- reply decoding ------------------------------------------------------ */
@@ -145,14 +160,14 @@ static const char *skip_space(const char *p, const char *end)
  * that starts at p; NULL if the string is not one. */
 static const char *plain_string(const char *p, const char *end)
 {
-    for (; p < end; p++) {
-        unsigned char ch = (unsigned char)*p;
-        if (ch == '"')
-            return p;
-        if (ch == '\\' || ch < 0x20)
-            return NULL;
-    }
-    return NULL;
+    /* the bytes that end a plain string, or make it not one: a look each */
+    static const unsigned char stop[256] = {
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x00..0x1F */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ['"'] = 1, ['\\'] = 1,
+    };
+    while (p < end && !stop[(unsigned char)*p])
+        p++;
+    return p < end && *p == '"' ? p : NULL;
 }
 
 /* A string field met once: 0 if it was met before or is not a string. */
@@ -396,8 +411,10 @@ clean:;
     char *message = status == PAYNET_OK ? result->message : err != NULL ? err->message : NULL;
     if (message != NULL) {
         char raw[PAYNET_MESSAGE_SIZE];
-        memcpy(raw, message, PAYNET_MESSAGE_SIZE);
-        paynet_text_clean(raw, strlen(raw), message, PAYNET_MESSAGE_SIZE);
+        const char *nul = memchr(message, '\0', PAYNET_MESSAGE_SIZE);
+        size_t used = nul != NULL ? (size_t)(nul - message) : PAYNET_MESSAGE_SIZE - 1;
+        memcpy(raw, message, used);
+        paynet_text_clean(raw, used, message, PAYNET_MESSAGE_SIZE);
     }
     return status;
 }

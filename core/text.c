@@ -101,6 +101,16 @@ size_t paynet_text_clean(const char *in, size_t length, char *out, size_t size)
             out[o++] = (char)s[i++];
             continue;
         }
+        /* two bytes from U+00A0 to U+07FF (Turkish letters among them): as
+         * they are; C1 controls (C2 80..C2 9F) go the long way */
+        if (s[i] >= 0xC2 && s[i] <= 0xDF && i + 1 < length && (s[i + 1] & 0xC0) == 0x80
+            && (s[i] != 0xC2 || s[i + 1] >= 0xA0)) {
+            if (o + 2 >= size)
+                break;
+            out[o++] = (char)s[i++];
+            out[o++] = (char)s[i++];
+            continue;
+        }
         unsigned cp = 0;
         size_t len = utf8_decode(s + i, length - i, &cp);
         const char *put = (const char *)s + i;
@@ -114,8 +124,8 @@ size_t paynet_text_clean(const char *in, size_t length, char *out, size_t size)
         }
         if (o + put_length >= size)
             break; /* never half a character */
-        memcpy(out + o, put, put_length);
-        o += put_length;
+        for (size_t b = 0; b < put_length; b++) /* 1 to 4 bytes: no call */
+            out[o++] = put[b];
         i += len;
     }
     out[o] = '\0';
