@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <sys/epoll.h>
 #include <errno.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,11 +78,13 @@ struct reply {
  * that failed before any byte of the body left, with retries and time
  * remaining, waits (-> RETRY_WAIT -> TRANSFER); any other ends the send,
  * settled in the ledger (-> IDLE).  paynet_send_cancel ends it from any
- * state but IDLE. */
+ * state but IDLE.  The blocking paynet_send_otp goes the same way, each
+ * attempt in curl_easy_perform (PERFORM instead of TRANSFER). */
 enum send_state {
     SEND_IDLE,       /* no send in flight; the easy handle is off the multi */
     SEND_CLAIMED,    /* the ledger holds the number for us; no attempt running */
     SEND_TRANSFER,   /* the easy handle is on the multi: libcurl moves bytes */
+    SEND_PERFORM,    /* paynet_send_otp is in curl_easy_perform */
     SEND_RETRY_WAIT  /* between attempts, off the multi, until retry_at */
 };
 
@@ -857,7 +860,7 @@ static void settle(paynet_client *c, const char *state, double seconds, const ch
  * (libcurl's timeout costs about 1k instructions a send in its timers):
  * paynet_send_timeout wakes the caller at it, and paynet_send_step ends
  * the transfer then (libcurl closes a connection taken off mid-transfer). */
-static paynet_status begin_attempt(paynet_client *c, paynet_error *err)
+static void reset_attempt(paynet_client *c)
 {
     c->reply.length = 0;
     c->reply.overflow = 0;
@@ -868,6 +871,11 @@ static paynet_status begin_attempt(paynet_client *c, paynet_error *err)
     c->prereqs = 0;
     c->ran_out = 0;
     curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_length);
+}
+
+static paynet_status begin_attempt(paynet_client *c, paynet_error *err)
+{
+    reset_attempt(c);
     if (curl_multi_add_handle(c->multi, c->easy) != CURLM_OK)
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO,
                            "libcurl could not start the transfer");
@@ -900,8 +908,9 @@ static void fail_send(paynet_client *c, paynet_error *err)
     end_send(c);
 }
 
-paynet_status paynet_send_start(paynet_client *c, const char *user_gsm,
-                                const char *otp_session_id, paynet_error *err)
+/* Checks the input and claims the number: IDLE -> CLAIMED, no attempt yet. */
+static paynet_status open_send(paynet_client *c, const char *user_gsm,
+                               const char *otp_session_id, paynet_error *err)
 {
     char gsm[PAYNET_GSM_SIZE];
     if (check_process(c, err) != PAYNET_OK)
@@ -928,6 +937,15 @@ paynet_status paynet_send_start(paynet_client *c, const char *user_gsm,
     c->attempts_left = c->retries;
     c->deadline = paynet_clock_mono() + c->timeout;
     c->retry_at = 0;
+    return PAYNET_OK;
+}
+
+paynet_status paynet_send_start(paynet_client *c, const char *user_gsm,
+                                const char *otp_session_id, paynet_error *err)
+{
+    paynet_status status = open_send(c, user_gsm, otp_session_id, err);
+    if (status != PAYNET_OK)
+        return status;
     status = begin_attempt(c, err);
     if (status != PAYNET_OK)
         fail_send(c, err);
@@ -1002,7 +1020,8 @@ static CURLMcode drive(paynet_client *c)
  * connect does not make it "no" again. */
 static int request_may_have_left(const paynet_client *c)
 {
-    return c->body_left || (c->state == SEND_TRANSFER && request_written(c));
+    return c->body_left
+           || ((c->state == SEND_TRANSFER || c->state == SEND_PERFORM) && request_written(c));
 }
 
 static paynet_status transport_error(paynet_client *c, CURLcode rc, long http_status,
@@ -1102,51 +1121,16 @@ static int retryable(const paynet_client *c, paynet_status status, const paynet_
 }
 
 
-paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
-                               paynet_error *err)
+/* An attempt ended with rc (the easy handle off the multi or out of
+ * curl_easy_perform): the result, PAYNET_PENDING when a retry waits
+ * (RETRY_WAIT until retry_at), or the send's failure. */
+static paynet_status end_attempt(paynet_client *c, CURLcode rc, paynet_result *result,
+                                 paynet_error *err)
 {
-    if (c->state == SEND_IDLE)
-        return invalid(err, "no send is in flight");
-    if (check_process(c, err) != PAYNET_OK)
-        return PAYNET_INVALID; /* the parent's send: not the child's to end */
-    if (c->state == SEND_RETRY_WAIT) {
-        if (paynet_clock_mono() < c->retry_at)
-            return PAYNET_PENDING;
-        c->state = SEND_CLAIMED;
-        c->retry_at = 0;
-        paynet_status status = begin_attempt(c, err);
-        if (status != PAYNET_OK) {
-            fail_send(c, err);
-            return status;
-        }
-    }
-    CURLMcode mc = drive(c);
-    if (mc != CURLM_OK) {
-        paynet_fail(err, mc == CURLM_OUT_OF_MEMORY ? PAYNET_NOMEM : PAYNET_NETWORK,
-                    PAYNET_DELIVERED_UNKNOWN, "libcurl failed: %s",
-                    curl_multi_strerror(mc));
-        fail_send(c, err);
-        return err->kind;
-    }
-    int queued;
-    CURLMsg *msg;
-    CURLcode rc = CURLE_OK;
-    int done = 0;
-    while ((msg = curl_multi_info_read(c->multi, &queued)) != NULL)
-        if (msg->msg == CURLMSG_DONE && msg->easy_handle == c->easy) {
-            rc = msg->data.result;
-            done = 1;
-        }
-    if (!done) {
-        if (paynet_clock_mono() < c->deadline)
-            return PAYNET_PENDING;
-        rc = CURLE_OPERATION_TIMEDOUT;
-        c->ran_out = 1;
-    }
-
     if (request_written(c))
         c->body_left = 1;
-    curl_multi_remove_handle(c->multi, c->easy);
+    if (c->state == SEND_TRANSFER)
+        curl_multi_remove_handle(c->multi, c->easy);
     c->state = SEND_CLAIMED;
     paynet_status status = finish_transfer(c, rc, result, err);
     if (status != PAYNET_OK && retryable(c, status, err)) {
@@ -1188,6 +1172,54 @@ paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
     return status;
 }
 
+paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
+                               paynet_error *err)
+{
+    if (c->state == SEND_IDLE)
+        return invalid(err, "no send is in flight");
+    if (check_process(c, err) != PAYNET_OK)
+        return PAYNET_INVALID; /* the parent's send: not the child's to end */
+    if (c->state == SEND_PERFORM)
+        return paynet_fail(err, PAYNET_BUSY, PAYNET_DELIVERED_NO,
+                           "a blocking send is in flight on this client");
+    if (c->state == SEND_RETRY_WAIT) {
+        if (paynet_clock_mono() < c->retry_at)
+            return PAYNET_PENDING;
+        c->state = SEND_CLAIMED;
+        c->retry_at = 0;
+        paynet_status status = begin_attempt(c, err);
+        if (status != PAYNET_OK) {
+            fail_send(c, err);
+            return status;
+        }
+    }
+    CURLMcode mc = drive(c);
+    if (mc != CURLM_OK) {
+        paynet_fail(err, mc == CURLM_OUT_OF_MEMORY ? PAYNET_NOMEM : PAYNET_NETWORK,
+                    PAYNET_DELIVERED_UNKNOWN, "libcurl failed: %s",
+                    curl_multi_strerror(mc));
+        fail_send(c, err);
+        return err->kind;
+    }
+    int queued;
+    CURLMsg *msg;
+    CURLcode rc = CURLE_OK;
+    int done = 0;
+    while ((msg = curl_multi_info_read(c->multi, &queued)) != NULL)
+        if (msg->msg == CURLMSG_DONE && msg->easy_handle == c->easy) {
+            rc = msg->data.result;
+            done = 1;
+        }
+    if (!done) {
+        if (paynet_clock_mono() < c->deadline)
+            return PAYNET_PENDING;
+        rc = CURLE_OPERATION_TIMEDOUT;
+        c->ran_out = 1;
+    }
+
+    return end_attempt(c, rc, result, err);
+}
+
 void paynet_send_cancel(paynet_client *c, paynet_error *err)
 {
     if (check_process(c, err) != PAYNET_OK)
@@ -1205,23 +1237,39 @@ void paynet_send_cancel(paynet_client *c, paynet_error *err)
     fail_send(c, err);
 }
 
+/* The blocking send: each attempt in curl_easy_perform, whose private
+ * multi handle is lighter than the client's (libcurl sizes its socket and
+ * connection tables for one transfer, and walks the connection table after
+ * each transfer on a multi handle: about 3k instructions a send less than
+ * the socket API).  Its connection is kept in that handle, apart from the
+ * event-loop sends' one.  libcurl keeps the deadline here
+ * (CURLOPT_TIMEOUT_MS): nothing else runs to keep it. */
 paynet_status paynet_send_otp(paynet_client *c, const char *user_gsm,
                               const char *otp_session_id, paynet_result *result,
                               paynet_error *err)
 {
-    paynet_status status = paynet_send_start(c, user_gsm, otp_session_id, err);
-    if (status != PAYNET_OK)
-        return status;
-    for (;;) {
-        status = paynet_send_step(c, result, err);
+    paynet_status status = open_send(c, user_gsm, otp_session_id, err);
+    while (status == PAYNET_OK) {
+        reset_attempt(c);
+        double left = c->deadline - paynet_clock_mono();
+        curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, left > 0.001 ? (long)ceil(left * 1000) : 1L);
+        c->state = SEND_PERFORM;
+        CURLcode rc = curl_easy_perform(c->easy);
+        curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, 0L); /* step keeps its own */
+        if (rc == CURLE_OPERATION_TIMEDOUT && paynet_clock_mono() >= c->deadline - 0.001)
+            c->ran_out = 1; /* the send's deadline, not the connect timeout */
+        status = end_attempt(c, rc, result, err);
         if (status != PAYNET_PENDING)
             return status;
-        status = paynet_wait(c, -1, 1000, NULL, err);
-        if (status != PAYNET_OK) {
-            paynet_error cancelled;
-            paynet_send_cancel(c, &cancelled);
-            err->delivered = cancelled.delivered;
-            return status;
+        double wait = c->retry_at - paynet_clock_mono();
+        if (wait > 0) {
+            struct timespec ts = {(time_t)wait, (long)((wait - (time_t)wait) * 1e9)};
+            while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+                ;
         }
+        c->state = SEND_CLAIMED;
+        c->retry_at = 0;
+        status = PAYNET_OK;
     }
+    return status;
 }

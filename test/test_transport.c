@@ -95,6 +95,20 @@ static paynet_status run(paynet_client *c, paynet_result *res, paynet_error *err
     }
 }
 
+/* A send one of the two ways: blocking (paynet_send_otp, each attempt in
+ * curl_easy_perform) or on an event loop (start, wait, step: the client's
+ * multi handle).  Each way keeps its own connection. */
+static paynet_status send_way(int loop, paynet_client *c, const char *gsm, const char *id,
+                              paynet_result *res, paynet_error *err)
+{
+    if (!loop)
+        return paynet_send_otp(c, gsm, id, res, err);
+    paynet_status s = paynet_send_start(c, gsm, id, err);
+    return s != PAYNET_OK ? s : run(c, res, err);
+}
+
+static const char *const ways[] = {"blocking", "event loop"};
+
 static void test_success(void)
 {
     char gsm[PAYNET_GSM_SIZE];
@@ -200,9 +214,12 @@ static int refusing_proxy(pid_t *pid, int seen)
     return ntohs(a.sin_port);
 }
 
-static void test_refused_tunnel(void)
+static void test_refused_tunnel(int loop)
 {
-    CASE("a proxy that refuses the tunnel: delivered no, retried, nothing held");
+    char name[128];
+    snprintf(name, sizeof name, "a proxy that refuses the tunnel (%s): delivered no, retried, "
+                                "nothing held", ways[loop]);
+    CASE(name);
     pid_t pid = -1;
     int seen[2] = {-1, -1};
     CHECK(pipe(seen) == 0);
@@ -222,7 +239,7 @@ static void test_refused_tunnel(void)
     /* a first refusal, then the same client again (its REQUEST_SIZE from
      * the first transfer must not count for the second) */
     for (int i = 0; i < 2 && c != NULL; i++) {
-        paynet_status s = paynet_send_otp(c, gsm, "tunnel", &res, &err);
+        paynet_status s = send_way(loop, c, gsm, "tunnel", &res, &err);
         CHECK(s != PAYNET_OK);
         CHECK(err.delivered == PAYNET_DELIVERED_NO);
         CHECK(paynet_remaining(c, gsm) == 0);
@@ -275,21 +292,23 @@ static void test_cancel_after_sending(void)
  * the request and closes (or resets) the connection without a reply; on a
  * fresh connection it would answer success.  libcurl replays a POST on a
  * fresh connection by itself: that replay would be a second SMS. */
-static void test_no_replay(void)
+static void test_no_replay(int loop)
 {
     static const char *const faults[] = {"19", "20"};
     for (int i = 0; i < 2; i++) {
-        char gsm[PAYNET_GSM_SIZE], number[PAYNET_GSM_SIZE];
+        char gsm[PAYNET_GSM_SIZE], number[PAYNET_GSM_SIZE], name[128];
         paynet_result res;
         paynet_error err;
-        CASE(i == 0 ? "a kept-alive connection closed after the request: not sent again"
-                    : "a kept-alive connection reset after the request: not sent again");
+        snprintf(name, sizeof name, "a kept-alive connection %s after the request (%s): not "
+                                    "sent again", i == 0 ? "closed" : "reset", ways[loop]);
+        CASE(name);
         paynet_client *c = client();
         unique_gsm(gsm);
-        CHECK(paynet_send_otp(c, gsm, "opens", &res, &err) == PAYNET_OK);
+        /* the same way both times: each way has its own connection */
+        CHECK(send_way(loop, c, gsm, "opens", &res, &err) == PAYNET_OK);
         int before = arrivals(faults[i]);
         snprintf(number, sizeof number, "50000001%s", faults[i]);
-        CHECK(paynet_send_otp(c, number, "no-replay", &res, &err) == PAYNET_NETWORK);
+        CHECK(send_way(loop, c, number, "no-replay", &res, &err) == PAYNET_NETWORK);
         CHECK(err.delivered == PAYNET_DELIVERED_UNKNOWN);
         CHECK(strstr(err.message, "it was not sent again") != NULL);
         CHECK(paynet_remaining(c, number) > 170);
@@ -433,7 +452,7 @@ static void test_pollable(void)
 /* A server that accepts connections (the kernel does, from the backlog)
  * and never says a word: over HTTPS, libcurl's handshake never ends, so
  * no byte of the request leaves before the send's deadline. */
-static void test_deadline_before_sending(void)
+static void test_deadline_before_sending(int loop)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {0};
@@ -453,12 +472,15 @@ static void test_deadline_before_sending(void)
     paynet_error err;
     config_for(&config, base);
     config.timeout = 1;
-    CASE("a deadline that passes during the TLS handshake: delivered no, said so, not held");
+    char name[128];
+    snprintf(name, sizeof name, "a deadline that passes during the TLS handshake (%s): "
+                                "delivered no, said so, not held", ways[loop]);
+    CASE(name);
     CHECK(paynet_client_new(&config, &c, &err) == PAYNET_OK);
     if (c == NULL)
         return;
     double t0 = now();
-    CHECK(paynet_send_otp(c, "5321234567", "handshake", &res, &err) == PAYNET_TIMEOUT);
+    CHECK(send_way(loop, c, "5321234567", "handshake", &res, &err) == PAYNET_TIMEOUT);
     double took = now() - t0;
     CHECK(err.delivered == PAYNET_DELIVERED_NO);
     CHECK_STR(err.message, "no complete reply within 1 s (the request had not been sent)");
@@ -542,18 +564,22 @@ int main(int argc, char **argv)
     test_busy_and_early_cancel();
     paynet_ledger_memory_forget();
     test_cancel_after_sending();
-    paynet_ledger_memory_forget();
-    test_no_replay();
-    paynet_ledger_memory_forget();
-    test_refused_tunnel();
+    for (int loop = 0; loop < 2; loop++) {
+        paynet_ledger_memory_forget();
+        test_no_replay(loop);
+        paynet_ledger_memory_forget();
+        test_refused_tunnel(loop);
+    }
     paynet_ledger_memory_forget();
     test_wait();
     paynet_ledger_memory_forget();
     test_pollable();
     paynet_ledger_memory_forget();
     test_fork();
-    paynet_ledger_memory_forget();
-    test_deadline_before_sending();
+    for (int loop = 0; loop < 2; loop++) {
+        paynet_ledger_memory_forget();
+        test_deadline_before_sending(loop);
+    }
     test_config();
     return unit_finish(argc == 4 ? argv[3] : "C transport tests");
 }
