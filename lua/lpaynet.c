@@ -590,11 +590,11 @@ static const char *const send_options[] = {"user_gsm", "otp_session_id", NULL};
 
 /* The send's arguments, from the table at index 2: 0, or the count of
  * values pushed for an error (nil, err). */
-static int send_arguments(lua_State *L, const char **gsm, const char **id)
+static int send_arguments(lua_State *L, const char *what, const char **gsm, const char **id)
 {
     size_t gsm_length, id_length;
     luaL_checktype(L, 2, LUA_TTABLE);
-    check_keys(L, 2, send_options, "send_otp");
+    check_keys(L, 2, send_options, what);
     *gsm = field_string(L, 2, "user_gsm", 1, &gsm_length);
     *id = field_string(L, 2, "otp_session_id", 1, &id_length);
     if (has_nul(*gsm, gsm_length))
@@ -607,11 +607,11 @@ static int send_arguments(lua_State *L, const char **gsm, const char **id)
 /* Starts a send: 0, or the count of values pushed for an error.  The
  * client is looked up after the arguments are read: reading them may run
  * the caller's code. */
-static int start_send(lua_State *L)
+static int start_send(lua_State *L, const char *what)
 {
     const char *gsm, *id;
     paynet_error err;
-    int pushed = send_arguments(L, &gsm, &id);
+    int pushed = send_arguments(L, what, &gsm, &id);
     if (pushed)
         return pushed;
     lclient *self = lua_touserdata(L, 1);
@@ -760,7 +760,7 @@ static int l_send_otp(lua_State *L)
     lclient *self = luaL_checkudata(L, 1, CLIENT_TYPE);
     lua_settop(L, 2);
     if (under_cqueues(L)) {
-        int pushed = start_send(L);
+        int pushed = start_send(L, "send_otp");
         if (pushed)
             return pushed;
         lua_settop(L, 3); /* the arguments' strings: copied by the core */
@@ -779,7 +779,7 @@ static int l_send_otp(lua_State *L)
     const char *gsm, *id;
     paynet_result res;
     paynet_error err;
-    int pushed = send_arguments(L, &gsm, &id);
+    int pushed = send_arguments(L, "send_otp", &gsm, &id);
     if (pushed)
         return pushed;
     paynet_client *client = check_open(L); /* after the caller's code ran */
@@ -805,7 +805,7 @@ static int l_start(lua_State *L)
 {
     luaL_checkudata(L, 1, CLIENT_TYPE);
     lua_settop(L, 2);
-    int pushed = start_send(L);
+    int pushed = start_send(L, "start");
     if (pushed)
         return pushed;
     lua_pushboolean(L, 1);

@@ -274,6 +274,12 @@ describe("client:send_otp misuse", function()
       assert.truthy(tostring(message):find(case[3], 1, true), message)
     end)
   end
+
+  it("names the method the unknown option was given to", function()
+    local ok, message = pcall(c.start, c, { user_gsm = "5321234567", otp_session_id = "x", timeout = 1 })
+    assert.is_false(ok)
+    assert.truthy(tostring(message):find("start: unknown option 'timeout'", 1, true), message)
+  end)
 end)
 
 describe("error values", function()
