@@ -98,7 +98,7 @@ struct paynet_client {
     char *url;
     char *secret;  /* kept only to scrub it from server text */
     struct paynet_secret_pairs secret_pairs; /* its pairs of bytes, for the scrub */
-    double timeout, unknown_hold;
+    double timeout, connect_timeout, unknown_hold;
     int retries;
     void (*debug)(void *data, const char *line);
     void *debug_data;
@@ -505,6 +505,7 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
     c->epfd = epoll_create1(EPOLL_CLOEXEC);
     c->timer_at = -1;
     c->timeout = config->timeout;
+    c->connect_timeout = config->connect_timeout;
     c->retries = config->retries;
     c->unknown_hold = config->unknown_hold;
     c->debug = config->debug;
@@ -1075,7 +1076,10 @@ static paynet_status transport_error(paynet_client *c, CURLcode rc, long http_st
     if (c->ran_out)
         detail = d == PAYNET_DELIVERED_NO ? _("the request had not been sent")
                                           : _("the request was sent");
-    if (kind == PAYNET_TIMEOUT)
+    if (kind == PAYNET_TIMEOUT && !c->ran_out) /* libcurl's connect timeout */
+        paynet_fail(err, kind, d, "no connection within %g s (%s)", c->connect_timeout,
+                    detail);
+    else if (kind == PAYNET_TIMEOUT)
         paynet_fail(err, kind, d, "no complete reply within %g s (%s)",
                     c->timeout, detail);
     else
@@ -1182,6 +1186,16 @@ paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
     if (c->state == SEND_PERFORM)
         return paynet_fail(err, PAYNET_BUSY, PAYNET_DELIVERED_NO,
                            "a blocking send is in flight on this client");
+    /* A step after the deadline (the loop was busy) starts nothing: no
+     * retry, and no request libcurl has not begun writing.  One that may
+     * have left is driven once more: its reply may be waiting. */
+    int late = paynet_clock_mono() >= c->deadline;
+    if (late && (c->state == SEND_RETRY_WAIT || !request_may_have_left(c))) {
+        if (c->state == SEND_RETRY_WAIT)
+            reset_attempt(c); /* the last attempt's count is not this one's */
+        c->ran_out = 1;
+        return end_attempt(c, CURLE_OPERATION_TIMEDOUT, result, err);
+    }
     if (c->state == SEND_RETRY_WAIT) {
         if (paynet_clock_mono() < c->retry_at)
             return PAYNET_PENDING;

@@ -181,8 +181,6 @@ void paynet_text_mask_with(char *text, const char *secret,
 {
     size_t n = strlen(text), k = secret != NULL ? strlen(secret) : 0;
     size_t window = k < 8 ? k : 8;
-    if (n > PAYNET_MESSAGE_SIZE * 2)
-        n = PAYNET_MESSAGE_SIZE * 2; /* messages are PAYNET_MESSAGE_SIZE at most */
     if (window == 0 || n < window)
         return;
     const unsigned char *t = (const unsigned char *)text;

@@ -177,8 +177,8 @@ static void test_busy_and_early_cancel(void)
 /* A proxy that refuses every tunnel (403 to CONNECT): nothing of the POST
  * ever leaves, so the send fails with delivered no (and is retried), its
  * CONNECT requests notwithstanding.  Runs in a child and writes to `seen`
- * a 'C' for each CONNECT it refused, an 'X' for any other request; returns
- * its port. */
+ * a 'C' for each CONNECT it refused, an 'X' for any other request, an 'E'
+ * for a connection closed before any; returns its port. */
 static int refusing_proxy(pid_t *pid, int seen)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -193,7 +193,7 @@ static int refusing_proxy(pid_t *pid, int seen)
     if (*pid == 0) {
         for (;;) {
             int conn = accept(fd, NULL, NULL);
-            char buf[2048];
+            char buf[2048] = {0};
             size_t got = 0;
             ssize_t n;
             while (got < sizeof buf - 1 && (n = read(conn, buf + got, sizeof buf - 1 - got)) > 0) {
@@ -203,7 +203,7 @@ static int refusing_proxy(pid_t *pid, int seen)
                     break;
             }
             static const char no[] = "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n";
-            char kind = strncmp(buf, "CONNECT ", 8) == 0 ? 'C' : 'X';
+            char kind = got == 0 ? 'E' : strncmp(buf, "CONNECT ", 8) == 0 ? 'C' : 'X';
             /* counted before the answer: the client may be done at once */
             if (write(seen, &kind, 1) != 1 || write(conn, no, sizeof no - 1) < 0)
                 _exit(1);
@@ -449,6 +449,132 @@ static void test_pollable(void)
     paynet_client_free(slow);
 }
 
+/* A loop that was busy past the deadline and steps late: the step starts
+ * nothing (no request, no retry); the send ends as a timeout that says
+ * nothing was sent, and the number is not held. */
+static void test_late_step(void)
+{
+    paynet_config config;
+    paynet_client *c = NULL;
+    paynet_result res;
+    paynet_error err;
+    char gsm[PAYNET_GSM_SIZE];
+    CASE("a step after the deadline on a kept-alive connection sends nothing");
+    config_for(&config, url);
+    config.timeout = 1;
+    CHECK(paynet_client_new(&config, &c, &err) == PAYNET_OK);
+    if (c == NULL)
+        return;
+    unique_gsm(gsm);
+    CHECK(send_way(1, c, gsm, "opens", &res, &err) == PAYNET_OK); /* the connection */
+    unique_gsm(gsm);
+    char session[64], needle[96]; /* this run's own: the log outlives a run */
+    snprintf(session, sizeof session, "late-step-%s", gsm);
+    snprintf(needle, sizeof needle, "session '%s'", session);
+    CHECK(paynet_send_start(c, gsm, session, &err) == PAYNET_OK);
+    struct timespec busy = {1, 300000000}; /* the loop does other work */
+    nanosleep(&busy, NULL);
+    CHECK(paynet_send_step(c, &res, &err) == PAYNET_TIMEOUT);
+    CHECK(err.delivered == PAYNET_DELIVERED_NO);
+    CHECK_STR(err.message, "no complete reply within 1 s (the request had not been sent)");
+    CHECK(paynet_remaining(c, gsm) == 0);
+    struct timespec settle = {0, 200000000};
+    nanosleep(&settle, NULL); /* a request, had one left, would be logged by now */
+    CHECK(logged(needle) == 0);
+    paynet_client_free(c);
+
+    CASE("a retry that falls due after the deadline is not made");
+    pid_t pid = -1;
+    int seen[2] = {-1, -1};
+    CHECK(pipe(seen) == 0);
+    int port = refusing_proxy(&pid, seen[1]);
+    char proxy[64];
+    snprintf(proxy, sizeof proxy, "http://127.0.0.1:%d", port);
+    config_for(&config, "https://127.0.0.1:9");
+    config.proxy = proxy;
+    config.timeout = 1;
+    config.retries = 1;
+    c = NULL;
+    CHECK(paynet_client_new(&config, &c, &err) == PAYNET_OK);
+    if (c != NULL) {
+        unique_gsm(gsm);
+        double t0 = now();
+        CHECK(paynet_send_start(c, gsm, "late-retry", &err) == PAYNET_OK);
+        paynet_status s = PAYNET_PENDING;
+        while (s == PAYNET_PENDING && now() - t0 < 0.15) { /* the first attempt is refused */
+            s = paynet_send_step(c, &res, &err);
+            paynet_wait(c, -1, 10, NULL, &err);
+        }
+        CHECK(s == PAYNET_PENDING); /* its retry waits */
+        nanosleep(&busy, NULL);
+        CHECK(paynet_send_step(c, &res, &err) == PAYNET_TIMEOUT);
+        CHECK(err.delivered == PAYNET_DELIVERED_NO);
+        CHECK_STR(err.message, "no complete reply within 1 s (the request had not been sent)");
+        CHECK(paynet_remaining(c, gsm) == 0);
+        paynet_client_free(c);
+        struct timespec drain = {0, 300000000};
+        nanosleep(&drain, NULL); /* a connection made, had one been, is counted by now */
+    }
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
+    close(seen[1]);
+    char kinds[16] = {0};
+    ssize_t n = read(seen[0], kinds, sizeof kinds - 1);
+    CHECK(n == 1 && strcmp(kinds, "C") == 0); /* the first attempt only */
+    close(seen[0]);
+}
+
+/* A listener whose backlog is full: the kernel drops further SYNs, so a
+ * connect hangs until the connect timeout, which the message names. */
+static void test_connect_timeout(int loop)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0), fillers[4] = {-1, -1, -1, -1};
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 0) != 0
+        || getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        CHECK(!"a listening socket");
+        return;
+    }
+    for (int i = 0; i < 4; i++) { /* fill the queue; the later ones just wait */
+        fillers[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        connect(fillers[i], (struct sockaddr *)&a, sizeof a);
+    }
+    struct timespec settle = {0, 100000000};
+    nanosleep(&settle, NULL);
+    char base[64], name[128];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", ntohs(a.sin_port));
+    snprintf(name, sizeof name, "a connect that times out (%s): the message names the connect "
+                                "timeout, delivered no", ways[loop]);
+    CASE(name);
+    paynet_config config;
+    paynet_client *c = NULL;
+    paynet_result res;
+    paynet_error err;
+    config_for(&config, base);
+    config.connect_timeout = 0.5;
+    config.retries = 0;
+    CHECK(paynet_client_new(&config, &c, &err) == PAYNET_OK);
+    if (c != NULL) {
+        double t0 = now();
+        CHECK(send_way(loop, c, "5321234567", "connect", &res, &err) == PAYNET_TIMEOUT);
+        double took = now() - t0;
+        CHECK(err.delivered == PAYNET_DELIVERED_NO);
+        CHECK(strncmp(err.message, "no connection within 0.5 s (", 28) == 0);
+        if (strncmp(err.message, "no connection within 0.5 s (", 28) != 0)
+            printf("  message: %s\n", err.message);
+        CHECK(took >= 0.45 && took < 2);
+        paynet_client_free(c);
+    }
+    for (int i = 0; i < 4; i++)
+        close(fillers[i]);
+    close(fd);
+}
+
 /* A server that accepts connections (the kernel does, from the backlog)
  * and never says a word: over HTTPS, libcurl's handshake never ends, so
  * no byte of the request leaves before the send's deadline. */
@@ -579,6 +705,12 @@ int main(int argc, char **argv)
     for (int loop = 0; loop < 2; loop++) {
         paynet_ledger_memory_forget();
         test_deadline_before_sending(loop);
+    }
+    paynet_ledger_memory_forget();
+    test_late_step();
+    for (int loop = 0; loop < 2; loop++) {
+        paynet_ledger_memory_forget();
+        test_connect_timeout(loop);
     }
     test_config();
     return unit_finish(argc == 4 ? argv[3] : "C transport tests");
