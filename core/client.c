@@ -857,10 +857,12 @@ static void settle(paynet_client *c, const char *state, double seconds, const ch
 
 /* ---- sending ------------------------------------------------------------- */
 
-/* The deadline of the whole send is kept here, not by CURLOPT_TIMEOUT_MS
- * (libcurl's timeout costs about 1k instructions a send in its timers):
- * paynet_send_timeout wakes the caller at it, and paynet_send_step ends
- * the transfer then (libcurl closes a connection taken off mid-transfer). */
+/* An event-loop send's deadline is kept by the client, not by
+ * CURLOPT_TIMEOUT_MS (libcurl's timeout costs about 1k instructions a send
+ * in its timers): paynet_send_timeout wakes the caller at it, and
+ * paynet_send_step ends the transfer then (libcurl closes a connection
+ * taken off mid-transfer).  The blocking send sets CURLOPT_TIMEOUT_MS for
+ * each curl_easy_perform, nothing else running to keep it. */
 static void reset_attempt(paynet_client *c)
 {
     c->reply.length = 0;
