@@ -174,6 +174,23 @@ static void test_busy_and_early_cancel(void)
     paynet_client_free(c);
 }
 
+/* A TCP socket listening on a free loopback port (its address in *a), or
+ * -1. */
+static int loopback_listener(int backlog, struct sockaddr_in *a)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    memset(a, 0, sizeof *a);
+    a->sin_family = AF_INET;
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof *a;
+    if (fd >= 0 && (bind(fd, (struct sockaddr *)a, sizeof *a) != 0 || listen(fd, backlog) != 0
+                    || getsockname(fd, (struct sockaddr *)a, &len) != 0)) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
 /* A proxy that refuses every tunnel (403 to CONNECT): nothing of the POST
  * ever leaves, so the send fails with delivered no (and is retried), its
  * CONNECT requests notwithstanding.  Runs in a child and writes to `seen`
@@ -181,13 +198,9 @@ static void test_busy_and_early_cancel(void)
  * for a connection closed before any; returns its port. */
 static int refusing_proxy(pid_t *pid, int seen)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 8) != 0
-        || getsockname(fd, (struct sockaddr *)&a, &len) != 0)
+    struct sockaddr_in a;
+    int fd = loopback_listener(8, &a);
+    if (fd < 0)
         return -1;
     *pid = fork();
     if (*pid == 0) {
@@ -212,6 +225,21 @@ static int refusing_proxy(pid_t *pid, int seen)
     }
     close(fd);
     return ntohs(a.sin_port);
+}
+
+/* Stops the refusing proxy and returns what it saw ("CC", ...). */
+static const char *proxy_stop(pid_t pid, int seen[2], char kinds[16])
+{
+    if (pid > 0) {
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+    }
+    close(seen[1]);
+    memset(kinds, 0, 16);
+    if (read(seen[0], kinds, 15) < 0)
+        kinds[0] = '\0';
+    close(seen[0]);
+    return kinds;
 }
 
 static void test_refused_tunnel(int loop)
@@ -245,17 +273,10 @@ static void test_refused_tunnel(int loop)
         CHECK(paynet_remaining(c, gsm) == 0);
     }
     paynet_client_free(c);
-    if (pid > 0) {
-        kill(pid, SIGTERM);
-        waitpid(pid, NULL, 0);
-    }
     /* two sends, each a first attempt and its one retry: four refused
      * tunnels, and never a request of any other kind */
-    close(seen[1]);
-    char kinds[16] = {0};
-    ssize_t n = read(seen[0], kinds, sizeof kinds - 1);
-    CHECK(n == 4 && strcmp(kinds, "CCCC") == 0);
-    close(seen[0]);
+    char kinds[16];
+    CHECK_STR(proxy_stop(pid, seen, kinds), "CCCC");
 }
 
 static void test_cancel_after_sending(void)
@@ -515,28 +536,17 @@ static void test_late_step(void)
         struct timespec drain = {0, 300000000};
         nanosleep(&drain, NULL); /* a connection made, had one been, is counted by now */
     }
-    if (pid > 0) {
-        kill(pid, SIGTERM);
-        waitpid(pid, NULL, 0);
-    }
-    close(seen[1]);
-    char kinds[16] = {0};
-    ssize_t n = read(seen[0], kinds, sizeof kinds - 1);
-    CHECK(n == 1 && strcmp(kinds, "C") == 0); /* the first attempt only */
-    close(seen[0]);
+    char kinds[16];
+    CHECK_STR(proxy_stop(pid, seen, kinds), "C"); /* the first attempt only */
 }
 
 /* A listener whose backlog is full: the kernel drops further SYNs, so a
  * connect hangs until the connect timeout, which the message names. */
 static void test_connect_timeout(int loop)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0), fillers[4] = {-1, -1, -1, -1};
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 0) != 0
-        || getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+    struct sockaddr_in a;
+    int fd = loopback_listener(0, &a), fillers[4] = {-1, -1, -1, -1};
+    if (fd < 0) {
         CHECK(!"a listening socket");
         return;
     }
@@ -580,13 +590,9 @@ static void test_connect_timeout(int loop)
  * no byte of the request leaves before the send's deadline. */
 static void test_deadline_before_sending(int loop)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 8) != 0
-        || getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+    struct sockaddr_in a;
+    int fd = loopback_listener(8, &a);
+    if (fd < 0) {
         CHECK(!"a listening socket");
         return;
     }
