@@ -622,6 +622,22 @@ static void test_deadline_before_sending(int loop)
     paynet_holder holder;
     CHECK(paynet_hold_lookup(c, "5321234567", &held, &holder, &err) == PAYNET_OK && held == 0);
     paynet_client_free(c);
+    /* the server's side: one connection (no retry after the deadline),
+     * which got a TLS handshake record and never a request */
+    int connections = 0, requests = 0;
+    struct pollfd pending = {fd, POLLIN, 0};
+    while (poll(&pending, 1, 0) == 1) {
+        int conn = accept(fd, NULL, NULL);
+        if (conn < 0)
+            break;
+        char first[8] = {0};
+        if (read(conn, first, sizeof first) > 0 && first[0] != 0x16) /* not a TLS record */
+            requests++;
+        connections++;
+        close(conn);
+    }
+    CHECK(connections == 1);
+    CHECK(requests == 0);
     close(fd);
 }
 
