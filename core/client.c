@@ -518,12 +518,14 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
         memcpy(c->secret, config->secret_key, secret_size);
     paynet_secret_pairs_init(&c->secret_pairs, c->secret);
     c->headers = c->secret ? build_headers(c->secret) : NULL;
-    c->hasher = c->secret ? paynet_ledger_hasher_new(c->secret) : NULL;
     c->easy = curl_easy_init();
     c->multi = curl_multi_init();
     status = paynet_ledger_open(config->ledger, config->connect_timeout, &c->ledger, err);
-    if (status == PAYNET_OK && strcmp(c->ledger->methods->scheme, "memory") != 0)
+    int in_process = status == PAYNET_OK && strcmp(c->ledger->methods->scheme, "memory") == 0;
+    if (status == PAYNET_OK && !in_process)
         status = paynet_ledger_memory_open("memory", &c->local, err);
+    if (status == PAYNET_OK && c->secret != NULL)
+        c->hasher = paynet_ledger_hasher_new(c->secret, in_process);
     if (status != PAYNET_OK) {
         paynet_client_free(c);
         return status;
@@ -626,9 +628,11 @@ static void client_debug(const paynet_client *c, const char *format, ...)
 
 const char *paynet_client_ledger(const paynet_client *c) { return c->ledger->name; }
 
-/* The ledger key of a number: HMAC-SHA256 (about 6k instructions), kept
- * for the last number asked about, which is the next one sent (the
- * screen asks each second while a number is typed; a script resends). */
+/* The ledger key of a number (paynet_ledger_key: an HMAC, about 6k
+ * instructions, for a ledger other processes share; SipHash, under 1k,
+ * for the in-process table), kept for the last number asked about, which
+ * is the next one sent (the screen asks each second while a number is
+ * typed; a script resends). */
 static paynet_status key_of(paynet_client *c, const char *gsm, char key[LEDGER_KEY_SIZE],
                             paynet_error *err)
 {
@@ -640,7 +644,7 @@ static paynet_status key_of(paynet_client *c, const char *gsm, char key[LEDGER_K
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO,
                            "out of memory while hashing the number");
     memcpy(c->last_key, key, LEDGER_KEY_SIZE);
-    snprintf(c->last_gsm, sizeof c->last_gsm, "%s", gsm);
+    memcpy(c->last_gsm, gsm, strlen(gsm) + 1); /* normalized: fits */
     return PAYNET_OK;
 }
 

@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/hmac.h>
 
 #include "ledger.h"
@@ -19,6 +20,24 @@ static void hmac_reference(const char *secret, const char *message, char out[65]
          strlen(message), digest, &n);
     for (int i = 0; i < 32; i++)
         snprintf(out + 2 * i, 3, "%02x", digest[i]);
+}
+
+/* SipHash-2-4-128 as OpenSSL's SIPHASH MAC computes it. */
+static void siphash_reference(const unsigned char key[16], const unsigned char *data, size_t n,
+                              unsigned char out[16])
+{
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "SIPHASH", NULL);
+    EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    size_t size = 16, written = 0;
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size),
+                           OSSL_PARAM_END};
+    memset(out, 0, 16);
+    if (ctx == NULL || EVP_MAC_init(ctx, key, 16, params) != 1
+        || EVP_MAC_update(ctx, data, n) != 1 || EVP_MAC_final(ctx, out, &written, 16) != 1
+        || written != 16)
+        memset(out, 0xff, 16);
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
 }
 
 static paynet_holder record(const char *state, const char *who)
@@ -46,7 +65,7 @@ void suite_ledger(void)
                               long_key + 454 /* 65 */, long_key + 7 /* 512 */};
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
             char mine[LEDGER_KEY_SIZE], theirs[65];
-            struct paynet_ledger_hasher *h = paynet_ledger_hasher_new(keys[i]);
+            struct paynet_ledger_hasher *h = paynet_ledger_hasher_new(keys[i], 0);
             CHECK(h != NULL);
             CHECK(paynet_ledger_key(h, "https://pts-api.paynet.com.tr/v1/card/send_otp", "5321234567", mine));
             hmac_reference(keys[i], "https://pts-api.paynet.com.tr/v1/card/send_otp\n5321234567",
@@ -59,7 +78,7 @@ void suite_ledger(void)
         }
         /* RFC 4231, test case 2 */
         char digest[LEDGER_KEY_SIZE];
-        struct paynet_ledger_hasher *h = paynet_ledger_hasher_new("Jefe");
+        struct paynet_ledger_hasher *h = paynet_ledger_hasher_new("Jefe", 0);
         CHECK(paynet_ledger_key(h, "what do ya want for", "nothing?", digest)); /* "\n" between */
         char reference[65];
         hmac_reference("Jefe", "what do ya want for\nnothing?", reference);
@@ -70,7 +89,8 @@ void suite_ledger(void)
     CASE("ledger key: another key, scope or number gives another hash");
     {
         char a[LEDGER_KEY_SIZE], b[LEDGER_KEY_SIZE], c[LEDGER_KEY_SIZE], d[LEDGER_KEY_SIZE];
-        struct paynet_ledger_hasher *h1 = paynet_ledger_hasher_new("k1"), *h2 = paynet_ledger_hasher_new("k2");
+        struct paynet_ledger_hasher *h1 = paynet_ledger_hasher_new("k1", 0),
+                                   *h2 = paynet_ledger_hasher_new("k2", 0);
         paynet_ledger_key(h1, "test", "5321234567", a);
         paynet_ledger_key(h2, "test", "5321234567", b);
         paynet_ledger_key(h1, "live", "5321234567", c);
@@ -79,6 +99,109 @@ void suite_ledger(void)
         CHECK(strlen(a) == 64);
         paynet_ledger_hasher_free(h1);
         paynet_ledger_hasher_free(h2);
+    }
+
+    CASE("SipHash-2-4-128 as OpenSSL's SIPHASH computes it, every length 0..200");
+    {
+        unsigned char key[16], data[200], mine[16], theirs[16];
+        uint64_t words[2] = {0, 0};
+        unsigned seed = 7;
+        int same = 0, all = 0;
+        for (int round = 0; round < 20; round++) {
+            for (int i = 0; i < 16; i++) {
+                seed = seed * 1103515245u + 12345u;
+                key[i] = (unsigned char)(seed >> 16);
+            }
+            words[0] = words[1] = 0;
+            for (int i = 0; i < 16; i++)
+                words[i / 8] |= (uint64_t)key[i] << (8 * (i % 8));
+            for (size_t n = 0; n <= sizeof data; n++) {
+                for (size_t i = 0; i < n; i++) {
+                    seed = seed * 1103515245u + 12345u;
+                    data[i] = (unsigned char)(seed >> 16);
+                }
+                paynet_siphash128(words, data, n, mine);
+                siphash_reference(key, data, n, theirs);
+                same += memcmp(mine, theirs, 16) == 0;
+                all++;
+            }
+        }
+        CHECK(same == all);
+        CHECK(all == 20 * 201);
+    }
+
+    CASE("ledger key, in-process table: SipHash of scope and number, 32 hex digits, "
+         "the same for every hasher of one secret, fed in any pieces");
+    {
+        char a[LEDGER_KEY_SIZE], b[LEDGER_KEY_SIZE], c[LEDGER_KEY_SIZE], d[LEDGER_KEY_SIZE],
+            e[LEDGER_KEY_SIZE], durable[LEDGER_KEY_SIZE];
+        struct paynet_ledger_hasher *h1 = paynet_ledger_hasher_new("sck_sandbox", 1),
+                                    *h2 = paynet_ledger_hasher_new("sck_sandbox", 1),
+                                    *h3 = paynet_ledger_hasher_new("sck_other", 1),
+                                    *hd = paynet_ledger_hasher_new("sck_sandbox", 0);
+        CHECK(paynet_ledger_key(h1, "http://127.0.0.1:1/v1/card/send_otp", "5321234567", a));
+        CHECK(paynet_ledger_key(h2, "http://127.0.0.1:1/v1/card/send_otp", "5321234567", b));
+        CHECK(paynet_ledger_key(h3, "http://127.0.0.1:1/v1/card/send_otp", "5321234567", c));
+        CHECK(paynet_ledger_key(h1, "http://127.0.0.1:1/v1/card/send_otp", "5321234568", d));
+        CHECK(paynet_ledger_key(h1, "http://127.0.0.1:2/v1/card/send_otp", "5321234567", e));
+        CHECK(paynet_ledger_key(hd, "http://127.0.0.1:1/v1/card/send_otp", "5321234567", durable));
+        CHECK(strlen(a) == 32);
+        CHECK_STR(a, b);
+        CHECK(strcmp(a, c) != 0 && strcmp(a, d) != 0 && strcmp(a, e) != 0);
+        CHECK(strlen(durable) == 64);
+        CHECK(strncmp(a, durable, 32) != 0);
+        /* the key of the table is the digest of the whole text, in one piece */
+        unsigned char secret_digest[32], whole[16];
+        unsigned int n = 0;
+        const char *label = "paynet in-process ledger\nsiphash key";
+        HMAC(EVP_sha256(), "sck_sandbox", 11, (const unsigned char *)label, strlen(label),
+             secret_digest, &n);
+        uint64_t words[2] = {0, 0};
+        for (int i = 0; i < 16; i++)
+            words[i / 8] |= (uint64_t)secret_digest[i] << (8 * (i % 8));
+        /* scopes of every length to 24, so that the pieces split words
+         * everywhere */
+        char scope[32], text[64], hex[33];
+        int same = 0;
+        for (int length = 0; length <= 24; length++) {
+            memset(scope, 'a' + length % 26, (size_t)length);
+            scope[length] = '\0';
+            snprintf(text, sizeof text, "%s\n5321234567", scope);
+            paynet_siphash128(words, text, strlen(text), whole);
+            for (int i = 0; i < 16; i++)
+                snprintf(hex + 2 * i, 3, "%02x", whole[i]);
+            CHECK(paynet_ledger_key(h1, scope, "5321234567", d));
+            same += strcmp(d, hex) == 0;
+        }
+        CHECK(same == 25);
+        /* a new hasher's first scope may be ""; a scope too long to keep
+         * its state, twice; then back to a kept one */
+        struct paynet_ledger_hasher *h4 = paynet_ledger_hasher_new("sck_sandbox", 1);
+        char long_scope[300];
+        memset(long_scope, 's', sizeof long_scope - 1);
+        long_scope[sizeof long_scope - 1] = '\0';
+        const char *scopes[] = {"", long_scope, long_scope, "", scope, ""};
+        char long_text[320];
+        same = 0;
+        for (int i = 0; i < 6; i++) {
+            snprintf(long_text, sizeof long_text, "%s\n5321234567", scopes[i]);
+            paynet_siphash128(words, long_text, strlen(long_text), whole);
+            for (int j = 0; j < 16; j++)
+                snprintf(hex + 2 * j, 3, "%02x", whole[j]);
+            CHECK(paynet_ledger_key(h4, scopes[i], "5321234567", d));
+            same += strcmp(d, hex) == 0;
+        }
+        CHECK(same == 6);
+        paynet_ledger_hasher_free(h4);
+        snprintf(text, sizeof text, "http://127.0.0.1:1/v1/card/send_otp\n5321234567");
+        paynet_siphash128(words, text, strlen(text), whole);
+        for (int i = 0; i < 16; i++)
+            snprintf(hex + 2 * i, 3, "%02x", whole[i]);
+        CHECK_STR(a, hex);
+        paynet_ledger_hasher_free(h1);
+        paynet_ledger_hasher_free(h2);
+        paynet_ledger_hasher_free(h3);
+        paynet_ledger_hasher_free(hd);
     }
 
     CASE("records: JSON and back, control characters cleaned on the way in");
