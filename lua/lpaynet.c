@@ -553,14 +553,35 @@ static int l_new(lua_State *L)
 
 /* ---- client methods ------------------------------------------------------ */
 
-static paynet_client *check_open(lua_State *L)
+/* Client methods carry two upvalues (luaopen_paynet): the client's
+ * metatable, so that self is checked by one comparison instead of
+ * luaL_checkudata's lookup of the type name, and the names of a
+ * result's fields as Lua strings (push_result). */
+#define UPVALUE_CLIENT_META lua_upvalueindex(1)
+#define UPVALUE_RESULT_NAMES lua_upvalueindex(2)
+
+/* The client at index 1: a method's self. */
+static lclient *to_client(lua_State *L)
 {
-    lclient *self = luaL_checkudata(L, 1, CLIENT_TYPE);
+    lclient *self = lua_touserdata(L, 1);
+    if (self != NULL && lua_getmetatable(L, 1)) {
+        int ours = lua_rawequal(L, -1, UPVALUE_CLIENT_META);
+        lua_pop(L, 1);
+        if (ours)
+            return self;
+    }
+    return luaL_checkudata(L, 1, CLIENT_TYPE); /* raises the usual error */
+}
+
+static paynet_client *open_client(lua_State *L, lclient *self)
+{
     if (self->client == NULL)
         luaL_error(L, "attempt to use a closed " CLIENT_TYPE);
     self->debug_count = 0;
     return self->client;
 }
+
+static paynet_client *check_open(lua_State *L) { return open_client(L, to_client(L)); }
 
 /* Hands the call's debug lines to the client's `debug` function. */
 static void flush_debug(lua_State *L)
@@ -624,19 +645,70 @@ static int start_send(lua_State *L, const char *what)
     return 0;
 }
 
+/* A result's fields, in the order of the names table (an upvalue of
+ * every client method, made in luaopen_paynet): a rawset with a made
+ * string skips lua_setfield's lookup of a C string. */
+enum { R_CODE = 1, R_MESSAGE, R_OTP_EXPIRE, R_EXPIRES_AT, R_EXPIRES_IN, R_USER_GSM,
+       R_HTTP_STATUS, R_HELD_FOR, R_WARNING, R_COUNT = R_WARNING };
+static const char *const result_names[R_COUNT] = {
+    "code",     "message",     "otp_expire", "expires_at", "expires_in",
+    "user_gsm", "http_status", "held_for",   "warning"};
+
+static void push_result_names(lua_State *L)
+{
+    lua_createtable(L, R_COUNT, 0);
+    for (int i = 0; i < R_COUNT; i++) {
+        lua_pushstring(L, result_names[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+}
+
+/* names: whether the upvalue is the table it was made as (debug.setupvalue
+ * could have changed it; then the names are made again). */
+static void push_name(lua_State *L, int names, int field)
+{
+    if (names)
+        lua_rawgeti(L, UPVALUE_RESULT_NAMES, field);
+    else
+        lua_pushstring(L, result_names[field - 1]);
+}
+
+static void put_string(lua_State *L, int names, int field, const char *value)
+{
+    push_name(L, names, field);
+    lua_pushstring(L, value);
+    lua_rawset(L, -3);
+}
+
+static void put_number(lua_State *L, int names, int field, double value)
+{
+    push_name(L, names, field);
+    lua_pushnumber(L, value);
+    lua_rawset(L, -3);
+}
+
+static void put_integer(lua_State *L, int names, int field, lua_Integer value)
+{
+    push_name(L, names, field);
+    lua_pushinteger(L, value);
+    lua_rawset(L, -3);
+}
+
 static int push_result(lua_State *L, const paynet_result *res)
 {
+    int names = lua_type(L, UPVALUE_RESULT_NAMES) == LUA_TTABLE;
+    luaL_checkstack(L, 3, "no room for the result");
     lua_createtable(L, 0, 9);
-    set_integer(L, "code", res->code);
-    set_string(L, "message", res->message);
-    set_string(L, "otp_expire", res->otp_expire);
-    set_number(L, "expires_at", paynet_instant_seconds(res->expires_at));
-    set_number(L, "expires_in", res->expires_in);
-    set_string(L, "user_gsm", res->user_gsm);
-    set_integer(L, "http_status", res->http_status);
-    set_number(L, "held_for", res->held_for);
+    put_integer(L, names, R_CODE, res->code);
+    put_string(L, names, R_MESSAGE, res->message);
+    put_string(L, names, R_OTP_EXPIRE, res->otp_expire);
+    put_number(L, names, R_EXPIRES_AT, paynet_instant_seconds(res->expires_at));
+    put_number(L, names, R_EXPIRES_IN, res->expires_in);
+    put_string(L, names, R_USER_GSM, res->user_gsm);
+    put_integer(L, names, R_HTTP_STATUS, res->http_status);
+    put_number(L, names, R_HELD_FOR, res->held_for);
     if (res->warning[0])
-        set_string(L, "warning", res->warning);
+        put_string(L, names, R_WARNING, res->warning);
     return 1;
 }
 
@@ -757,7 +829,7 @@ static int send_continue(lua_State *L, int status, lua_KContext ctx)
  */
 static int l_send_otp(lua_State *L)
 {
-    lclient *self = luaL_checkudata(L, 1, CLIENT_TYPE);
+    lclient *self = to_client(L);
     lua_settop(L, 2);
     if (under_cqueues(L)) {
         int pushed = start_send(L, "send_otp");
@@ -782,7 +854,9 @@ static int l_send_otp(lua_State *L)
     int pushed = send_arguments(L, "send_otp", &gsm, &id);
     if (pushed)
         return pushed;
-    paynet_client *client = check_open(L); /* after the caller's code ran */
+    /* after the caller's code ran, which may have closed the client or
+     * put another value at index 1 (debug.setlocal) */
+    paynet_client *client = check_open(L);
     paynet_status status = paynet_send_otp(client, gsm, id, &res, &err);
     flush_debug(L);
     return status == PAYNET_OK ? push_result(L, &res) : push_error(L, &err);
@@ -803,7 +877,7 @@ static int l_send_otp(lua_State *L)
  */
 static int l_start(lua_State *L)
 {
-    luaL_checkudata(L, 1, CLIENT_TYPE);
+    to_client(L);
     lua_settop(L, 2);
     int pushed = start_send(L, "start");
     if (pushed)
@@ -1191,7 +1265,9 @@ int luaopen_paynet(lua_State *L)
     luaL_newmetatable(L, CLIENT_TYPE);
     luaL_setfuncs(L, client_metamethods, 0);
     luaL_newlibtable(L, client_methods);
-    luaL_setfuncs(L, client_methods, 0);
+    lua_pushvalue(L, -2);   /* UPVALUE_CLIENT_META */
+    push_result_names(L);   /* UPVALUE_RESULT_NAMES */
+    luaL_setfuncs(L, client_methods, 2);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
 
