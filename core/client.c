@@ -123,6 +123,7 @@ struct paynet_client {
     struct ledger *ledger;
     struct ledger *local; /* this client's own sends (NULL when ledger is memory) */
     struct paynet_ledger_hasher *hasher;
+    struct paynet_token_pool tokens;
     char key[LEDGER_KEY_SIZE];
     char token[LEDGER_TOKEN_SIZE];
     char last_gsm[PAYNET_GSM_SIZE]; /* key_of's one-entry cache */
@@ -778,7 +779,7 @@ static paynet_status claim(paynet_client *c, const char *gsm, const char *sessio
     paynet_status status = key_of(c, gsm, c->key, err);
     if (status != PAYNET_OK)
         return status;
-    paynet_ledger_token(c->token);
+    paynet_ledger_token_next(&c->tokens, c->token);
     paynet_copy_utf8(r->state, sizeof r->state, "pending");
     paynet_mask_gsm(gsm, r->masked);
     paynet_copy_utf8(r->session_id, sizeof r->session_id, session_id);

@@ -305,6 +305,23 @@ int paynet_ledger_key(struct paynet_ledger_hasher *h, const char *scope, const c
     return 1;
 }
 
+void paynet_ledger_token_next(struct paynet_token_pool *pool, char out[LEDGER_TOKEN_SIZE])
+{
+    if (pool->used == 0 || pool->used + 16 > sizeof pool->bytes) {
+        if (getrandom(pool->bytes, sizeof pool->bytes, 0) != (ssize_t)sizeof pool->bytes) {
+            pool->used = 0;
+            paynet_ledger_token(out);
+            return;
+        }
+        pool->used = 0;
+    }
+    to_hex(pool->bytes + pool->used, 16, out);
+    memset(pool->bytes + pool->used, 0, 16); /* each token once */
+    pool->used += 16;
+    if (pool->used == sizeof pool->bytes)
+        pool->used = 0;
+}
+
 void paynet_ledger_token(char out[LEDGER_TOKEN_SIZE])
 {
     unsigned char bytes[16];

@@ -106,6 +106,14 @@ int paynet_ledger_key(struct paynet_ledger_hasher *h, const char *scope, const c
 void paynet_siphash128(const uint64_t key[2], const void *data, size_t n, unsigned char out[16]);
 /* 128 random bits in hex. */
 void paynet_ledger_token(char out[LEDGER_TOKEN_SIZE]);
+/* The same from a pool filled by one getrandom for 32 tokens (a client
+ * keeps one: a syscall every 32 sends instead of every send).  Zeroed,
+ * it is empty. */
+struct paynet_token_pool {
+    unsigned char bytes[32 * 16];
+    size_t used;
+};
+void paynet_ledger_token_next(struct paynet_token_pool *pool, char out[LEDGER_TOKEN_SIZE]);
 
 /* Records as JSON text (the Redis and release-log form), and back. */
 char *paynet_ledger_record_json(const paynet_holder *h); /* free with free() */

@@ -204,6 +204,24 @@ void suite_ledger(void)
         paynet_ledger_hasher_free(hd);
     }
 
+    CASE("claim tokens from a pool: 32 hex digits, 100 draws (three refills) all different");
+    {
+        struct paynet_token_pool pool;
+        memset(&pool, 0, sizeof pool);
+        static char tokens[100][LEDGER_TOKEN_SIZE];
+        int well_formed = 0, repeats = 0;
+        for (int i = 0; i < 100; i++) {
+            paynet_ledger_token_next(&pool, tokens[i]);
+            well_formed += strlen(tokens[i]) == 32
+                           && strspn(tokens[i], "0123456789abcdef") == 32
+                           && strcmp(tokens[i], "00000000000000000000000000000000") != 0;
+            for (int j = 0; j < i; j++)
+                repeats += strcmp(tokens[i], tokens[j]) == 0;
+        }
+        CHECK(well_formed == 100);
+        CHECK(repeats == 0);
+    }
+
     CASE("records: JSON and back, control characters cleaned on the way in");
     {
         paynet_holder h = record("sent", "ayşe"), back;
