@@ -57,15 +57,23 @@ end
 
 -- runs a contender: its calls/s, and its CPU time over its wall time
 -- (the shell's `times` reports the child's user and system seconds)
-local last_cpu
+local last_cpu, last_cpu_per_call
 local function run(command)
   local out, ok = capture("sh -c " .. quote(command .. " 2>&1; rc=$?; times; exit $rc"))
-  local n, seconds = out:match("(%d+) ([%d.]+)\n[^\n]*\n[^\n]*\n?$")
+  local n, seconds, own = out:match("(%d+) ([%d.]+) ?([%d.]*)\n[^\n]*\n[^\n]*\n?$")
   local um, us, sm, ss = out:match("(%d+)m([%d.]+)s (%d+)m([%d.]+)s\n?$")
   if not ok or not n or not um then error(command .. " failed:\n" .. out) end
-  local cpu = tonumber(um) * 60 + tonumber(us) + tonumber(sm) * 60 + tonumber(ss)
-  -- `times` counts in ticks of 10 ms: a run shorter than 0.2 s says nothing
-  last_cpu = tonumber(seconds) >= 0.2 and cpu / tonumber(seconds) or false
+  if own ~= "" then
+    -- the loop's own CPU time, to the microsecond or better: (a), (b), (c)
+    last_cpu = tonumber(own) / tonumber(seconds)
+    last_cpu_per_call = tonumber(own) / tonumber(n)
+  else
+    -- the shell's `times` (children included: the curl command line),
+    -- in ticks of 10 ms: a run shorter than 0.2 s says nothing
+    local cpu = tonumber(um) * 60 + tonumber(us) + tonumber(sm) * 60 + tonumber(ss)
+    last_cpu = tonumber(seconds) >= 0.2 and cpu / tonumber(seconds) or false
+    last_cpu_per_call = tonumber(seconds) >= 0.2 and cpu / tonumber(n) or false
+  end
   return tonumber(n) / tonumber(seconds)
 end
 
@@ -114,23 +122,28 @@ local ok, failure = pcall(function()
       { "(d) " .. peer_name, ("lua5.4 bench/peer.lua %s %d %s"):format(url, calls // 30, ca) },
       { "(d) curl command line, once per call", ("sh bench/curl-cli.sh %s %d %s"):format(url, calls // 60, ca) },
     }
-    local rates, cpus = {}, {}
-    for i = 1, #contenders do rates[i], cpus[i] = {}, {} end
+    local rates, cpus, per_call = {}, {}, {}
+    for i = 1, #contenders do rates[i], cpus[i], per_call[i] = {}, {}, {} end
     for r = 1, rounds do
       for k = 0, #contenders - 1 do
         local i = (r - 1 + k) % #contenders + 1
         rates[i][#rates[i] + 1] = run(contenders[i][2])
         cpus[i][#cpus[i] + 1] = last_cpu
+        per_call[i][#per_call[i] + 1] = last_cpu_per_call
       end
     end
     print(("%s (sandbox --ttl 0 on loopback)"):format(scheme:upper()))
-    print(("  %-46s %10s %8s %10s"):format("contender", "calls/s", "ratio", "client CPU"))
+    print(("  %-46s %10s %8s %10s %12s"):format("contender", "calls/s", "ratio", "client CPU",
+      "CPU µs/call"))
     local limit = median(rates[1])
+    local cpu_call = {}
     for i, c in ipairs(contenders) do
       local m = median(rates[i])
       local share = cpu_share(cpus[i])
+      cpu_call[i] = cpu_share(per_call[i])
       local cpu = share and ("%9.0f %%"):format(100 * share) or ("%11s"):format("(too short)")
-      print(("  %-46s %10.0f %8.3f %s"):format(c[1], m, m / limit, cpu))
+      local us = cpu_call[i] and ("%12.1f"):format(1e6 * cpu_call[i]) or ("%12s"):format("")
+      print(("  %-46s %10.0f %8.3f %s %s"):format(c[1], m, m / limit, cpu, us))
     end
     -- which regime this run measured: when the bare loop keeps its CPU busy
     -- (its CPU time near its wall time), a ratio is the client's own cost;
@@ -140,7 +153,16 @@ local ok, failure = pcall(function()
     if not busy then error("(a) ran under 0.2 s: raise BENCH_CALLS for a CPU share") end
     local regime = busy >= 0.85 and "CPU-bound" or "latency-bound"
     print(("  regime: %s ((a) spends %.0f %% of its wall time on the CPU)"):format(regime, 100 * busy))
-    results[scheme] = { limit = limit, module = median(rates[3]) / limit, regime = regime }
+    -- what a CPU-bound run would give, from each client's CPU time (user
+    -- and system, loopback's kernel work included) per call: calls per
+    -- CPU-second, (b) and (c) against (a)
+    local cpu_bound = cpu_call[1] and cpu_call[3] and cpu_call[1] / cpu_call[3]
+    if cpu_bound then
+      print(("  calls per CPU-second, the CPU-bound ratio: (b) %.3f, (c) %.3f of (a)"):format(
+        cpu_call[1] / cpu_call[2], cpu_bound))
+    end
+    results[scheme] = { limit = limit, module = median(rates[3]) / limit, regime = regime,
+                        cpu_bound = cpu_bound }
     print()
   end
 
@@ -300,6 +322,11 @@ local ok, failure = pcall(function()
   for _, scheme in ipairs { "http", "https" } do
     verdict[#verdict + 1] = ("(c)/(a) %s %.3f %s 0.95 (%s)"):format(scheme:upper(), results[scheme].module,
       results[scheme].module >= 0.95 and ">=" or "<", results[scheme].regime)
+    local bound = results[scheme].cpu_bound
+    if bound and results[scheme].regime ~= "CPU-bound" then
+      verdict[#verdict + 1] = ("(c)/(a) %s per CPU-second %.3f %s 0.95"):format(scheme:upper(), bound,
+        bound >= 0.95 and ">=" or "<")
+    end
   end
   if results.instructions then
     verdict[#verdict + 1] = ("instructions (b)/(a) %.2f %s 1.10"):format(results.instructions.core,
