@@ -71,6 +71,7 @@
 #define _DEFAULT_SOURCE /* explicit_bzero */
 #include <stdlib.h>
 #include <locale.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <lauxlib.h>
@@ -93,7 +94,10 @@ typedef struct {
      * the last client:cancel(), for a sender waiting in cqueues */
     lua_Integer send_number, cancelled_number;
     paynet_error cancelled;
+    uint64_t magic; /* LCLIENT_MAGIC: what as_client checks */
 } lclient;
+
+#define LCLIENT_MAGIC 0x706179636c69656eULL
 
 /* ---- errors as values ---------------------------------------------------- */
 
@@ -259,10 +263,11 @@ static void check_keys(lua_State *L, int t, const char *const allowed[],
     while (lua_next(L, t) != 0) {
         lua_pop(L, 1);
         int known = 0;
-        if (lua_type(L, -1) == LUA_TSTRING)
-            for (int i = 0; allowed[i] != NULL; i++)
-                if (strcmp(lua_tostring(L, -1), allowed[i]) == 0)
-                    known = 1;
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            const char *name = lua_tostring(L, -1);
+            for (int i = 0; !known && allowed[i] != NULL; i++)
+                known = strcmp(name, allowed[i]) == 0;
+        }
         if (!known) {
             if (lua_type(L, -1) == LUA_TSTRING)
                 luaL_error(L, "%s: unknown option '%s'", what, lua_tostring(L, -1));
@@ -454,6 +459,7 @@ static int l_new(lua_State *L)
      * below raises, __gc finds nothing to free */
     lclient *self = lua_newuserdatauv(L, sizeof *self, 1);
     self->client = NULL;
+    self->magic = LCLIENT_MAGIC;
     self->debug_count = 0;
     self->send_number = 0;
     self->cancelled_number = -1;
@@ -553,24 +559,32 @@ static int l_new(lua_State *L)
 
 /* ---- client methods ------------------------------------------------------ */
 
-/* Client methods carry two upvalues (luaopen_paynet): the client's
- * metatable, so that self is checked by one comparison instead of
- * luaL_checkudata's lookup of the type name, and the names of a
- * result's fields as Lua strings (push_result). */
-#define UPVALUE_CLIENT_META lua_upvalueindex(1)
-#define UPVALUE_RESULT_NAMES lua_upvalueindex(2)
+/* The client at idx, or NULL: a full userdata of a client's size that
+ * carries its mark.  No lookup (luaL_checkudata reads the registry: a
+ * fifth of the module's own cost a send), and nothing the debug library
+ * can point elsewhere: a light userdata, or another type's userdata given
+ * the client's metatable (debug.setmetatable), is not a client. */
+static lclient *as_client(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) != LUA_TUSERDATA || lua_rawlen(L, idx) != sizeof(lclient))
+        return NULL;
+    lclient *self = lua_touserdata(L, idx);
+    return self->magic == LCLIENT_MAGIC ? self : NULL;
+}
 
 /* The client at index 1: a method's self. */
 static lclient *to_client(lua_State *L)
 {
-    lclient *self = lua_touserdata(L, 1);
-    if (self != NULL && lua_getmetatable(L, 1)) {
-        int ours = lua_rawequal(L, -1, UPVALUE_CLIENT_META);
-        lua_pop(L, 1);
-        if (ours)
-            return self;
+    lclient *self = as_client(L, 1);
+    if (self == NULL) {
+        /* a value given the client's metatable is not one: say what it is */
+        if (luaL_getmetafield(L, 1, "__name") == LUA_TSTRING
+            && strcmp(lua_tostring(L, -1), CLIENT_TYPE) == 0)
+            luaL_argerror(L, 1, lua_pushfstring(L, CLIENT_TYPE " expected, got a %s with its "
+                                                   "metatable", luaL_typename(L, 1)));
+        luaL_typeerror(L, 1, CLIENT_TYPE);
     }
-    return luaL_checkudata(L, 1, CLIENT_TYPE); /* raises the usual error */
+    return self;
 }
 
 static paynet_client *open_client(lua_State *L, lclient *self)
@@ -583,28 +597,33 @@ static paynet_client *open_client(lua_State *L, lclient *self)
 
 static paynet_client *check_open(lua_State *L) { return open_client(L, to_client(L)); }
 
-/* Hands the call's debug lines to the client's `debug` function. */
+/* Hands the call's debug lines to the client's `debug` function.  The
+ * lines go onto the stack first: the function may do anything, even put
+ * another value where the client was and let it be collected. */
 static void flush_debug(lua_State *L)
 {
-    lclient *self = lua_touserdata(L, 1);
+    lclient *self = lua_touserdata(L, 1); /* checked by the caller */
     int n = self->debug_count;
     self->debug_count = 0;
     if (n == 0)
         return;
+    luaL_checkstack(L, n + 3, "too many debug lines");
     if (lua_getiuservalue(L, 1, 1) != LUA_TFUNCTION) {
         lua_pop(L, 1);
         return;
     }
     int f = lua_gettop(L);
+    for (int i = 0; i < n; i++)
+        lua_pushstring(L, self->debug_lines[i]);
     for (int i = 0; i < n; i++) {
         lua_pushvalue(L, f);
-        lua_pushstring(L, self->debug_lines[i]);
+        lua_pushvalue(L, f + 1 + i);
         /* a debug function that fails (or yields) must not cost the
          * caller the outcome of its send: its error is dropped */
         if (lua_pcall(L, 1, 0, 0) != LUA_OK)
             lua_pop(L, 1);
     }
-    lua_pop(L, 1);
+    lua_settop(L, f - 1);
 }
 
 static const char *const send_options[] = {"user_gsm", "otp_session_id", NULL};
@@ -625,6 +644,15 @@ static int send_arguments(lua_State *L, const char *what, const char **gsm, cons
     return 0;
 }
 
+/* Each send's number, unique in the process (every client, every Lua
+ * state): a cqueues sender that finds another client at index 1 never
+ * takes its send for its own. */
+static lua_Integer next_send_number(void)
+{
+    static lua_Integer sends;
+    return __atomic_add_fetch(&sends, 1, __ATOMIC_RELAXED);
+}
+
 /* Starts a send: 0, or the count of values pushed for an error.  The
  * client is looked up after the arguments are read: reading them may run
  * the caller's code. */
@@ -635,80 +663,53 @@ static int start_send(lua_State *L, const char *what)
     int pushed = send_arguments(L, what, &gsm, &id);
     if (pushed)
         return pushed;
-    lclient *self = lua_touserdata(L, 1);
-    paynet_client *client = check_open(L);
+    lclient *self = to_client(L);
+    paynet_client *client = open_client(L, self);
     if (paynet_send_start(client, gsm, id, &err) != PAYNET_OK) {
         flush_debug(L);
         return push_error(L, &err);
     }
-    self->send_number++;
+    self->send_number = next_send_number();
     return 0;
 }
 
-/* A result's fields, in the order of the names table (an upvalue of
- * every client method, made in luaopen_paynet): a rawset with a made
- * string skips lua_setfield's lookup of a C string. */
-enum { R_CODE = 1, R_MESSAGE, R_OTP_EXPIRE, R_EXPIRES_AT, R_EXPIRES_IN, R_USER_GSM,
-       R_HTTP_STATUS, R_HELD_FOR, R_WARNING, R_COUNT = R_WARNING };
-static const char *const result_names[R_COUNT] = {
-    "code",     "message",     "otp_expire", "expires_at", "expires_in",
-    "user_gsm", "http_status", "held_for",   "warning"};
-
-static void push_result_names(lua_State *L)
+/* A result's fields: a rawset (the table is new, it has no metatable)
+ * skips lua_setfield's metamethod path. */
+static void put_string(lua_State *L, const char *key, const char *value)
 {
-    lua_createtable(L, R_COUNT, 0);
-    for (int i = 0; i < R_COUNT; i++) {
-        lua_pushstring(L, result_names[i]);
-        lua_rawseti(L, -2, i + 1);
-    }
-}
-
-/* names: whether the upvalue is the table it was made as (debug.setupvalue
- * could have changed it; then the names are made again). */
-static void push_name(lua_State *L, int names, int field)
-{
-    if (names)
-        lua_rawgeti(L, UPVALUE_RESULT_NAMES, field);
-    else
-        lua_pushstring(L, result_names[field - 1]);
-}
-
-static void put_string(lua_State *L, int names, int field, const char *value)
-{
-    push_name(L, names, field);
+    lua_pushstring(L, key);
     lua_pushstring(L, value);
     lua_rawset(L, -3);
 }
 
-static void put_number(lua_State *L, int names, int field, double value)
+static void put_number(lua_State *L, const char *key, double value)
 {
-    push_name(L, names, field);
+    lua_pushstring(L, key);
     lua_pushnumber(L, value);
     lua_rawset(L, -3);
 }
 
-static void put_integer(lua_State *L, int names, int field, lua_Integer value)
+static void put_integer(lua_State *L, const char *key, lua_Integer value)
 {
-    push_name(L, names, field);
+    lua_pushstring(L, key);
     lua_pushinteger(L, value);
     lua_rawset(L, -3);
 }
 
 static int push_result(lua_State *L, const paynet_result *res)
 {
-    int names = lua_type(L, UPVALUE_RESULT_NAMES) == LUA_TTABLE;
     luaL_checkstack(L, 3, "no room for the result");
     lua_createtable(L, 0, 9);
-    put_integer(L, names, R_CODE, res->code);
-    put_string(L, names, R_MESSAGE, res->message);
-    put_string(L, names, R_OTP_EXPIRE, res->otp_expire);
-    put_number(L, names, R_EXPIRES_AT, paynet_instant_seconds(res->expires_at));
-    put_number(L, names, R_EXPIRES_IN, res->expires_in);
-    put_string(L, names, R_USER_GSM, res->user_gsm);
-    put_integer(L, names, R_HTTP_STATUS, res->http_status);
-    put_number(L, names, R_HELD_FOR, res->held_for);
+    put_integer(L, "code", res->code);
+    put_string(L, "message", res->message);
+    put_string(L, "otp_expire", res->otp_expire);
+    put_number(L, "expires_at", paynet_instant_seconds(res->expires_at));
+    put_number(L, "expires_in", res->expires_in);
+    put_string(L, "user_gsm", res->user_gsm);
+    put_integer(L, "http_status", res->http_status);
+    put_number(L, "held_for", res->held_for);
     if (res->warning[0])
-        put_string(L, names, R_WARNING, res->warning);
+        put_string(L, "warning", res->warning);
     return 1;
 }
 
@@ -774,7 +775,7 @@ static int send_taken(lua_State *L, lclient *self, lua_Integer mine)
 static int guard_close(lua_State *L)
 {
     lua_Integer mine = lua_tointeger(L, lua_upvalueindex(1));
-    lclient *self = lua_touserdata(L, lua_upvalueindex(2));
+    lclient *self = as_client(L, lua_upvalueindex(2)); /* the client itself: kept alive */
     if (self != NULL && self->client != NULL && self->send_number == mine
         && paynet_send_in_flight(self->client)) {
         paynet_send_cancel(self->client, &self->cancelled);
@@ -789,11 +790,15 @@ static int guard_close(lua_State *L)
  * ctx: which send is ours. */
 static int send_continue(lua_State *L, int status, lua_KContext ctx)
 {
-    lclient *self = lua_touserdata(L, 1);
     lua_Integer mine = (lua_Integer)ctx;
     if (status != LUA_OK && status != LUA_YIELD)
         return lua_error(L); /* the guard cancels the send */
     for (;;) {
+        /* index 1 again at every turn: while this coroutine waited, any
+         * code may have run, debug.setlocal too */
+        lclient *self = as_client(L, 1);
+        if (self == NULL) /* the guard cancels the send */
+            return luaL_error(L, "send_otp: the client was replaced during the send");
         if (self->client == NULL)
             return luaL_error(L, "the " CLIENT_TYPE " was closed during send_otp");
         lua_settop(L, 4);
@@ -835,9 +840,12 @@ static int l_send_otp(lua_State *L)
         int pushed = start_send(L, "send_otp");
         if (pushed)
             return pushed;
+        /* start_send checked index 1 after the caller's code ran: the
+         * client there now, not the one this call began with */
+        self = lua_touserdata(L, 1);
         lua_settop(L, 3); /* the arguments' strings: copied by the core */
         lua_pushinteger(L, self->send_number);
-        lua_pushlightuserdata(L, self);
+        lua_pushvalue(L, 1);
         lua_pushcclosure(L, guard_close, 2);
         lua_newtable(L); /* a to-be-closed value needs a __close: its metatable */
         lua_insert(L, -2);
@@ -1265,9 +1273,7 @@ int luaopen_paynet(lua_State *L)
     luaL_newmetatable(L, CLIENT_TYPE);
     luaL_setfuncs(L, client_metamethods, 0);
     luaL_newlibtable(L, client_methods);
-    lua_pushvalue(L, -2);   /* UPVALUE_CLIENT_META */
-    push_result_names(L);   /* UPVALUE_RESULT_NAMES */
-    luaL_setfuncs(L, client_methods, 2);
+    luaL_setfuncs(L, client_methods, 0);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
 

@@ -295,6 +295,89 @@ describe("send_otp in a cqueues coroutine", function()
     assert.are.equal(answered, sandbox:requests_now()) -- nothing was sent
   end)
 
+  it("a waiting cqueues send whose self is replaced (debug.setlocal): an error, the send cancelled, no crash", function()
+    for _, impostor in ipairs { "not a client", io.stdout, false } do
+      local c <close> = client(sandbox.url)
+      local other <close> = client(sandbox.url)
+      local cq = cqueues.new()
+      local sender, ok, why
+      cq:wrap(function()
+        sender = coroutine.running()
+        ok, why = pcall(c.send_otp, c, { user_gsm = SLOW, otp_session_id = "swap" })
+      end)
+      cq:wrap(function()
+        cqueues.sleep(0.3)
+        local replaced = false
+        for level = 0, 20 do
+          local info = debug.getinfo(sender, level, "f")
+          if not info then break end
+          if info.func == c.send_otp then
+            -- another live client too: its send is not this one's
+            debug.setlocal(sender, level, 1, impostor or other)
+            replaced = true
+            break
+          end
+        end
+        assert(replaced, "no send_otp frame found")
+      end)
+      assert(cq:loop())
+      assert.is_false(ok)
+      local expected = impostor and "the client was replaced during the send"
+        or "the send was ended by another caller of this client"
+      assert.truthy(tostring(why):find(expected, 1, true), why)
+      -- the guard kept the real client and ended its send: nothing waits
+      assert.is_false(c:pending())
+      assert.is_false(other:pending())
+    end
+  end)
+
+  it("self replaced while the arguments are read, under cqueues: the guard ends the send that started", function()
+    local a = client(sandbox.url)
+    local b <close> = client(sandbox.url)
+    local real = package.loaded.cqueues
+    package.loaded.cqueues = { running = function() return true, true end,
+                               poll = function() coroutine.yield("polled") end }
+    local args = setmetatable({}, { __index = function(_, k)
+      if k == "user_gsm" then debug.setlocal(2, 1, b) return SLOW end
+      return "swap-args"
+    end })
+    local holder = { a }
+    local co = coroutine.create(function() return holder[1]:send_otp(args) end)
+    local resumed, polled = coroutine.resume(co)
+    package.loaded.cqueues = real
+    assert.is_true(resumed, polled)
+    assert.are.equal("polled", polled)
+    assert.is_true(b:pending())  -- the send started on the client that was there
+    assert.is_false(a:pending())
+    a, holder[1] = nil, nil
+    collectgarbage()
+    collectgarbage()
+    assert.is_true(coroutine.close(co))
+    assert.is_false(b:pending()) -- closing the coroutine cancelled it
+  end)
+
+  it("a value given the client's metatable is not a client: an error, no crash", function()
+    local c <close> = client(sandbox.url)
+    local file_meta = debug.getmetatable(io.stdout)
+    debug.setmetatable(io.stdout, debug.getmetatable(c))
+    local ok, why = pcall(c.url, io.stdout)
+    local ok2, why2 = pcall(c.pending, io.stdout)
+    debug.setmetatable(io.stdout, file_meta)
+    assert.is_false(ok)
+    assert.is_false(ok2)
+    assert.truthy(tostring(why):find("paynet.Client expected, got a userdata with its metatable", 1, true), why)
+    assert.truthy(tostring(why2):find("paynet.Client expected", 1, true), why2)
+    -- a light userdata: every one shares one metatable
+    local light = debug.upvalueid(function() return c end, 1)
+    local light_meta = debug.getmetatable(light)
+    debug.setmetatable(light, debug.getmetatable(c))
+    local ok3, why3 = pcall(c.url, light)
+    debug.setmetatable(light, light_meta)
+    assert.is_false(ok3)
+    assert.truthy(tostring(why3):find("paynet.Client expected, got a userdata with its metatable", 1, true), why3)
+    assert.are.equal(sandbox.url .. "/v1/card/send_otp", c:url())
+  end)
+
   it("blocks outside a controller's coroutine, also in a plain coroutine", function()
     local c <close> = client(sandbox.url)
     local co = coroutine.wrap(function()

@@ -24,34 +24,15 @@ describe("send_otp, success", function()
     assert.is_true(math.abs(res.expires_at - os.time() - 180) < 3)
   end)
 
-  it("a result has exactly its documented fields, even with the method's upvalues tampered with", function()
-    local function keys(t)
-      local list = {}
-      for k in pairs(t) do list[#list + 1] = k end
-      table.sort(list)
-      return table.concat(list, " ")
-    end
-    local expected = "code expires_at expires_in held_for http_status message otp_expire user_gsm"
+  it("a result has exactly its documented fields", function()
+    local list = {}
     local c = client(sandbox.url)
     local res = assert(c:send_otp { user_gsm = H.gsm(), otp_session_id = H.session() })
-    assert.are.equal(expected, keys(res))
-    -- debug.setupvalue can replace what the methods keep (the client's
-    -- metatable and the field names): still the same fields, still a
-    -- type check, never a crash
-    local send = c.send_otp
-    local saved = {}
-    for i = 1, 2 do saved[i] = select(2, debug.getupvalue(send, i)) end
-    assert.are.equal(2, #saved)
-    debug.setupvalue(send, 1, {})
-    debug.setupvalue(send, 2, 42)
-    local ok, tampered = pcall(send, c, { user_gsm = H.gsm(), otp_session_id = H.session() })
-    local bad, why = pcall(send, io.stdout, { user_gsm = H.gsm(), otp_session_id = "s" })
-    for i = 1, 2 do debug.setupvalue(send, i, saved[i]) end
-    assert.is_true(ok, tampered)
-    assert.are.equal(expected, keys(tampered))
-    assert.are.equal(0, tampered.code)
-    assert.is_false(bad)
-    assert.truthy(tostring(why):find("paynet.Client expected, got FILE*", 1, true), why)
+    for k in pairs(res) do list[#list + 1] = k end
+    table.sort(list)
+    assert.are.equal("code expires_at expires_in held_for http_status message otp_expire user_gsm",
+      table.concat(list, " "))
+    assert.is_nil(getmetatable(res))
   end)
 
   it("remembers the number: remaining() counts down, in any spelling", function()
