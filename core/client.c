@@ -434,10 +434,14 @@ static paynet_status set_options(paynet_client *c, const paynet_config *config)
 static void who_init(paynet_holder *who, const paynet_config *config)
 {
     const char *user = config->operator_name;
+    struct passwd entry, *pw = NULL;
+    char buffer[4096]; /* the entry's strings: user may point here */
     if (user == NULL) {
         user = getenv("USER");
         if (user == NULL || user[0] == '\0' || strlen(user) >= PAYNET_WHO_SIZE) {
-            struct passwd *pw = getpwuid(getuid());
+            /* getpwuid_r: clients may be made on several threads at once */
+            if (getpwuid_r(getuid(), &entry, buffer, sizeof buffer, &pw) != 0)
+                pw = NULL;
             user = pw != NULL ? pw->pw_name : "unknown";
         }
     }
@@ -513,6 +517,8 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
     c->debug_data = config->debug_data;
     who_init(&c->record, config);
     c->url = build_url(config);
+    if (c->url != NULL) /* every record of this client's holds is of this URL */
+        paynet_copy_utf8(c->record.scope, sizeof c->record.scope, c->url);
     size_t secret_size = strlen(config->secret_key) + 1;
     c->secret = malloc(secret_size);
     if (c->secret != NULL)
@@ -783,7 +789,6 @@ static paynet_status claim(paynet_client *c, const char *gsm, const char *sessio
     paynet_copy_utf8(r->state, sizeof r->state, "pending");
     paynet_mask_gsm(gsm, r->masked);
     paynet_copy_utf8(r->session_id, sizeof r->session_id, session_id);
-    paynet_copy_utf8(r->scope, sizeof r->scope, c->url);
     r->sent_at = paynet_clock_wall();
     r->otp_expire[0] = '\0';
     r->reason[0] = '\0';

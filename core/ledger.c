@@ -271,7 +271,7 @@ void paynet_ledger_hasher_free(struct paynet_ledger_hasher *h)
     EVP_MD_CTX_free(h->inner);
     EVP_MD_CTX_free(h->outer);
     EVP_MD_CTX_free(h->work);
-    OPENSSL_cleanse(h->sip, sizeof h->sip);
+    OPENSSL_cleanse(h, sizeof *h); /* the SipHash key and the state after the scope */
     free(h);
 }
 
@@ -296,6 +296,7 @@ int paynet_ledger_key(struct paynet_ledger_hasher *h, const char *scope, const c
         }
         sip_update(&s, (const unsigned char *)gsm, strlen(gsm));
         sip_final(&s, digest);
+        OPENSSL_cleanse(&s, sizeof s);
         to_hex(digest, 16, out);
         return 1;
     }

@@ -32,6 +32,16 @@ struct memory {
     size_t next, release_count;
 };
 
+/* A key or a token: hex digits the client made, copied as they are. */
+static void copy_digits(char *dst, size_t size, const char *src)
+{
+    size_t n = 0;
+    while (n < size - 1 && src[n] != '\0')
+        n++;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 static struct entry *find(struct memory *m, const char *key, double now)
 {
     for (size_t i = 0; i < m->count; i++)
@@ -79,8 +89,8 @@ static paynet_status memory_claim(struct ledger *l, const char *key, const char 
         m->capacity = want;
     }
     e = &m->entries[m->count++];
-    paynet_copy_utf8(e->key, sizeof e->key, key);
-    paynet_copy_utf8(e->token, sizeof e->token, token);
+    copy_digits(e->key, sizeof e->key, key);
+    copy_digits(e->token, sizeof e->token, token);
     e->record = *record;
     e->until = now + pending;
     *granted = 1;
