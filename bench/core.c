@@ -2,7 +2,7 @@
  * core.c — benchmark (b): libpaynet's blocking paynet_send_otp in a loop,
  * on one client (one reused connection), against a sandbox with --ttl 0;
  * each call to a new number (532 and the call's 7 digits), as real traffic
- * is: the number's ledger key (an HMAC) is computed every call.
+ * is: the number's ledger key (SipHash with the memory ledger) is computed every call.
  *
  * Usage: bench-core URL CALLS [CAINFO]   prints "<calls> <seconds> <CPU seconds>"
  */

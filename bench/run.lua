@@ -71,8 +71,9 @@ local function run(command)
     -- the shell's `times` (children included: the curl command line),
     -- in ticks of 10 ms: a run shorter than 0.2 s says nothing
     local cpu = tonumber(um) * 60 + tonumber(us) + tonumber(sm) * 60 + tonumber(ss)
+    -- (start-up and child processes included: no per-call figure)
     last_cpu = tonumber(seconds) >= 0.2 and cpu / tonumber(seconds) or false
-    last_cpu_per_call = tonumber(seconds) >= 0.2 and cpu / tonumber(n) or false
+    last_cpu_per_call = false
   end
   return tonumber(n) / tonumber(seconds)
 end

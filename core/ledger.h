@@ -95,7 +95,7 @@ paynet_status paynet_ledger_redis_open(const char *url, double timeout, struct l
  * HMAC-SHA256(secret, scope "\n" gsm), 64 digits, the same on every desk.
  * Keys of the in-process table (in_process: "memory", which no other
  * process reads) are SipHash-2-4-128 of the same text, 32 digits, keyed
- * with 16 bytes derived from the secret: a twentieth of the cost.  The
+ * with 16 bytes derived from the secret: about a ninth of the cost.  The
  * hasher holds the secret's states; NULL when out of memory. */
 struct paynet_ledger_hasher;
 struct paynet_ledger_hasher *paynet_ledger_hasher_new(const char *secret, int in_process);
