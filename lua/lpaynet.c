@@ -759,14 +759,32 @@ static int under_cqueues(lua_State *L)
     return 1;
 }
 
+/* Raises the value on top from a cqueues send, the guard (index 4) closed
+ * first: a coroutine that dies of an error does not close its
+ * to-be-closed variables (only coroutine.close does), and its send must
+ * not stay in flight. */
+static int send_raise(lua_State *L)
+{
+    lua_closeslot(L, 4);
+    return lua_error(L);
+}
+
+static int send_raise_message(lua_State *L, const char *message)
+{
+    luaL_where(L, 1);
+    lua_pushstring(L, message);
+    lua_concat(L, 2);
+    return send_raise(L);
+}
+
 /* What a sender waiting in cqueues learns when its send ended without it:
  * cancelled by client:cancel() (its outcome), else an error. */
 static int send_taken(lua_State *L, lclient *self, lua_Integer mine)
 {
     if (self->cancelled_number == mine)
         return push_error(L, &self->cancelled);
-    return luaL_error(L, "the send was ended by another caller of this client "
-                         "(one send at a time per client)");
+    return send_raise_message(L, "the send was ended by another caller of this client "
+                                 "(one send at a time per client)");
 }
 
 /* The guard at index 4 of a cqueues send: closed when send_otp returns,
@@ -792,15 +810,15 @@ static int send_continue(lua_State *L, int status, lua_KContext ctx)
 {
     lua_Integer mine = (lua_Integer)ctx;
     if (status != LUA_OK && status != LUA_YIELD)
-        return lua_error(L); /* the guard cancels the send */
+        return send_raise(L); /* the guard cancels the send */
     for (;;) {
         /* index 1 again at every turn: while this coroutine waited, any
          * code may have run, debug.setlocal too */
         lclient *self = as_client(L, 1);
         if (self == NULL) /* the guard cancels the send */
-            return luaL_error(L, "send_otp: the client was replaced during the send");
+            return send_raise_message(L, "send_otp: the client was replaced during the send");
         if (self->client == NULL)
-            return luaL_error(L, "the " CLIENT_TYPE " was closed during send_otp");
+            return send_raise_message(L, "the " CLIENT_TYPE " was closed during send_otp");
         lua_settop(L, 4);
         if (self->send_number != mine || !paynet_send_in_flight(self->client))
             return send_taken(L, self, mine);
@@ -976,8 +994,10 @@ static int l_cancel(lua_State *L)
     lclient *self = lua_touserdata(L, 1);
     paynet_send_cancel(client, &self->cancelled);
     self->cancelled_number = self->send_number; /* for a sender waiting in cqueues */
+    /* the debug function may drop the client: its outcome is copied first */
+    paynet_error outcome = self->cancelled;
     flush_debug(L);
-    push_error(L, &self->cancelled);
+    push_error(L, &outcome);
     return 1; /* the error table: what the cancel means for delivery */
 }
 
@@ -1147,7 +1167,9 @@ static void cqueues_forget(lua_State *L, int fd)
 /* close, __gc and __close: safe to call twice. */
 static int l_close(lua_State *L)
 {
-    lclient *self = luaL_checkudata(L, 1, CLIENT_TYPE);
+    /* not luaL_checkudata: another userdata given the client's metatable
+     * (debug.setmetatable) would be freed as a client */
+    lclient *self = to_client(L);
     lua_settop(L, 1);
     if (self->client != NULL)
         cqueues_forget(L, paynet_send_pollfd(self->client));
@@ -1158,7 +1180,7 @@ static int l_close(lua_State *L)
 
 static int l_client_tostring(lua_State *L)
 {
-    lclient *self = luaL_checkudata(L, 1, CLIENT_TYPE);
+    lclient *self = to_client(L);
     if (self->client == NULL)
         lua_pushliteral(L, CLIENT_TYPE " (closed)");
     else

@@ -356,6 +356,31 @@ describe("send_otp in a cqueues coroutine", function()
     assert.is_false(b:pending()) -- closing the coroutine cancelled it
   end)
 
+  it("a cqueues send that ends in an error cancels its send, though the coroutine is not closed", function()
+    local a <close> = client(sandbox.url)
+    local real = package.loaded.cqueues
+    package.loaded.cqueues = { running = function() return true, true end,
+                               poll = function() coroutine.yield("polled") end }
+    local co = coroutine.create(function() return a:send_otp { user_gsm = SILENT, otp_session_id = "err" } end)
+    local resumed, polled = coroutine.resume(co)
+    package.loaded.cqueues = real
+    assert.is_true(resumed, polled)
+    assert.is_true(a:pending())
+    local level
+    for l = 0, 20 do
+      local info = debug.getinfo(co, l, "f")
+      if not info then break end
+      if info.func == a.send_otp then level = l break end
+    end
+    assert.is_number(level)
+    debug.setlocal(co, level, 1, false)
+    local ok, why = coroutine.resume(co)
+    assert.is_false(ok)
+    assert.truthy(tostring(why):find("the client was replaced during the send", 1, true), why)
+    assert.are.equal("dead", coroutine.status(co))
+    assert.is_false(a:pending()) -- no coroutine.close needed
+  end)
+
   it("a value given the client's metatable is not a client: an error, no crash", function()
     local c <close> = client(sandbox.url)
     local file_meta = debug.getmetatable(io.stdout)
@@ -375,6 +400,16 @@ describe("send_otp in a cqueues coroutine", function()
     debug.setmetatable(light, light_meta)
     assert.is_false(ok3)
     assert.truthy(tostring(why3):find("paynet.Client expected, got a userdata with its metatable", 1, true), why3)
+    -- close, __gc and __tostring too: a file given the metatable is not freed as a client
+    local f = io.tmpfile()
+    debug.setmetatable(f, debug.getmetatable(c))
+    local ok4, why4 = pcall(c.close, f)
+    local ok5 = pcall(tostring, f)
+    debug.setmetatable(f, file_meta)
+    assert.is_false(ok4)
+    assert.truthy(tostring(why4):find("paynet.Client expected, got a userdata with its metatable", 1, true), why4)
+    assert.is_false(ok5)
+    f:close()
     assert.are.equal(sandbox.url .. "/v1/card/send_otp", c:url())
   end)
 
