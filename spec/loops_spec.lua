@@ -296,6 +296,7 @@ describe("send_otp in a cqueues coroutine", function()
   end)
 
   it("a waiting cqueues send whose self is replaced (debug.setlocal): an error, the send cancelled, no crash", function()
+    local before = sandbox:arrivals("15")
     for _, impostor in ipairs { "not a client", io.stdout, false } do
       local c <close> = client(sandbox.url)
       local other <close> = client(sandbox.url)
@@ -329,11 +330,13 @@ describe("send_otp in a cqueues coroutine", function()
       assert.is_false(c:pending())
       assert.is_false(other:pending())
     end
+    assert.are.equal(before + 3, sandbox:arrivals("15")) -- one request a round, none again
   end)
 
   it("self replaced while the arguments are read, under cqueues: the guard ends the send that started", function()
     local a = client(sandbox.url)
     local b <close> = client(sandbox.url)
+    local before = sandbox:arrivals("15")
     local real = package.loaded.cqueues
     package.loaded.cqueues = { running = function() return true, true end,
                                poll = function() coroutine.yield("polled") end }
@@ -349,15 +352,24 @@ describe("send_otp in a cqueues coroutine", function()
     assert.are.equal("polled", polled)
     assert.is_true(b:pending())  -- the send started on the client that was there
     assert.is_false(a:pending())
+    local deadline = H.now() + 5
+    while sandbox:arrivals("15") == before and H.now() < deadline do
+      b:step()
+      H.sleep(0.02)
+    end
+    assert.are.equal(before + 1, sandbox:arrivals("15"))
     a, holder[1] = nil, nil
     collectgarbage()
     collectgarbage()
     assert.is_true(coroutine.close(co))
     assert.is_false(b:pending()) -- closing the coroutine cancelled it
+    H.sleep(0.2)
+    assert.are.equal(before + 1, sandbox:arrivals("15")) -- and nothing was sent again
   end)
 
   it("a cqueues send that ends in an error cancels its send, though the coroutine is not closed", function()
     local a <close> = client(sandbox.url)
+    local before = sandbox:arrivals("03")
     local real = package.loaded.cqueues
     package.loaded.cqueues = { running = function() return true, true end,
                                poll = function() coroutine.yield("polled") end }
@@ -366,6 +378,12 @@ describe("send_otp in a cqueues coroutine", function()
     package.loaded.cqueues = real
     assert.is_true(resumed, polled)
     assert.is_true(a:pending())
+    local deadline = H.now() + 5
+    while sandbox:arrivals("03") == before and H.now() < deadline do
+      a:step()
+      H.sleep(0.02)
+    end
+    assert.are.equal(before + 1, sandbox:arrivals("03"))
     local level
     for l = 0, 20 do
       local info = debug.getinfo(co, l, "f")
@@ -379,6 +397,8 @@ describe("send_otp in a cqueues coroutine", function()
     assert.truthy(tostring(why):find("the client was replaced during the send", 1, true), why)
     assert.are.equal("dead", coroutine.status(co))
     assert.is_false(a:pending()) -- no coroutine.close needed
+    H.sleep(0.2)
+    assert.are.equal(before + 1, sandbox:arrivals("03")) -- the one request, none again
   end)
 
   it("a value given the client's metatable is not a client: an error, no crash", function()
