@@ -1,5 +1,6 @@
 -- A one-shot HTTP server for spec/request_spec.lua: records the exact
--- request it receives and answers a documented success.
+-- request it receives and answers a documented success (or the body in
+-- DIR/reply, when the spec wrote one before starting it).
 -- Usage: lua5.4 spec/capture_server.lua DIR   (writes DIR/port, DIR/request)
 local socket = require "socket"
 local dir = assert(arg[1], "usage: capture_server.lua DIR")
@@ -28,6 +29,11 @@ f:write(table.concat(head, "\n"), "\n\n", body)
 f:close()
 
 local reply = '{"otp_expire":"2030-01-01T00:00:00.0000000+03:00","code":0,"message":"ok"}'
+local custom = io.open(dir .. "/reply", "rb")
+if custom then
+  reply = custom:read("a")
+  custom:close()
+end
 conn:send("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " ..
           #reply .. "\r\n\r\n" .. reply)
 conn:close()

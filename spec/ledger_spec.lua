@@ -491,3 +491,56 @@ describe("holds when the wall clock jumps #faketime", function()
     end)
   end
 end)
+
+-- A sender killed after its request left never settles: its claim's own
+-- hold is all that keeps another desk from sending, and it must cover an
+-- uncertain outcome (unknown_hold), not only the call's timeout.
+describe("a claim's own hold", function()
+  it("covers timeout and unknown_hold when the sender dies after the request left", function()
+    local ledger = H.private_ledger()
+    local gsm = "5000000103" -- never answers
+    local child = H.child_command { url = sandbox.url, ledger = ledger, gsm = gsm,
+                                    timeout = 2, unknown_hold = 30 }
+    local killer = sandbox:on_log("-> fault 03", "true")
+    local pid = H.capture(child .. " >/dev/null 2>&1 & echo $!"):match("%d+")
+    killer:close() -- the request reached the sandbox
+    H.kill(pid, "KILL")
+    local c = client(ledger)
+    local before = sandbox:requests_settled()
+    local _, err = c:send_otp { user_gsm = gsm, otp_session_id = H.session() }
+    assert.are.equal("cooldown", err.kind)
+    assert.are.equal("pending", err.holder.state)
+    -- timeout 2 + unknown_hold 30 + 1: about 33 s from the claim
+    assert.is_true(err.retry_after > 30 and err.retry_after <= 33, err.retry_after)
+    assert.are.equal(before, sandbox:requests_now())
+  end)
+end)
+
+-- The purge that a claim runs must respect the boot clock as the lookup
+-- does: a wall clock that jumps ahead, then a claim for another number,
+-- leaves the first number's hold standing.
+describe("the SQLite purge when the wall clock jumps #faketime", function()
+  it("a claim for another number after a jump ahead keeps the first hold", function()
+    local dir = H.tmpdir()
+    H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
+    local ledger = "sqlite:" .. dir .. "/l.db"
+    H.write(dir .. "/time", "+0\n")
+    local out, code = H.lua_script(([[
+      local paynet = require "paynet"
+      local function client()
+        return paynet.new { secret_key = "sck_sandbox", base_url = %q, ledger = %q }
+      end
+      local first, second = %q, %q
+      assert(client():send_otp { user_gsm = first, otp_session_id = "jump-1" })
+      local f = assert(io.open(%q, "w")); f:write("+1h\n"); f:close()
+      -- another client (not the first one's own memory of its sends)
+      local other = client()
+      assert(other:send_otp { user_gsm = second, otp_session_id = "jump-2" })
+      print(("%%.0f"):format(client():remaining(first)))
+    ]]):format(sandbox.url, ledger, H.gsm(), H.gsm(), dir .. "/time"),
+      ("LD_PRELOAD=%s FAKETIME_TIMESTAMP_FILE=%s FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1"):format(
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", H.quote(dir .. "/time")))
+    assert.are.equal(0, code, out)
+    assert.are.equal("180\n", out)
+  end)
+end)

@@ -322,6 +322,15 @@ describe("paynet.meanings and paynet.read_key_file", function()
     assert.are.equal("invalid", err.kind)
     assert.truthy(err.message:find("mode 0640", 1, true))
     assert.falsy(err.message:find("sck_file_key_42", 1, true))
+    -- any bit for others counts, even with none for the group, and so
+    -- does any bit for the group alone
+    for _, mode in ipairs { "0604", "0602", "0601", "0610", "0620" } do
+      os.execute("chmod " .. mode .. " " .. H.quote(file))
+      local none, why = paynet.read_key_file(file)
+      assert.is_true(none == nil, mode) -- (the key itself is never printed)
+      assert.are.equal("invalid", why.kind)
+      assert.truthy(why.message:find("(mode " .. mode .. ")", 1, true), why.message)
+    end
     H.write(dir .. "/empty", "\n")
     os.execute("chmod 600 " .. H.quote(dir .. "/empty"))
     assert.truthy(select(2, paynet.read_key_file(dir .. "/empty")).message:find("holds no secret key"))

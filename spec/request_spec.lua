@@ -37,6 +37,69 @@ describe("the request on the wire", function()
   end)
 end)
 
+describe("otp_expire west of UTC", function()
+  -- Turkey is +03:00, but a gateway or a test system may answer in any
+  -- offset: a negative one counts from the same instant
+  it("a -05:00 otp_expire gives the same instant, countdown and hold", function()
+    local dir = H.tmpdir()
+    H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
+    -- two minutes from now, written five hours behind UTC
+    local at = os.time() + 120
+    local expire = os.date("!%Y-%m-%dT%H:%M:%S", at - 5 * 3600) .. ".2500000-05:00"
+    H.write(dir .. "/reply", ('{"otp_expire":"%s","code":0,"message":"ok"}'):format(expire))
+    os.execute("lua5.4 spec/capture_server.lua " .. H.quote(dir) .. " >/dev/null 2>&1 &")
+    local port = H.wait_until(function() return tonumber(H.read(dir .. "/port") or "") end, 5,
+                              "the capture server")
+    local c = paynet.new { secret_key = "k", base_url = "http://127.0.0.1:" .. port,
+                           ledger = H.private_ledger() }
+    local gsm = H.gsm()
+    local res = assert(c:send_otp { user_gsm = gsm, otp_session_id = "west" })
+    assert.are.equal(expire, res.otp_expire)
+    assert.are.equal(at + 0.25, res.expires_at)
+    local left = at + 0.25 - H.now()
+    assert.is_true(math.abs(res.expires_in - left) < 1, res.expires_in .. " vs " .. left)
+    assert.is_true(math.abs(res.held_for - left) < 1, res.held_for .. " vs " .. left)
+    assert.is_true(math.abs(c:remaining(gsm) - left) < 1)
+  end)
+end)
+
+describe("the reply cap", function()
+  -- one-shot server answering body; the client's port
+  local function serve(body)
+    local dir = H.tmpdir()
+    H.write(dir .. "/reply", body)
+    os.execute("lua5.4 spec/capture_server.lua " .. H.quote(dir) .. " >/dev/null 2>&1 &")
+    local port = H.wait_until(function() return tonumber(H.read(dir .. "/port") or "") end, 5,
+                              "the capture server")
+    return dir, port
+  end
+  -- a success of exactly n bytes (blanks before its closing brace)
+  local function success_of(n)
+    local head = '{"otp_expire":"2030-01-01T00:00:00.0000000+03:00","code":0,"message":"ok"'
+    return head .. (" "):rep(n - #head - 1) .. "}"
+  end
+
+  it("is 64 KiB exactly: a reply of 65536 bytes is read, one of 65537 is refused", function()
+    for _, case in ipairs { { 65536, true }, { 65537, false } } do
+      local body = success_of(case[1])
+      assert.are.equal(case[1], #body)
+      local dir, port = serve(body)
+      H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
+      local c = paynet.new { secret_key = "k", base_url = "http://127.0.0.1:" .. port,
+                             ledger = H.private_ledger() }
+      local res, err = c:send_otp { user_gsm = H.gsm(), otp_session_id = "cap" }
+      if case[2] then
+        assert.is_nil(err, err and err.message)
+        assert.are.equal(0, res.code)
+      else
+        assert.is_nil(res)
+        assert.are.equal("protocol", err.kind)
+        assert.are.equal("unusable reply (HTTP 200): larger than 64 KiB", err.message)
+      end
+    end
+  end)
+end)
+
 describe("a proxy", function()
   -- a one-shot server that records what it is sent: as a proxy, it sees
   -- the absolute URL in the request line

@@ -319,6 +319,51 @@ describe("send_otp over HTTPS", function()
     assert.are.equal(before, sandbox:requests_now())
   end)
 
+  -- Paynet's hosts accept TLS 1.1 and 1.2: paynet itself asks for 1.2 at
+  -- least.  Both sides run under an OpenSSL configuration that allows 1.0
+  -- and 1.1 (Debian's own sets 1.2 as the minimum, which would hide a
+  -- client that stopped asking), and the server prints what it reads.
+  it("refuses a server that speaks only TLS 1.1: tls, delivered no, no request", function()
+    local conf = dir .. "/old-tls.cnf"
+    H.write(conf, table.concat({ "openssl_conf = default_conf", "[default_conf]",
+      "ssl_conf = ssl_sect", "[ssl_sect]", "system_default = system_default_sect",
+      "[system_default_sect]", "MinProtocol = TLSv1", "CipherString = DEFAULT@SECLEVEL=0", "" }, "\n"))
+    local port = H.closed_port()
+    local out = dir .. "/s_server.out"
+    -- s_server ends a connection when its standard input ends: a FIFO
+    -- held open by a sleep keeps it open
+    local fifo = dir .. "/s_server.in"
+    os.execute("rm -f " .. H.quote(fifo) .. "; mkfifo " .. H.quote(fifo))
+    local pids = H.capture(("sleep 60 > %s & echo $!; env OPENSSL_CONF=%s openssl s_server -tls1_1 " ..
+      "-accept 127.0.0.1:%d -cert %s -key %s -quiet < %s > %s 2>&1 & echo $!"):format(H.quote(fifo),
+      H.quote(conf), port, H.quote(sandbox.cert.cert), H.quote(sandbox.cert.key), H.quote(fifo), H.quote(out)))
+    H.defer(finally, function()
+      for pid in pids:gmatch("%d+") do os.execute("kill " .. pid .. " 2>/dev/null") end
+    end)
+    H.wait_until(function()
+      return H.capture(("bash -c 'exec 3<>/dev/tcp/127.0.0.1/%d' 2>/dev/null && echo up"):format(port), true):find("up")
+    end, 5, "openssl s_server to listen")
+    local script = ([[
+      local paynet = require "paynet"
+      local c = assert(paynet.new { secret_key = "sck_sandbox", base_url = "https://127.0.0.1:%d",
+                                    cainfo = %q, ledger = "memory", timeout = 5 })
+      local res, err = c:send_otp { user_gsm = "5321234567", otp_session_id = "old-tls" }
+      print(res and "sent" or (err.kind .. " " .. err.delivered))
+    ]]):format(port, sandbox.cert.cert)
+    local printed, code = H.lua_script(script, "OPENSSL_CONF=" .. H.quote(conf))
+    assert.are.equal(0, code, printed)
+    assert.are.equal("tls no\n", printed)
+    -- the probe connection and the client's handshakes: no request came
+    local seen = H.read(out) or ""
+    assert.falsy(seen:find("POST", 1, true), seen)
+    -- the same client asking for nothing but what the configuration
+    -- allows would send: curl, as a check that the server would take one
+    H.capture(("env OPENSSL_CONF=%s curl -s --tls-max 1.1 --cacert %s -d x --max-time 2 " ..
+      "https://127.0.0.1:%d/v1/card/send_otp"):format(H.quote(conf), H.quote(sandbox.cert.cert), port))
+    H.wait_until(function() return (H.read(out) or ""):find("POST /v1/card/send_otp", 1, true) end, 5,
+                 "curl's request to reach the TLS 1.1 server")
+  end)
+
   it("refuses a certificate for another host name", function()
     local other = H.make_cert(dir, "other.example")
     local own = H.start_sandbox { tls = other }

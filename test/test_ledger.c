@@ -3,7 +3,13 @@
  * hash against OpenSSL's own HMAC, records as JSON and back, the holder's
  * line, and claim / settle / lookup / release semantics.
  */
+#define _GNU_SOURCE
 #include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/core_names.h>
@@ -52,6 +58,88 @@ static paynet_holder record(const char *state, const char *who)
     snprintf(h.session_id, sizeof h.session_id, "order-42");
     h.sent_at = paynet_clock_wall() - 42;
     return h;
+}
+
+static void sleep_seconds(double s)
+{
+    struct timespec ts = {(time_t)s, (long)((s - (time_t)s) * 1e9)};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+/* A redis-server of the test's own on a unix socket in dir, no
+ * persistence: its pid (recorded for tools/check.sh, which stops what a
+ * crashed test left), or -1 when it did not start within 5 s. */
+static pid_t start_redis(const char *dir, char *url, size_t size)
+{
+    char sock[512], command[1400];
+    snprintf(sock, sizeof sock, "%s/redis.sock", dir);
+    snprintf(url, size, "redis+unix://%s", sock);
+    const char *tmp = getenv("PAYNET_SPEC_TMP");
+    snprintf(command, sizeof command,
+             "redis-server --port 0 --unixsocket '%s' --save '' --appendonly no --daemonize no "
+             "--dir '%s' >/dev/null 2>&1 & echo $!; [ -n '%s' ] && echo $! >> '%s/pids'",
+             sock, dir, tmp ? tmp : "", tmp ? tmp : "");
+    FILE *p = popen(command, "r");
+    long pid = -1;
+    if (p == NULL)
+        return -1;
+    if (fscanf(p, "%ld", &pid) != 1)
+        pid = -1;
+    pclose(p);
+    struct stat st;
+    for (int i = 0; pid > 0 && i < 500; i++) {
+        if (stat(sock, &st) == 0)
+            return (pid_t)pid;
+        sleep_seconds(0.01);
+    }
+    if (pid > 0)
+        kill((pid_t)pid, SIGKILL);
+    return -1;
+}
+
+static void stop_redis(pid_t pid)
+{
+    if (pid > 0) {
+        kill(pid, SIGTERM); /* not our child (the shell's): wait until it is gone */
+        for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
+            sleep_seconds(0.01);
+    }
+}
+
+/* A sender whose claim ran out (it was slow, or it was stopped) settles
+ * late: neither its release nor its settle may touch the hold that
+ * another sender claimed since.  The token guard, on every backend. */
+static void stale_sender_case(struct ledger *l)
+{
+    paynet_error err;
+    paynet_holder slow = record("pending", "ayse"), quick = record("pending", "mehmet"), seen;
+    int granted = 0, ours = -1, held = 0;
+    CHECK(l->methods->claim(l, "stale", "t-slow", &slow, 0.2, &granted, &seen, &err) == PAYNET_OK);
+    CHECK(granted == 1);
+    sleep_seconds(0.4);
+    CHECK(l->methods->claim(l, "stale", "t-quick", &quick, 60, &granted, &seen, &err)
+          == PAYNET_OK);
+    CHECK(granted == 1);
+    /* the slow sender gives its number back (nothing sent) */
+    CHECK(l->methods->settle(l, "stale", "t-slow", &slow, 0, &ours, &err) == PAYNET_OK);
+    CHECK(ours == 0);
+    CHECK(l->methods->lookup(l, "stale", &held, &seen, &err) == PAYNET_OK);
+    CHECK(held == 1 && strcmp(seen.operator_name, "mehmet") == 0);
+    /* or records a send of its own */
+    paynet_holder sent = record("sent", "ayse");
+    ours = -1;
+    CHECK(l->methods->settle(l, "stale", "t-slow", &sent, 100, &ours, &err) == PAYNET_OK);
+    CHECK(ours == 0);
+    CHECK(l->methods->lookup(l, "stale", &held, &seen, &err) == PAYNET_OK);
+    CHECK(held == 1 && strcmp(seen.operator_name, "mehmet") == 0
+          && strcmp(seen.state, "pending") == 0 && seen.remaining <= 60);
+    /* the quick sender's own settle still works */
+    sent = record("sent", "mehmet");
+    CHECK(l->methods->settle(l, "stale", "t-quick", &sent, 100, &ours, &err) == PAYNET_OK);
+    CHECK(ours == 1);
+    CHECK(l->methods->lookup(l, "stale", &held, &seen, &err) == PAYNET_OK);
+    CHECK(held == 1 && strcmp(seen.state, "sent") == 0 && seen.remaining > 99);
 }
 
 void suite_ledger(void)
@@ -361,5 +449,31 @@ void suite_ledger(void)
         CHECK(paynet_ledger_open("redis+unix:///run/redis.sock?db=3", 5, &l, &err) == PAYNET_OK);
         CHECK_STR(l->name, "redis+unix:///run/redis.sock?db=3");
         paynet_ledger_close(l);
+    }
+
+    CASE("a stale sender's release or settle leaves a later claim's hold: memory, SQLite, Redis");
+    {
+        char dir[] = "/tmp/paynet-ledger-XXXXXX", spec[600], url[600];
+        CHECK(mkdtemp(dir) != NULL);
+        struct ledger *l = NULL;
+        paynet_error err;
+        CHECK(paynet_ledger_memory_open("memory", &l, &err) == PAYNET_OK);
+        stale_sender_case(l);
+        paynet_ledger_close(l);
+        snprintf(spec, sizeof spec, "sqlite:%s/ledger.db", dir);
+        CHECK(paynet_ledger_open(spec, 5, &l, &err) == PAYNET_OK);
+        stale_sender_case(l);
+        paynet_ledger_close(l);
+        pid_t redis = start_redis(dir, url, sizeof url);
+        CHECK(redis > 0);
+        if (redis > 0) {
+            CHECK(paynet_ledger_open(url, 5, &l, &err) == PAYNET_OK);
+            stale_sender_case(l);
+            paynet_ledger_close(l);
+            stop_redis(redis);
+        }
+        char command[700];
+        snprintf(command, sizeof command, "rm -rf '%s'", dir);
+        CHECK(system(command) == 0);
     }
 }
