@@ -508,6 +508,7 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
     c->owner = getpid();
     c->epfd = epoll_create1(EPOLL_CLOEXEC);
+    int epoll_errno = errno;
     c->timer_at = -1;
     c->timeout = config->timeout;
     c->connect_timeout = config->connect_timeout;
@@ -537,16 +538,22 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
         paynet_client_free(c);
         return status;
     }
+    if (c->epfd < 0) { /* EMFILE, ENFILE: a runtime failure, like memory */
+        paynet_client_free(c);
+        return paynet_fail(err, epoll_errno == ENOMEM ? PAYNET_NOMEM : PAYNET_NETWORK,
+                           PAYNET_DELIVERED_NO, "no descriptor to wait on: %s",
+                           strerror(epoll_errno));
+    }
+    if (c->multi == NULL) { /* its wake-up socket pair needs two descriptors */
+        paynet_client_free(c);
+        return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO,
+                           "libcurl could not make its transfer handle (out of memory or "
+                           "of descriptors)");
+    }
     if (c->url == NULL || c->secret == NULL || c->headers == NULL || c->hasher == NULL
-        || c->easy == NULL || c->multi == NULL) {
+        || c->easy == NULL) {
         paynet_client_free(c);
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
-    }
-    if (c->epfd < 0) {
-        int e = errno;
-        paynet_client_free(c);
-        return paynet_fail(err, e == ENOMEM ? PAYNET_NOMEM : PAYNET_NETWORK,
-                           PAYNET_DELIVERED_NO, "no descriptor to wait on: %s", strerror(e));
     }
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);

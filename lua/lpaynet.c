@@ -421,6 +421,9 @@ static void on_debug(void *data, const char *line)
  * @string[opt] options.program which program sends, in the ledger (default "libpaynet")
  * @func[opt] options.debug called with each of the library's debug lines, after each call
  * @treturn Client
+ * @return[2] nil when the machine refuses what a client needs (memory, a
+ * descriptor: `EMFILE`)
+ * @treturn[2] Error
  * @raise on a missing key, an unknown option, a value of the wrong type or range
  */
 static int l_new(lua_State *L)
@@ -470,8 +473,11 @@ static int l_new(lua_State *L)
         config.debug = on_debug;
         config.debug_data = self;
     }
-    if (paynet_client_new(&config, &self->client, &err) != PAYNET_OK)
+    paynet_status status = paynet_client_new(&config, &self->client, &err);
+    if (status == PAYNET_INVALID) /* the caller's mistake */
         return luaL_error(L, "paynet.new: %s", err.message);
+    if (status != PAYNET_OK) /* the machine's: out of memory or of descriptors */
+        return push_error(L, &err);
     return 1;
 }
 

@@ -27,9 +27,10 @@ dependencies = {
 -- paynet-otp --json uses lua-cjson when it is there (it says so when not);
 -- the module needs no other rock.
 external_dependencies = {
-   -- libcurl 7.41.0 or newer.  Debian and Ubuntu keep curl/curl.h under
-   -- include/<multiarch>/: pass CURL_INCDIR=/usr/include/$(gcc -print-multiarch)
-   CURL = { header = "curl/curl.h", library = "curl" },
+   -- libcurl 7.41.0 or newer.  Only its library is declared: Debian and
+   -- Ubuntu keep curl/curl.h under include/<multiarch>/, where the
+   -- compiler looks by itself and luarocks' header check does not
+   CURL = { library = "curl" },
    CJSON = { header = "cjson/cJSON.h", library = "cjson" },
    SQLITE = { header = "sqlite3.h", library = "sqlite3" },
    HIREDIS = { header = "hiredis/hiredis.h", library = "hiredis" },

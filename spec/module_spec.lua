@@ -120,6 +120,29 @@ describe("paynet.new", function()
     assert.are.equal("paynet.Client (http://127.0.0.1:8080/v1/card/send_otp)", tostring(local_))
   end)
 
+  it("out of descriptors (EMFILE) is nil and an error value, not a raise", function()
+    local H = require "spec.helper"
+    local dir = H.tmpdir()
+    H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
+    H.write(dir .. "/script.lua", [[
+      local paynet = require "paynet"
+      local files = {}
+      while true do
+        local f = io.open("/dev/null")
+        if not f then break end
+        files[#files + 1] = f
+      end
+      local c, err = paynet.new { secret_key = "k", ledger = "memory" }
+      print(c, err.kind, err.message)
+      for _, f in ipairs(files) do f:close() end
+      print(paynet.new { secret_key = "k", ledger = "memory" } ~= nil)
+    ]])
+    local out, code = H.capture(("ulimit -n 64; env LUA_CPATH=%s %s %s 2>&1"):format(
+      H.quote("./" .. H.build .. "/?.so;;"), H.lua, H.quote(dir .. "/script.lua")))
+    assert.are.equal(0, code, out)
+    assert.are.equal("nil\tnetwork\tno descriptor to wait on: Too many open files\ntrue\n", out)
+  end)
+
   it("accepts every documented option", function()
     local c = paynet.new {
       secret_key = "k", env = "test", base_url = "http://127.0.0.1:1", timeout = 2,
