@@ -911,15 +911,14 @@ static void end_send(paynet_client *c)
     c->retry_at = 0;
 }
 
-/* Ends a send that failed: a failure after which an SMS may have gone out
- * holds the number for unknown_hold; any other releases it. */
+/* Ends a send that failed, as its verdict says: one that holds the number
+ * (an SMS may have gone out, or Paynet says a code sent earlier by anyone
+ * is still valid) holds it for unknown_hold; any other releases it. */
 static void fail_send(paynet_client *c, paynet_error *err)
 {
-    int uncertain = paynet_may_have_sent(err);
-    /* Paynet says a code sent earlier (by anyone) is still valid */
-    int duplicate = err->kind == PAYNET_API && err->code == PAYNET_CODE_duplicatedata;
-    if ((uncertain || duplicate) && c->unknown_hold > 0) {
-        settle(c, duplicate ? "duplicate" : "uncertain", c->unknown_hold, NULL, NULL, 0);
+    if (paynet_outcome_holds(err->outcome) && c->unknown_hold > 0) {
+        settle(c, err->outcome == PAYNET_OUTCOME_DUPLICATE_HELD ? "duplicate" : "uncertain",
+               c->unknown_hold, NULL, NULL, 0);
         err->retry_after = c->unknown_hold;
         err->held = 1;
     } else {
@@ -1126,7 +1125,7 @@ static paynet_status finish_transfer(paynet_client *c, CURLcode rc,
     if (rc == CURLE_OK)
         return paynet_decode_reply(http_status, c->reply.data ? c->reply.data : "",
                                    c->reply.length, result, err);
-    if (c->reply.overflow) {
+    if (c->reply.overflow) { /* of any status: a reply came, too large to read */
         paynet_fail(err, PAYNET_PROTOCOL, PAYNET_DELIVERED_YES,
                     "unusable reply (HTTP %ld): larger than %d KiB", http_status,
                     PAYNET_REPLY_CAP / 1024);

@@ -79,10 +79,67 @@ const char *paynet_status_name(paynet_status status)
     return "unknown";
 }
 
+/* ---- the verdict (doc/design.md, "One verdict") -------------------------- */
+
+paynet_outcome paynet_verdict(paynet_status kind, paynet_delivered delivered, int code)
+{
+    int left = delivered != PAYNET_DELIVERED_NO; /* the request may have reached a server */
+    switch (kind) {
+    case PAYNET_OK:
+    case PAYNET_PENDING:
+        return PAYNET_OUTCOME_SENT;
+    case PAYNET_INVALID:
+        return PAYNET_OUTCOME_INVALID;
+    case PAYNET_COOLDOWN:
+        return PAYNET_OUTCOME_COOLDOWN;
+    case PAYNET_LEDGER:
+        return PAYNET_OUTCOME_LEDGER;
+    case PAYNET_BUSY:
+        return PAYNET_OUTCOME_BUSY;
+    case PAYNET_API: /* Paynet's own answer: its code decides */
+        if (code == PAYNET_CODE_duplicatedata)
+            return PAYNET_OUTCOME_DUPLICATE_HELD;
+        return code > 0 ? PAYNET_OUTCOME_REFUSED : PAYNET_OUTCOME_MAYBE_SENT;
+    case PAYNET_CANCELLED:
+        return left ? PAYNET_OUTCOME_MAYBE_SENT : PAYNET_OUTCOME_CANCELLED;
+    case PAYNET_NOMEM:
+        return left ? PAYNET_OUTCOME_MAYBE_SENT : PAYNET_OUTCOME_NOMEM;
+    case PAYNET_NETWORK:
+    case PAYNET_TIMEOUT:
+    case PAYNET_TLS:
+    case PAYNET_HTTP:     /* a reply that is not Paynet's error object */
+    case PAYNET_PROTOCOL: /* a reply that cannot be read */
+        return left ? PAYNET_OUTCOME_MAYBE_SENT : PAYNET_OUTCOME_NOT_SENT;
+    }
+    return left ? PAYNET_OUTCOME_MAYBE_SENT : PAYNET_OUTCOME_NOT_SENT;
+}
+
+struct outcome_entry {
+    const char *name;
+    int holds;
+};
+
+static const struct outcome_entry outcome_table[] = {
+#define PAYNET_OUTCOME_ENTRY(suffix, name, holds) {name, holds},
+    PAYNET_OUTCOME_LIST(PAYNET_OUTCOME_ENTRY)
+#undef PAYNET_OUTCOME_ENTRY
+};
+
+#define OUTCOME_COUNT (sizeof outcome_table / sizeof outcome_table[0])
+
+const char *paynet_outcome_name(paynet_outcome outcome)
+{
+    return (size_t)outcome < OUTCOME_COUNT ? outcome_table[outcome].name : "unknown";
+}
+
+int paynet_outcome_holds(paynet_outcome outcome)
+{
+    return (size_t)outcome < OUTCOME_COUNT && outcome_table[outcome].holds;
+}
+
 int paynet_may_have_sent(const paynet_error *err)
 {
-    return err->delivered == PAYNET_DELIVERED_UNKNOWN
-           || (err->kind == PAYNET_PROTOCOL && err->http_status == 200);
+    return err->outcome == PAYNET_OUTCOME_MAYBE_SENT;
 }
 
 const char *paynet_delivered_name(paynet_delivered delivered)
@@ -104,6 +161,7 @@ paynet_status paynet_fail(paynet_error *err, paynet_status kind,
     err->delivered = delivered;
     err->http_status = 0;
     err->code = PAYNET_NO_CODE;
+    err->outcome = paynet_verdict(kind, delivered, PAYNET_NO_CODE);
     err->has_holder = 0;
     err->held = 0;
     err->retry_after = 0;

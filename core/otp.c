@@ -281,6 +281,7 @@ static paynet_status api_error(paynet_error *err, long status, int code,
     paynet_copy_utf8n(err->message, sizeof err->message, server_message, length);
     err->http_status = status;
     err->code = code;
+    err->outcome = paynet_verdict(PAYNET_API, err->delivered, code);
     return PAYNET_API;
 }
 
@@ -292,8 +293,10 @@ static paynet_status decode_error_object(long status, const cJSON *root,
     size_t length = 0;
     if (cJSON_IsObject(root)) {
         read_string(cJSON_GetObjectItemCaseSensitive(root, "message"), &message, &length);
+        /* Paynet's own error object; one saying result code 0 is not
+         * an answer Paynet gives for an error: read as any other reply */
         if (read_code(cJSON_GetObjectItemCaseSensitive(root, "result_code"),
-                      &code) == FIELD_OK)
+                      &code) == FIELD_OK && code != 0)
             return api_error(err, status, code, message, length);
     }
     if (status >= 300 && status < 400)
@@ -315,6 +318,7 @@ static paynet_status decode_error_object(long status, const cJSON *root,
      * proxy: the backend behind it may have sent the SMS before it failed */
     if (status >= 500)
         err->delivered = PAYNET_DELIVERED_UNKNOWN;
+    err->outcome = paynet_verdict(PAYNET_HTTP, err->delivered, PAYNET_NO_CODE);
     err->http_status = status;
     return PAYNET_HTTP;
 }

@@ -97,6 +97,34 @@ typedef enum paynet_delivered {
     PAYNET_DELIVERED_UNKNOWN
 } paynet_delivered;
 
+/* What a call's end means, for the operator and for the number: decided
+ * once by the core for every result and failure (doc/design.md, "One
+ * verdict"), from what happened on the wire; the front ends switch on it
+ * and derive nothing of their own.  X(enum suffix, name, holds the number
+ * after this failure).  Once a request may have reached Paynet or a
+ * gateway in front of it, any reply that is not Paynet's own error object
+ * with a non-zero result code is MAYBE_SENT: a 5xx of any size, an
+ * oversized or unusable 200, an error object saying result code 0, a
+ * redirect, a page from a proxy. */
+#define PAYNET_OUTCOME_LIST(X)                                                 \
+    X(SENT, "sent", 1)                 /* Paynet accepted: held until otp_expire */ \
+    X(NOT_SENT, "not_sent", 0)         /* provably nothing left (DNS, refused, TLS) */ \
+    X(MAYBE_SENT, "maybe_sent", 1)     /* may have reached Paynet; no usable answer */ \
+    X(REFUSED, "refused", 0)           /* Paynet's own error, a non-zero code (not 5) */ \
+    X(DUPLICATE_HELD, "duplicate_held", 1) /* Paynet's code 5: an earlier code is valid */ \
+    X(COOLDOWN, "cooldown", 0)         /* the ledger holds the number; no I/O */ \
+    X(LEDGER, "ledger", 0)             /* the ledger could not answer; nothing sent */ \
+    X(INVALID, "invalid", 0)           /* bad input or misuse; no I/O */ \
+    X(CANCELLED, "cancelled", 0)       /* cancelled before the request left */ \
+    X(BUSY, "busy", 0)                 /* the client or the number is busy; nothing sent */ \
+    X(NOMEM, "nomem", 0)               /* out of memory before the request left */
+
+typedef enum paynet_outcome {
+#define PAYNET_OUTCOME_ENUM(suffix, name, holds) PAYNET_OUTCOME_##suffix,
+    PAYNET_OUTCOME_LIST(PAYNET_OUTCOME_ENUM)
+#undef PAYNET_OUTCOME_ENUM
+} paynet_outcome;
+
 #define PAYNET_MESSAGE_SIZE 512
 #define PAYNET_GSM_SIZE 11     /* 10 digits and the terminator */
 #define PAYNET_EXPIRE_SIZE 64
@@ -128,6 +156,7 @@ typedef struct paynet_holder {
 
 typedef struct paynet_error {
     paynet_status kind;
+    paynet_outcome outcome; /* the verdict: what to tell the operator */
     paynet_delivered delivered;
     long http_status;   /* 0 when no HTTP reply was received */
     int code;           /* Paynet result code, or PAYNET_NO_CODE */
@@ -138,10 +167,17 @@ typedef struct paynet_error {
     paynet_holder holder;
 } paynet_error;
 
-/* The operator's question, answered once for every front end: could an SMS
- * have gone out in this failed send?  Yes when the request may have left
- * and the answer was lost (delivered unknown), or Paynet accepted it (HTTP
- * 200) and the reply was unusable.  Such a failure holds the number. */
+/* The verdict of a failure from what happened on the wire: its kind,
+ * whether the request may have left (delivered) and Paynet's result code
+ * (PAYNET_NO_CODE when none).  The one rule: err->outcome is always this. */
+PAYNET_EXPORT paynet_outcome paynet_verdict(paynet_status kind, paynet_delivered delivered,
+                                            int code);
+/* "maybe_sent", ... (as Lua's err.outcome and paynet-otp --json) */
+PAYNET_EXPORT const char *paynet_outcome_name(paynet_outcome outcome);
+/* Whether a call that ended so holds the number afterwards (sent until
+ * otp_expire; maybe_sent and duplicate_held for unknown_hold). */
+PAYNET_EXPORT int paynet_outcome_holds(paynet_outcome outcome);
+/* err->outcome == PAYNET_OUTCOME_MAYBE_SENT: an SMS may have gone out. */
 PAYNET_EXPORT int paynet_may_have_sent(const paynet_error *err);
 
 /* An instant in UTC: seconds since the Unix epoch and nanoseconds. */

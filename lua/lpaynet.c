@@ -37,14 +37,22 @@
 
 /***
  * What a failed call returns after its `nil`.  `tostring(err)` gives one
- * line: kind, message, Paynet's code, HTTP status, delivered.
+ * line: kind, message, then the outcome in words ("refused by Paynet",
+ * "may have been sent", "not sent"), Paynet's code, HTTP status.
  * @table Error
+ * @field outcome the core's verdict, the one field to switch on:
+ * "not_sent" (provably nothing left), "maybe_sent" (the request may have
+ * reached Paynet and no usable answer came: the number is held),
+ * "refused" (Paynet's own error), "duplicate_held" (Paynet's code 5: an
+ * earlier code is still valid), "cooldown", "ledger", "invalid",
+ * "cancelled" (before anything left), "busy" or "nomem"
  * @field kind "invalid", "cooldown", "ledger", "network", "timeout", "tls",
- * "http", "api", "protocol", "nomem", "busy" or "cancelled"
+ * "http", "api", "protocol", "nomem", "busy" or "cancelled": what failed
  * @field message readable text: valid UTF-8, no control characters, never
  * the secret key
- * @field delivered could an SMS have gone out: "no", "yes" or "unknown"
- * @field may_have_sent true when the operator must assume it did
+ * @field delivered did the request reach a server: "no", "yes" (a reply
+ * came, which is not an SMS) or "unknown"
+ * @field may_have_sent outcome == "maybe_sent"
  * @field held true when the number is held after this failure
  * @field code Paynet's result code, when it sent one
  * @field name that code's name ("duplicatedata")
@@ -145,6 +153,7 @@ static int push_error(lua_State *L, const paynet_error *err)
     lua_pushnil(L);
     lua_createtable(L, 0, 8);
     set_string(L, "kind", paynet_status_name(err->kind));
+    set_string(L, "outcome", paynet_outcome_name(err->outcome));
     set_string(L, "message", err->message);
     set_string(L, "delivered", paynet_delivered_name(err->delivered));
     if (err->code != PAYNET_NO_CODE) {
@@ -173,13 +182,35 @@ static int invalid_input(lua_State *L, const char *what)
     paynet_error err;
     memset(&err, 0, sizeof err);
     err.kind = PAYNET_INVALID;
+    err.outcome = PAYNET_OUTCOME_INVALID;
     err.delivered = PAYNET_DELIVERED_NO;
     err.code = PAYNET_NO_CODE;
     strncpy(err.message, what, sizeof err.message - 1);
     return push_error(L, &err);
 }
 
-/* "paynet api: Geçersiz anahtar (code 7 unauthorized, HTTP 401, delivered: yes)" */
+/* The outcome in a developer's words, for tostring(err). */
+static const char *outcome_words(const char *outcome)
+{
+    static const char *const words[][2] = {
+        {"not_sent", "not sent"},
+        {"maybe_sent", "may have been sent"},
+        {"refused", "refused by Paynet"},
+        {"duplicate_held", "refused by Paynet: an earlier code is still valid"},
+        {"cooldown", "not sent: the number is held"},
+        {"ledger", "not sent: the ledger could not be used"},
+        {"invalid", "not sent: invalid input"},
+        {"cancelled", "cancelled before it was sent"},
+        {"busy", "not sent: busy"},
+        {"nomem", "not sent: out of memory"},
+    };
+    for (size_t i = 0; outcome != NULL && i < sizeof words / sizeof words[0]; i++)
+        if (strcmp(outcome, words[i][0]) == 0)
+            return words[i][1];
+    return "outcome unknown";
+}
+
+/* "paynet api: Geçersiz anahtar (refused by Paynet; code 7 unauthorized, HTTP 401)" */
 static int error_tostring(lua_State *L)
 {
     luaL_Buffer b;
@@ -189,7 +220,7 @@ static int error_tostring(lua_State *L)
     lua_getfield(L, 1, "code");
     lua_getfield(L, 1, "name");
     lua_getfield(L, 1, "http_status");
-    lua_getfield(L, 1, "delivered");
+    lua_getfield(L, 1, "outcome");
     lua_getfield(L, 1, "retry_after");
     luaL_buffinit(L, &b);
     luaL_addstring(&b, "paynet ");
@@ -197,21 +228,20 @@ static int error_tostring(lua_State *L)
     luaL_addstring(&b, ": ");
     luaL_addstring(&b, luaL_optstring(L, 3, ""));
     luaL_addstring(&b, " (");
+    luaL_addstring(&b, outcome_words(lua_tostring(L, 7)));
     if (lua_isinteger(L, 4)) {
-        lua_pushfstring(L, "code %d %s, ", (int)lua_tointeger(L, 4),
+        lua_pushfstring(L, "; code %d %s", (int)lua_tointeger(L, 4),
                         luaL_optstring(L, 5, "unknown"));
         luaL_addvalue(&b);
     }
     if (lua_isinteger(L, 6)) {
-        lua_pushfstring(L, "HTTP %d, ", (int)lua_tointeger(L, 6));
+        lua_pushfstring(L, "; HTTP %d", (int)lua_tointeger(L, 6));
         luaL_addvalue(&b);
     }
     if (lua_isnumber(L, 8)) {
-        lua_pushfstring(L, "retry after %d s, ", (int)(lua_tonumber(L, 8) + 0.999));
+        lua_pushfstring(L, "; retry after %d s", (int)(lua_tonumber(L, 8) + 0.999));
         luaL_addvalue(&b);
     }
-    luaL_addstring(&b, "delivered: ");
-    luaL_addstring(&b, luaL_optstring(L, 7, "unknown"));
     luaL_addstring(&b, ")");
     luaL_pushresult(&b);
     return 1;

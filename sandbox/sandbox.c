@@ -358,6 +358,32 @@ static enum MHD_Result html_502(struct MHD_Connection *c, struct sandbox *s, con
                      "text/html");
 }
 
+/* Fault 24: a gateway's error page larger than any client's reply cap. */
+static enum MHD_Result html_502_large(struct MHD_Connection *c, struct sandbox *s,
+                                      const char *m)
+{
+    (void)m;
+    static const char head[] = "<html><head><title>502 Bad Gateway</title></head><body>";
+    size_t n = 100 * 1024;
+    char *body = malloc(n + 1);
+    if (body == NULL)
+        return MHD_NO;
+    memset(body, ' ', n);
+    memcpy(body, head, sizeof head - 1);
+    memcpy(body + n - 14, "</body></html>", 14);
+    body[n] = '\0';
+    return queue(c, s, 502, MHD_create_response_from_buffer(n, body, MHD_RESPMEM_MUST_FREE),
+                 "text/html");
+}
+
+/* Fault 25: an error object that says result code 0 (success) under a 500. */
+static enum MHD_Result error_500_code_0(struct MHD_Connection *c, struct sandbox *s,
+                                        const char *m)
+{
+    (void)m;
+    return send_error(c, s, 500, "server_error", "İşlem tamamlanamadı", 0);
+}
+
 static enum MHD_Result never_answers(struct MHD_Connection *c, struct sandbox *s,
                                      const char *m)
 {
@@ -583,6 +609,8 @@ static const struct fault {
     {22, "success whose message echoes the Authorization header", echo_key_success},
     {23, "a 400 error object whose message holds terminal escapes, C1, bidi and broken UTF-8",
      escapes_in_error},
+    {24, "HTTP 502 with an HTML page of 100 KiB (over any reply cap)", html_502_large},
+    {25, "HTTP 500 with an error object whose result code is 0", error_500_code_0},
 };
 
 static void print_scenarios(FILE *out)

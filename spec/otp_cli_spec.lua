@@ -84,24 +84,24 @@ describe("paynet-otp", function()
     { 3, "a number the ledger holds", "resend", "", "cooldown" },
     { 3, "a number Paynet says still has a valid code", "resend", "--ledger memory", "api" },
     { 4, "a Paynet refusal", "5000000012", "", "api" },
-    { 4, "an HTTP error", "5000000109", "", "http" },
+    { 6, "a redirect (not Paynet's answer)", "5000000109", "", "http" },
     { 6, "a gateway's 502 (the backend may have sent)", "5000000102", "", "http" },
     { 5, "a refused connection", "closed", "", "network" },
     { 6, "a reply that never comes", "5000000103", "--timeout 1", "timeout" },
     { 6, "an unusable reply to a 200", "5000000105", "", "protocol" },
   }
-  -- what --json says for each, exactly: delivered, may_have_sent, held
+  -- what --json says for each, exactly: outcome, delivered, may_have_sent, held
   local expected = {
-    ["an invalid number"] = { "no", false, false },
-    ["an invalid session id"] = { "no", false, false },
-    ["a number the ledger holds"] = { "no", false, true },
-    ["a number Paynet says still has a valid code"] = { "yes", false, true },
-    ["a Paynet refusal"] = { "yes", false, false },
-    ["an HTTP error"] = { "yes", false, false },
-    ["a gateway's 502 (the backend may have sent)"] = { "unknown", true, true },
-    ["a refused connection"] = { "no", false, false },
-    ["a reply that never comes"] = { "unknown", true, true },
-    ["an unusable reply to a 200"] = { "yes", true, true },
+    ["an invalid number"] = { "invalid", "no", false, false },
+    ["an invalid session id"] = { "invalid", "no", false, false },
+    ["a number the ledger holds"] = { "cooldown", "no", false, true },
+    ["a number Paynet says still has a valid code"] = { "duplicate_held", "yes", false, true },
+    ["a Paynet refusal"] = { "refused", "yes", false, false },
+    ["a redirect (not Paynet's answer)"] = { "maybe_sent", "yes", true, true },
+    ["a gateway's 502 (the backend may have sent)"] = { "maybe_sent", "unknown", true, true },
+    ["a refused connection"] = { "not_sent", "no", false, false },
+    ["a reply that never comes"] = { "maybe_sent", "unknown", true, true },
+    ["an unusable reply to a 200"] = { "maybe_sent", "yes", true, true },
   }
   local next_steps = {
     [2] = "correct the input and run again",
@@ -134,9 +134,10 @@ describe("paynet-otp", function()
       assert.are.equal(s[5], r.kind)
       assert.are.equal(s[1], r.exit_status)
       local e = expected[s[2]]
-      assert.are.equal(e[1], r.delivered)
-      assert.are.equal(e[2], r.may_have_sent)
-      assert.are.equal(e[3], r.held)
+      assert.are.equal(e[1], r.outcome)
+      assert.are.equal(e[2], r.delivered)
+      assert.are.equal(e[3], r.may_have_sent)
+      assert.are.equal(e[4], r.held)
       assert.are.equal(next_steps[s[1]], r.next_step)
       assert.truthy(err == "" and r.next_step == next_steps[s[1]])
     end)
@@ -319,7 +320,7 @@ describe("paynet-otp", function()
                               "redis+unix://" .. dir .. "/no.sock" } do
       out, err, code = send(H.gsm(), "--ledger " .. H.quote(ledger))
       assert.are.equal(7, code, ledger)
-      assert.truthy(err:find("^paynet ledger: .*delivered: no%); nothing was sent: fix the ledger"), err)
+      assert.truthy(err:find("^paynet ledger: .*%(not sent: the ledger could not be used%); nothing was sent: fix the ledger"), err)
     end
     out, err, code = send(H.gsm(), "--ledger bogus:x")
     assert.are.equal(2, code)

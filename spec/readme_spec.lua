@@ -29,8 +29,8 @@ describe("README example", function()
     assert.are.equal("nil\tcooldown\t180 s left", second)
 
     out = H.capture(command)
-    assert.truthy(out:match("^paynet api: OTP zaten gönderildi; [^\n]*%(code 5 duplicatedata, " ..
-                            "HTTP 200, retry after 180 s, delivered: yes%)\n"), out)
+    assert.truthy(out:match("^paynet api: OTP zaten gönderildi; [^\n]*%(refused by Paynet: an earlier code is " ..
+                            "still valid; code 5 duplicatedata; HTTP 200; retry after 180 s%)\n"), out)
   end)
 
   it("the ledger example: a second process is refused, naming the first", function()

@@ -211,7 +211,7 @@ describe("paynet-sandbox --scenarios", function()
       assert.truthy(man:find(number:sub(9) .. " " .. meaning, 1, true),
                     number .. " is not in the man page as: " .. meaning)
     end
-    assert.are.equal(23, faults)
+    assert.are.equal(25, faults)
     -- and each number behaves as listed: an unknown one is refused
     local s = H.shared()
     local status, body = send(s.url, "5000000199")

@@ -197,8 +197,11 @@ describe("send_otp, refusals", function()
       -- Paynet's "a code is still valid" holds the number; the rest do not
       assert.are.equal(code == 5 and 180 or nil, err.retry_after)
       assert.are.equal(code == 5 and 180 or 0, math.ceil(c:remaining(string.format("50000000%02d", code))))
+      -- the verdict: Paynet refused; its code 5 says an earlier code is valid
+      assert.are.equal(code == 5 and "duplicate_held" or "refused", err.outcome)
       local line = tostring(err)
-      assert.truthy(line:find(("code %d %s, HTTP 200"):format(code, paynet.codes[code]), 1, true), line)
+      local words = code == 5 and "refused by Paynet: an earlier code is still valid" or "refused by Paynet"
+      assert.truthy(line:find(("(%s; code %d %s; HTTP 200"):format(words, code, paynet.codes[code]), 1, true), line)
     end)
   end
 

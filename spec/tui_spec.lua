@@ -338,7 +338,9 @@ describe("paynet-tui on screen", function()
     local screen = tui:wait_for("EXIT:129")
     assert.truthy(screen:find("paynet-tui: stopped: the terminal hung up (SIGHUP)", 1, true), screen)
     local line = H.read(log)
-    assert.truthy(line and line:find('"session_id":"hangup-1","outcome":"cancelled"', 1, true), line)
+    -- cancelled after the request left: the verdict is maybe_sent
+    assert.truthy(line and line:find('"session_id":"hangup-1","outcome":"maybe_sent","kind":"cancelled"', 1, true),
+                  line)
     assert.truthy(line:find('"delivered":"unknown"', 1, true), line)
   end)
 
@@ -452,10 +454,13 @@ describe("paynet-tui on screen", function()
 
   local kinds = {
     { "5000000012", "Paynet refused the request.", "nodata (code 12, HTTP 200)", "refused: nodata (code 12)" },
-    { "5000000109", "Paynet's server answered with an HTTP error.", "HTTP 302", "http: HTTP 302" },
+    -- a redirect is not Paynet's answer: it may have gone out (the verdict)
+    { "5000000109", "A gateway in front of Paynet failed: a code may have gone out.", "HTTP 302",
+      "http: HTTP 302, may have gone out" },
     { "5000000102", "A gateway in front of Paynet failed: a code may have gone out.", "HTTP 502",
       "http: HTTP 502, may have gone out" },
-    { "5000000105", "Paynet's reply could not be read: a code may have gone out.", "not JSON", "protocol:" },
+    { "5000000105", "Paynet's reply could not be read: a code may have gone out.", "not JSON",
+      "protocol, may have gone out" },
     { "5000000104", "The connection broke after the request left", "transfer closed", "network, may have gone out" },
   }
   for _, k in ipairs(kinds) do
@@ -626,7 +631,8 @@ describe("paynet-tui on screen", function()
     assert.truthy(first:find('"operator":"ayse","env":"test","number":"' .. gsm:sub(1, 3) ..
                              '*****' .. gsm:sub(9) .. '","session_id":"audit-1","outcome":"sent","code":0', 1, true), first)
     assert.truthy(first:match('"otp_expire":"[^"]+%+03:00","delivered":"yes"}$'), first)
-    assert.truthy(second:find('"session_id":"audit-2","outcome":"api","code":7,"otp_expire":null,"delivered":"yes"}', 1, true), second)
+    assert.truthy(second:find('"session_id":"audit-2","outcome":"refused","kind":"api","code":7,"otp_expire":null,' ..
+                              '"delivered":"yes"}', 1, true), second)
     local mode = H.capture("stat -c %a " .. H.quote(log))
     assert.are.equal("600\n", mode)
   end)

@@ -21,6 +21,7 @@ static paynet_error error_of(paynet_status kind, paynet_delivered delivered, int
     err.kind = kind;
     err.delivered = delivered;
     err.code = code;
+    err.outcome = paynet_verdict(kind, delivered, code); /* as the core sets it */
     err.http_status = http_status;
     err.retry_after = retry_after;
     snprintf(err.message, sizeof err.message, "%s", message);
@@ -259,20 +260,39 @@ static void test_text(void)
     paynet_mask_gsm("5321234567", masked);
     CHECK_STR(masked, "532*****67");
 
-    CASE("every error kind has its own advice, and delivered changes it");
-    paynet_status kinds[] = {PAYNET_INVALID, PAYNET_COOLDOWN, PAYNET_NETWORK, PAYNET_TIMEOUT,
-                             PAYNET_TLS, PAYNET_HTTP, PAYNET_API, PAYNET_PROTOCOL,
-                             PAYNET_NOMEM, PAYNET_CANCELLED};
-    size_t n = sizeof kinds / sizeof kinds[0];
-    for (size_t i = 0; i < n; i++) {
-        const char *a = app_error_advice(kinds[i], 1, PAYNET_DELIVERED_NO);
-        CHECK(a != NULL && strlen(a) > 20);
-        for (size_t j = 0; j < i; j++)
-            CHECK(strcmp(a, app_error_advice(kinds[j], 1, PAYNET_DELIVERED_NO)) != 0);
+    CASE("every outcome has its own advice; the kind words it, the verdict decides it");
+    {
+        paynet_outcome outcomes[] = {PAYNET_OUTCOME_NOT_SENT, PAYNET_OUTCOME_MAYBE_SENT,
+                                     PAYNET_OUTCOME_REFUSED, PAYNET_OUTCOME_DUPLICATE_HELD,
+                                     PAYNET_OUTCOME_COOLDOWN, PAYNET_OUTCOME_LEDGER,
+                                     PAYNET_OUTCOME_INVALID, PAYNET_OUTCOME_CANCELLED,
+                                     PAYNET_OUTCOME_BUSY, PAYNET_OUTCOME_NOMEM};
+        size_t n = sizeof outcomes / sizeof outcomes[0];
+        paynet_error a, b;
+        for (size_t i = 0; i < n; i++) {
+            a = error_of(PAYNET_NETWORK, PAYNET_DELIVERED_NO, 1, 0, 0, "x");
+            a.outcome = outcomes[i];
+            const char *advice = app_error_advice(&a);
+            CHECK(advice != NULL && strlen(advice) > 20);
+            for (size_t j = 0; j < i; j++) {
+                b = a;
+                b.outcome = outcomes[j];
+                CHECK(strcmp(advice, app_error_advice(&b)) != 0);
+            }
+        }
+        /* the words follow the outcome, whatever delivered says */
+        a = error_of(PAYNET_NETWORK, PAYNET_DELIVERED_UNKNOWN, PAYNET_NO_CODE, 0, 0, "x");
+        a.outcome = PAYNET_OUTCOME_NOT_SENT;
+        CHECK(strstr(app_error_advice(&a), "nothing was sent"));
+        a.outcome = PAYNET_OUTCOME_MAYBE_SENT;
+        CHECK(strstr(app_error_advice(&a), "may have gone out"));
+        a = error_of(PAYNET_HTTP, PAYNET_DELIVERED_YES, PAYNET_NO_CODE, 302, 0, "x");
+        CHECK(a.outcome == PAYNET_OUTCOME_MAYBE_SENT); /* a redirect: not Paynet's answer */
+        CHECK(strstr(app_error_advice(&a), "may have gone out"));
+        a = error_of(PAYNET_API, PAYNET_DELIVERED_YES, 7, 401, 0, "x");
+        CHECK(a.outcome == PAYNET_OUTCOME_REFUSED);
+        CHECK(strstr(app_error_advice(&a), "secret key"));
     }
-    CHECK(strstr(app_error_advice(PAYNET_NETWORK, -1, PAYNET_DELIVERED_NO), "nothing was sent"));
-    CHECK(strstr(app_error_advice(PAYNET_NETWORK, -1, PAYNET_DELIVERED_UNKNOWN), "may have gone out"));
-    CHECK(strstr(app_error_advice(PAYNET_API, 7, PAYNET_DELIVERED_YES), "secret key"));
 }
 
 static void test_keys(void)

@@ -186,7 +186,7 @@ unsigned app_send_refused(struct app *app, const paynet_error *err)
 {
     char masked[PAYNET_GSM_SIZE], left[16], text[PAYNET_MESSAGE_SIZE];
     paynet_mask_gsm(app->gsm, masked);
-    if (err->kind == PAYNET_COOLDOWN) {
+    if (err->outcome == PAYNET_OUTCOME_COOLDOWN) {
         const struct app_countdown *c = app_countdown_of(app, app->gsm);
         format_left(err->retry_after, left, sizeof left);
         int uncertain = err->has_holder ? strcmp(err->holder.state, "sent") != 0
@@ -213,7 +213,7 @@ unsigned app_send_refused(struct app *app, const paynet_error *err)
                           err->has_holder && strcmp(err->holder.state, "sent") != 0);
         return APP_REDRAW;
     }
-    set_status(app, TONE_ERROR, app_error_advice(err->kind, err->code, err->delivered));
+    set_status(app, TONE_ERROR, app_error_advice(err));
     app_clean_text(err->message, app->detail, sizeof app->detail);
     return APP_REDRAW;
 }
@@ -298,24 +298,31 @@ unsigned app_send_finished(struct app *app, paynet_status status,
         return APP_REDRAW;
     }
 
-    int maybe = paynet_may_have_sent(err);
     enum app_tone tone = status == PAYNET_CANCELLED ? TONE_WARN : TONE_ERROR;
-    set_status(app, tone, app_error_advice(status, err->code, err->delivered));
+    set_status(app, tone, app_error_advice(err));
     error_detail(err, app->detail, sizeof app->detail);
     if (err->retry_after > 0)
         countdown_set(app, app->sending_gsm, err->retry_after, 1);
-    if (status == PAYNET_API) {
+    /* the history's words, by the verdict */
+    switch (err->outcome) {
+    case PAYNET_OUTCOME_REFUSED:
+    case PAYNET_OUTCOME_DUPLICATE_HELD: {
         const char *name = paynet_code_name(err->code);
         snprintf(outcome, sizeof outcome, _("refused: %s (code %d)"), name ? name : "unknown",
                  err->code);
-    } else if (status == PAYNET_HTTP) {
-        snprintf(outcome, sizeof outcome, _("http: HTTP %ld%s"), err->http_status,
-                 maybe ? _(", may have gone out") : "");
-    } else if (status == PAYNET_PROTOCOL) {
-        snprintf(outcome, sizeof outcome, _("protocol: unreadable reply"));
-    } else {
-        snprintf(outcome, sizeof outcome, "%s, %s", kind_word(status),
-                 maybe ? _("may have gone out") : _("not sent"));
+        break;
+    }
+    case PAYNET_OUTCOME_MAYBE_SENT:
+        if (status == PAYNET_HTTP)
+            snprintf(outcome, sizeof outcome, _("http: HTTP %ld%s"), err->http_status,
+                     _(", may have gone out"));
+        else
+            snprintf(outcome, sizeof outcome, "%s, %s", kind_word(status),
+                     _("may have gone out"));
+        break;
+    default:
+        snprintf(outcome, sizeof outcome, "%s, %s", kind_word(status), _("not sent"));
+        break;
     }
     history_add(app, clock_text, outcome, tone);
     return APP_REDRAW;
@@ -399,70 +406,94 @@ int app_next_wake_ms(const struct app *app, double now)
 
 /* ---- advice ------------------------------------------------------------- */
 
-const char *app_error_advice(paynet_status kind, int code, paynet_delivered delivered)
+/* The operator's next step: by the core's verdict (err->outcome), in
+ * words that also say what failed (the kind) or what Paynet said (its
+ * code); nothing here decides whether a code may have gone out. */
+static const char *not_sent_advice(paynet_status kind)
 {
-    int maybe = delivered == PAYNET_DELIVERED_UNKNOWN;
     switch (kind) {
-    case PAYNET_OK:
-    case PAYNET_PENDING:
-        return "";
-    case PAYNET_INVALID:
-        return _("Not sent: the input is not valid. Correct it and press Enter.");
-    case PAYNET_COOLDOWN:
-        return _("Not sent: this number's OTP is still valid. Wait for the countdown to end.");
-    case PAYNET_NETWORK:
-        return maybe ? _("The connection broke after the request left: a code may have gone "
-                         "out. Ask the customer before sending again.")
-                     : _("Could not reach Paynet; nothing was sent. Check the network, "
-                         "then try again.");
     case PAYNET_TIMEOUT:
-        return maybe ? _("Paynet did not answer in time: a code may have gone out. Ask the "
-                         "customer before sending again.")
-                     : _("Could not connect to Paynet in time; nothing was sent. Try again.");
-    case PAYNET_LEDGER:
-        return _("The ledger of sent codes could not be used, so nothing was sent "
-                 "(no code may go out unrecorded). Check the ledger (--ledger).");
+        return _("Could not connect to Paynet in time; nothing was sent. Try again.");
     case PAYNET_TLS:
         return _("The secure connection to Paynet failed; nothing was sent. Check the "
                  "CA certificates and the system clock.");
+    default:
+        return _("Could not reach Paynet; nothing was sent. Check the network, "
+                 "then try again.");
+    }
+}
+
+static const char *maybe_sent_advice(paynet_status kind)
+{
+    switch (kind) {
+    case PAYNET_NETWORK:
+    case PAYNET_TLS:
+        return _("The connection broke after the request left: a code may have gone "
+                 "out. Ask the customer before sending again.");
+    case PAYNET_TIMEOUT:
+        return _("Paynet did not answer in time: a code may have gone out. Ask the "
+                 "customer before sending again.");
     case PAYNET_HTTP:
-        return maybe ? _("A gateway in front of Paynet failed: a code may have gone out. "
-                         "Ask the customer before sending again.")
-                     : _("Paynet's server answered with an HTTP error. Try again in a minute; "
-                         "if it goes on, call Paynet support.");
-    case PAYNET_API:
-        switch (code) {
-        case PAYNET_CODE_unauthorized:
-            return _("Paynet refused the secret key. Check the secret key "
-                     "(PAYNET_SECRET_KEY or --secret-key-file).");
-        case PAYNET_CODE_duplicatedata:
-            return _("Paynet says a code was already sent to this number. Wait until "
-                     "it expires.");
-        case PAYNET_CODE_companyblocked:
-        case PAYNET_CODE_agentblocked:
-        case PAYNET_CODE_agentnotfound:
-            return _("Paynet says the merchant account is blocked or unknown. Call "
-                     "Paynet support.");
-        case PAYNET_CODE_servererror:
-        case PAYNET_CODE_timeout:
-            return _("Paynet had a problem on its side. Try again in a minute.");
-        case PAYNET_CODE_badrequest:
-            return _("Paynet could not accept the request. Check the number and the "
-                     "session id.");
-        default:
-            return _("Paynet refused the request. The code and Paynet's message are below.");
-        }
-    case PAYNET_PROTOCOL:
+        return _("A gateway in front of Paynet failed: a code may have gone out. "
+                 "Ask the customer before sending again.");
+    case PAYNET_CANCELLED:
+        return _("Cancelled after the request left: a code may have gone out, so "
+                 "the number is held.");
+    default: /* protocol, an error object saying code 0, memory while reading */
         return _("Paynet's reply could not be read: a code may have gone out. Ask the "
                  "customer before sending again.");
-    case PAYNET_NOMEM:
-        return _("Out of memory. Close other programs and try again.");
-    case PAYNET_CANCELLED:
-        return maybe ? _("Cancelled after the request left: a code may have gone out, so "
-                         "the number is held.")
-                     : _("Cancelled before anything was sent. You can send again.");
-    case PAYNET_BUSY:
+    }
+}
+
+static const char *refused_advice(int code)
+{
+    switch (code) {
+    case PAYNET_CODE_unauthorized:
+        return _("Paynet refused the secret key. Check the secret key "
+                 "(PAYNET_SECRET_KEY or --secret-key-file).");
+    case PAYNET_CODE_companyblocked:
+    case PAYNET_CODE_agentblocked:
+    case PAYNET_CODE_agentnotfound:
+        return _("Paynet says the merchant account is blocked or unknown. Call "
+                 "Paynet support.");
+    case PAYNET_CODE_servererror:
+    case PAYNET_CODE_timeout:
+        return _("Paynet had a problem on its side. Try again in a minute.");
+    case PAYNET_CODE_badrequest:
+        return _("Paynet could not accept the request. Check the number and the "
+                 "session id.");
+    default:
+        return _("Paynet refused the request. The code and Paynet's message are below.");
+    }
+}
+
+const char *app_error_advice(const paynet_error *err)
+{
+    switch (err->outcome) {
+    case PAYNET_OUTCOME_SENT:
+        return "";
+    case PAYNET_OUTCOME_NOT_SENT:
+        return not_sent_advice(err->kind);
+    case PAYNET_OUTCOME_MAYBE_SENT:
+        return maybe_sent_advice(err->kind);
+    case PAYNET_OUTCOME_REFUSED:
+        return refused_advice(err->code);
+    case PAYNET_OUTCOME_DUPLICATE_HELD:
+        return _("Paynet says a code was already sent to this number. Wait until "
+                 "it expires.");
+    case PAYNET_OUTCOME_COOLDOWN:
+        return _("Not sent: this number's OTP is still valid. Wait for the countdown to end.");
+    case PAYNET_OUTCOME_LEDGER:
+        return _("The ledger of sent codes could not be used, so nothing was sent "
+                 "(no code may go out unrecorded). Check the ledger (--ledger).");
+    case PAYNET_OUTCOME_INVALID:
+        return _("Not sent: the input is not valid. Correct it and press Enter.");
+    case PAYNET_OUTCOME_CANCELLED:
+        return _("Cancelled before anything was sent. You can send again.");
+    case PAYNET_OUTCOME_BUSY:
         return _("A send is already in flight.");
+    case PAYNET_OUTCOME_NOMEM:
+        return _("Out of memory. Close other programs and try again.");
     }
     return _("Unexpected error.");
 }

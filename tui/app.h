@@ -142,7 +142,7 @@ unsigned app_set_status(struct app *app, enum app_tone tone, const char *status,
                         const char *detail);
 
 /* One plain-language line for an error: what happened and what to do. */
-const char *app_error_advice(paynet_status kind, int code, paynet_delivered delivered);
+const char *app_error_advice(const paynet_error *err);
 
 /* Copies text for the screen through the core's cleaner
  * (paynet_text_clean).  Always terminates out. */

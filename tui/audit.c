@@ -47,7 +47,11 @@ int audit_write(int fd, const char *env, const char *operator_name, const struct
     cJSON_AddStringToObject(o, "env", env);
     cJSON_AddStringToObject(o, "number", masked);
     cJSON_AddStringToObject(o, "session_id", app->sending_session);
-    cJSON_AddStringToObject(o, "outcome", status == PAYNET_OK ? "sent" : paynet_status_name(status));
+    /* the core's verdict, and what failed */
+    cJSON_AddStringToObject(o, "outcome", status == PAYNET_OK ? "sent"
+                                                              : paynet_outcome_name(err->outcome));
+    if (status != PAYNET_OK)
+        cJSON_AddStringToObject(o, "kind", paynet_status_name(status));
     if (status == PAYNET_OK) {
         cJSON_AddNumberToObject(o, "code", res->code);
         cJSON_AddStringToObject(o, "otp_expire", res->otp_expire);

@@ -230,6 +230,7 @@ static int answer(struct plain *p, const char *line)
             paynet_error held;
             memset(&held, 0, sizeof held);
             held.kind = PAYNET_COOLDOWN;
+            held.outcome = PAYNET_OUTCOME_COOLDOWN;
             held.delivered = PAYNET_DELIVERED_NO;
             held.retry_after = left;
             held.has_holder = 1;
