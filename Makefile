@@ -48,14 +48,14 @@ ALL_CFLAGS = $(WARNINGS) $(CPPFLAGS) $(CFLAGS) -MMD -MP -fPIC -Icore $(PKG_CFLAG
 
 CORE_SRC = core/client.c core/otp.c core/expire.c core/gsm.c core/codes.c core/clock.c \
            core/keyfile.c core/ledger.c core/ledger_memory.c core/ledger_sqlite.c \
-           core/ledger_redis.c core/text.c core/i18n.c
+           core/ledger_redis.c core/text.c core/i18n.c core/scope.c
 # BUILD: where objects and programs go; build-asan/ holds the sanitized twin
 BUILD    ?= build
 B         = $(BUILD)
 CORE_OBJ = $(CORE_SRC:%.c=$(B)/obj/%.o)
 TEST_SRC = test/main.c test/unit.c test/test_expire.c test/test_gsm.c test/test_codes.c \
            test/test_clock.c test/test_decode.c test/test_app.c \
-           test/test_ledger.c test/test_text.c
+           test/test_ledger.c test/test_text.c test/test_scope.c
 TEST_OBJ = $(TEST_SRC:%.c=$(B)/obj/%.o)
 
 TUI_SRC  = tui/main.c tui/app.c tui/view.c tui/keys.c tui/audit.c tui/session.c tui/plain.c

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
@@ -177,14 +178,17 @@ static paynet_status check_config(const paynet_config *c, paynet_error *err)
     if (c->env != NULL && strcmp(c->env, "test") != 0 && strcmp(c->env, "live") != 0)
         return invalid(err, "env must be \"test\" or \"live\"");
     if (c->base_url != NULL) {
-        if (strncmp(c->base_url, "http://", 7) != 0
-            && strncmp(c->base_url, "https://", 8) != 0)
+        if (strncasecmp(c->base_url, "http://", 7) != 0 /* schemes have no case */
+            && strncasecmp(c->base_url, "https://", 8) != 0)
             return invalid(err, "base_url must start with http:// or https://");
         if (strlen(c->base_url) > URL_MAX || !printable_ascii(c->base_url, 0))
             return invalid(err, "base_url is too long or holds spaces or "
                                 "control characters");
         if (strpbrk(c->base_url, "?#") != NULL) /* the path would land in the query */
             return invalid(err, "base_url must not hold a query (?) or a fragment (#)");
+        char scope[PAYNET_SCOPE_SIZE];
+        if (!paynet_scope_of(c->base_url, scope, sizeof scope))
+            return invalid(err, "base_url is longer than 255 bytes");
     }
     if (!(c->timeout > 0 && c->timeout <= 3600))
         return invalid(err, "timeout must be more than 0 and at most 3600 seconds");
@@ -518,8 +522,12 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
     c->debug_data = config->debug_data;
     who_init(&c->record, config);
     c->url = build_url(config);
-    if (c->url != NULL) /* every record of this client's holds is of this URL */
-        paynet_copy_utf8(c->record.scope, sizeof c->record.scope, c->url);
+    /* every hold of this client's is of the Paynet system its URL names,
+     * however spelled (scope.c; check_config made sure it fits) */
+    paynet_scope_of(config->base_url != NULL ? config->base_url
+                    : config->env != NULL && strcmp(config->env, "live") == 0 ? LIVE_HOST
+                                                                                : TEST_HOST,
+                    c->record.scope, sizeof c->record.scope);
     size_t secret_size = strlen(config->secret_key) + 1;
     c->secret = malloc(secret_size);
     if (c->secret != NULL)
@@ -654,7 +662,7 @@ static paynet_status key_of(paynet_client *c, const char *gsm, char key[LEDGER_K
         memcpy(key, c->last_key, LEDGER_KEY_SIZE);
         return PAYNET_OK;
     }
-    if (!paynet_ledger_key(c->hasher, c->url, gsm, key))
+    if (!paynet_ledger_key(c->hasher, c->record.scope, gsm, key))
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO,
                            "out of memory while hashing the number");
     memcpy(c->last_key, key, LEDGER_KEY_SIZE);
@@ -742,6 +750,31 @@ static void describe_hold(const paynet_holder *h, paynet_error *err, paynet_stat
     err->holder = *h;
 }
 
+/* A hold on gsm under another scope of the ledger (another Paynet system,
+ * or a base_url that named one): found by the scopes of the live holds,
+ * each asked with the key this client's secret gives the number there.
+ * A release is rare: listing the holds is its cost. */
+static int other_scope_hold(paynet_client *c, const char *gsm, paynet_holder *found)
+{
+    paynet_holder *list = NULL;
+    size_t count = 0;
+    paynet_error ignored;
+    int held = 0;
+    if (c->ledger->methods->list(c->ledger, 0, &list, &count, &ignored) != PAYNET_OK)
+        return 0;
+    for (size_t i = 0; i < count && !held; i++) {
+        char key[LEDGER_KEY_SIZE];
+        const char *scope = list[i].scope;
+        int seen = strcmp(scope, c->record.scope) == 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(list[j].scope, scope) == 0;
+        if (!seen && paynet_ledger_key(c->hasher, scope, gsm, key))
+            c->ledger->methods->lookup(c->ledger, key, &held, found, &ignored);
+    }
+    free(list);
+    return held;
+}
+
 paynet_status paynet_release(paynet_client *c, const char *user_gsm, const char *reason,
                              int *released, paynet_error *err)
 {
@@ -761,6 +794,18 @@ paynet_status paynet_release(paynet_client *c, const char *user_gsm, const char 
         status = c->ledger->methods->lookup(c->ledger, key, &is_held, &held, err);
     if (status != PAYNET_OK)
         return status;
+    /* not held here but under another Paynet system: named, never taken
+     * for "not held" (the supervisor gave the wrong --base-url or --env) */
+    if (!is_held && other_scope_hold(c, gsm, &held)) {
+        char line[PAYNET_MESSAGE_SIZE - 64];
+        paynet_holder_describe(&held, line, sizeof line);
+        paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
+                    "%s is not held for %s but for %s (%s): release it with that system's "
+                    "base_url or env", held.masked, c->record.scope, held.scope, line);
+        err->has_holder = 1;
+        err->holder = held;
+        return PAYNET_INVALID;
+    }
     /* a send in flight would settle after the release and find its claim
      * gone: its sender's outcome decides, or the claim runs out by itself */
     if (is_held && strcmp(held.state, "pending") == 0) {
@@ -771,7 +816,7 @@ paynet_status paynet_release(paynet_client *c, const char *user_gsm, const char 
     snprintf(who.state, sizeof who.state, "released");
     paynet_mask_gsm(gsm, who.masked);
     who.session_id[0] = '\0';
-    snprintf(who.scope, sizeof who.scope, "%s", c->url);
+    snprintf(who.scope, sizeof who.scope, "%s", c->record.scope);
     who.sent_at = paynet_clock_wall();
     who.otp_expire[0] = '\0';
     paynet_ledger_copy_clean(who.reason, sizeof who.reason, reason);

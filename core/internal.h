@@ -54,6 +54,12 @@ int paynet_utf8_valid(const unsigned char *s, size_t n);
 #define PAYNET_BODY_SIZE 512
 size_t paynet_request_body(const char *gsm, const char *session_id, char *out, size_t size);
 
+/* The Paynet system a base URL names, as holds are scoped (scope.c):
+ * scheme and host in lower case, no credentials, no default port, no
+ * trailing slash, localhost as 127.0.0.1.  0 when it does not fit or is
+ * not a URL. */
+int paynet_scope_of(const char *url, char *out, size_t size);
+
 /* Days from 1970-01-01 to a date of the proleptic Gregorian calendar. */
 int64_t paynet_days_from_civil(int64_t year, int month, int day);
 

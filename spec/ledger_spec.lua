@@ -61,7 +61,7 @@ local function backend_specs(name, make)
       assert.are.equal(res.otp_expire, h.otp_expire)
       assert.is_true(h.remaining > 170 and h.remaining <= 180, h.remaining)
       assert.is_true(math.abs(h.sent_at - os.time()) < 5)
-      assert.are.equal(sandbox.url .. "/v1/card/send_otp", h.scope)
+      assert.are.equal(sandbox.url, h.scope) -- the Paynet system, not the endpoint
       local host = H.read("/proc/sys/kernel/hostname"):gsub("%s+$", "")
       local expected = ("^%s is held: sent 0:0%%d ago by ayse@%s %%(session %s%%); valid [23]:%%d%%d more$")
         :format(masked(gsm):gsub("%*", "%%*"), host:gsub("%p", "%%%0"), session:gsub("%p", "%%%0"))
@@ -71,6 +71,32 @@ local function backend_specs(name, make)
       assert.is_true(b:remaining(gsm) > 170)
       assert.are.equal("sent", b:holder(gsm).state)
       assert.is_false(b:holder(H.gsm()))
+    end)
+
+    it("one scope per Paynet system: three spellings of the sandbox share a hold", function()
+      local gsm = H.gsm()
+      local port = sandbox.url:match(":(%d+)$")
+      local before = sandbox:requests_settled()
+      local a = client(ledger, { url = "http://LOCALHOST:" .. port })
+      assert(a:send_otp { user_gsm = gsm, otp_session_id = H.session() })
+      for _, spelled in ipairs { "http://localhost:" .. port .. "/", "http://127.0.0.1:" .. port,
+                                 "HTTP://127.0.0.1:" .. port .. "//" } do
+        local _, err = client(ledger, { url = spelled }):send_otp { user_gsm = gsm, otp_session_id = H.session() }
+        assert.are.equal("cooldown", err.kind, spelled)
+        assert.are.equal("http://127.0.0.1:" .. port, err.holder.scope)
+      end
+      assert.are.equal(before + 1, sandbox:requests_now())
+      -- release under another system names the hold and releases nothing
+      local other = client(ledger, { url = "http://127.0.0.1:1", operator = "supervisor" })
+      local released, err = other:release(gsm, "wrong system")
+      assert.is_nil(released)
+      assert.are.equal("invalid", err.kind)
+      assert.are.equal("http://127.0.0.1:" .. port, err.holder.scope)
+      assert.truthy(err.message:find(" is not held for http://127.0.0.1:1 but for http://127.0.0.1:" .. port, 1, true),
+                    err.message)
+      assert.are.equal("sent", client(ledger):holder(gsm).state)
+      assert.is_true(client(ledger, { url = "http://localhost:" .. port, operator = "supervisor" }):release(gsm, "right"))
+      assert.is_false(client(ledger):holder(gsm))
     end)
 
     it("holds survive the process: a second process gets cooldown and sends nothing", function()

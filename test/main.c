@@ -13,5 +13,6 @@ int main(void)
     suite_app();
     suite_ledger();
     suite_text();
+    suite_scope();
     return unit_finish("C unit tests");
 }

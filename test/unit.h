@@ -27,5 +27,6 @@ void suite_decode(void);
 void suite_app(void);
 void suite_ledger(void);
 void suite_text(void);
+void suite_scope(void);
 
 #endif
