@@ -66,6 +66,11 @@
 #define SEND_OTP_PATH "/v1/card/send_otp"
 #define URL_MAX 2048
 #define RETRY_DELAY 0.25
+/* A claim holds its number past the call for at least this long: a code
+ * Paynet sent may live this long, and when the settle after a success is
+ * lost (the ledger died, the sender was killed) the claim's own hold is
+ * all that keeps another desk from sending.  Paynet's codes live 180 s. */
+#define CLAIM_COVERS_CODE 600.0
 
 struct reply {
     char *data;
@@ -807,8 +812,9 @@ paynet_status paynet_release(paynet_client *c, const char *user_gsm, const char 
         return PAYNET_INVALID;
     }
     /* a send in flight would settle after the release and find its claim
-     * gone: its sender's outcome decides, or the claim runs out by itself */
-    if (is_held && strcmp(held.state, "pending") == 0) {
+     * gone: its sender's outcome decides; one past its call's end never
+     * will (its sender stopped), and a supervisor may end its hold */
+    if (is_held && strcmp(held.state, "pending") == 0 && paynet_clock_wall() < held.send_by) {
         describe_hold(&held, err, PAYNET_BUSY, _("cannot be released while a send is in flight"));
         return PAYNET_BUSY;
     }
@@ -819,6 +825,7 @@ paynet_status paynet_release(paynet_client *c, const char *user_gsm, const char 
     snprintf(who.scope, sizeof who.scope, "%s", c->record.scope);
     who.sent_at = paynet_clock_wall();
     who.otp_expire[0] = '\0';
+    who.send_by = 0;
     paynet_ledger_copy_clean(who.reason, sizeof who.reason, reason);
     status = c->ledger->methods->release(c->ledger, key, &who, released, err);
     if (status == PAYNET_OK && c->local != NULL)
@@ -842,11 +849,13 @@ static paynet_status claim(paynet_client *c, const char *gsm, const char *sessio
     paynet_mask_gsm(gsm, r->masked);
     paynet_copy_utf8(r->session_id, sizeof r->session_id, session_id);
     r->sent_at = paynet_clock_wall();
+    r->send_by = r->sent_at + c->timeout + 1;
     r->otp_expire[0] = '\0';
     r->reason[0] = '\0';
     int granted = 0;
-    /* the claim covers the whole call and an uncertain outcome after it */
-    double pending = c->timeout + c->unknown_hold + 1;
+    /* the claim covers the whole call and what may follow it that no
+     * settle records: an uncertain outcome, or a code sent */
+    double pending = c->timeout + fmax(c->unknown_hold, CLAIM_COVERS_CODE) + 1;
     status = c->ledger->methods->claim(c->ledger, c->key, c->token, r, pending, &granted,
                                        &holder, err);
     if (status == PAYNET_OK && !granted) {

@@ -364,6 +364,7 @@ char *paynet_ledger_record_json(const paynet_holder *h)
         && cJSON_AddStringToObject(o, "session_id", h->session_id)
         && cJSON_AddStringToObject(o, "scope", h->scope)
         && cJSON_AddNumberToObject(o, "sent_at", h->sent_at)
+        && cJSON_AddNumberToObject(o, "send_by", h->send_by)
         && cJSON_AddStringToObject(o, "otp_expire", h->otp_expire)
         && cJSON_AddStringToObject(o, "reason", h->reason))
         text = cJSON_PrintUnformatted(o);
@@ -396,6 +397,8 @@ int paynet_ledger_record_parse(const char *text, size_t length, paynet_holder *h
     json_field(o, "reason", h->reason, sizeof h->reason);
     const cJSON *at = cJSON_GetObjectItemCaseSensitive(o, "sent_at");
     h->sent_at = cJSON_IsNumber(at) && isfinite(at->valuedouble) ? at->valuedouble : 0;
+    const cJSON *by = cJSON_GetObjectItemCaseSensitive(o, "send_by");
+    h->send_by = cJSON_IsNumber(by) && isfinite(by->valuedouble) ? by->valuedouble : 0;
     cJSON_Delete(o);
     return 1;
 }
@@ -460,6 +463,10 @@ void paynet_holder_describe(const paynet_holder *h, char *out, size_t size)
     if (strcmp(h->state, "sent") == 0)
         snprintf(out, size, _("sent %s ago by %s (session %s); valid %s"), ago, who,
                  h->session_id, left);
+    else if (strcmp(h->state, "pending") == 0 && paynet_clock_wall() >= h->send_by)
+        snprintf(out, size, _("a send by %s started %s ago and never recorded its outcome "
+                              "(its sender stopped; a code may have gone out; session %s); "
+                              "held %s"), who, ago, h->session_id, left);
     else if (strcmp(h->state, "pending") == 0)
         snprintf(out, size, _("a send by %s is in flight, started %s ago (session %s); "
                               "held %s"), who, ago, h->session_id, left);

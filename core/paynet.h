@@ -149,6 +149,8 @@ typedef struct paynet_holder {
     char session_id[PAYNET_SESSION_SIZE];
     char scope[PAYNET_SCOPE_SIZE];        /* where it was sent: the URL */
     double sent_at;    /* Unix time of the claim (of the release, in the log) */
+    double send_by;    /* pending: Unix time by which its call ends; past it,
+                          its sender stopped before recording an outcome */
     char otp_expire[PAYNET_EXPIRE_SIZE];  /* "" until a send succeeded */
     double remaining;  /* seconds the hold lasts from the lookup */
     char reason[PAYNET_REASON_SIZE];      /* release log only */
