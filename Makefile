@@ -160,6 +160,10 @@ $(B)/bench-limit: bench/limit.c
 $(B)/bench-core: bench/core.c $(B)/libpaynet.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CFLAGS) $(LDFLAGS) $(PKG_LIBS) -lpthread -lm
 
+# What a send costs with many live holds (see the README's performance).
+$(B)/bench-holds: bench/holds.c $(B)/libpaynet.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(CFLAGS) $(LDFLAGS) $(PKG_LIBS) -lpthread -lm
+
 # A Lua host for the sanitized module (see test/lua_host.c).
 $(B)/lua: test/lua_host.c
 	@mkdir -p $(dir $@)
@@ -232,7 +236,7 @@ deps-bench:
 
 # paynet against the transport limit and the peers (see the README)
 bench: deps-bench
-	@$(MAKE) --no-print-directory all $(B)/bench-limit $(B)/bench-core WERROR=-Werror
+	@$(MAKE) --no-print-directory all $(B)/bench-limit $(B)/bench-core $(B)/bench-holds WERROR=-Werror
 	@$(LUA) bench/run.lua $(B)
 
 # the operator screen against a local sandbox (DEMO_ARGS="--no-color" etc.)

@@ -220,6 +220,35 @@ local ok, failure = pcall(function()
       print(("  %-46s %10.0f %11.3f ms"):format(l[1], m, adds))
     end
     print()
+
+    -- what a send costs with many live holds: 0, 20 000 of this client's
+    -- own sends (the ledger and its private copy hold them), and 1 000 000
+    -- other desks' holds written straight into the ledger
+    local holds_url = start_sandbox("holds") -- codes live 180 s: holds stay
+    local holds_calls = tonumber(os.getenv("BENCH_HOLDS_CALLS") or "1000")
+    print(("Live holds: the core's CPU per send (%d sends to new numbers) with N live holds"):format(holds_calls))
+    print(("  %-34s %14s %14s %14s"):format("ledger", "0", "20 000 (own)", "1 000 000"))
+    results.holds = {}
+    for _, l in ipairs {
+      { "memory", function() return "memory" end },
+      { "sqlite:", function(n) local p = work .. "/holds-" .. n .. ".db"; os.remove(p); return "sqlite:" .. p end },
+      { "redis+unix://", function()
+          os.execute("redis-cli -s " .. quote(redis_dir .. "/sock") .. " FLUSHALL > /dev/null")
+          return "redis+unix://" .. redis_dir .. "/sock" end },
+    } do
+      local us = {}
+      for i, case in ipairs { { 0, "sends" }, { 20000, "sends" }, { 1000000, "direct" } } do
+        local out, ok = capture(("%s/bench-holds %s %s %d %d %s 2>&1"):format(build, holds_url,
+          quote(l[2](i)), case[1], holds_calls, case[2]))
+        local cpu = out:match("^%d+ %d+ ([%d.]+)")
+        if not ok or not cpu then error("bench-holds failed:\n" .. out) end
+        us[i] = tonumber(cpu) / holds_calls * 1e6
+      end
+      results.holds[l[1]] = math.max(us[2], us[3]) / us[1]
+      print(("  %-34s %11.0f us %11.0f us %11.0f us   (x%.2f, x%.2f)"):format(l[1], us[1], us[2], us[3],
+        us[2] / us[1], us[3] / us[1]))
+    end
+    print()
   end
 
   -- the client's own CPU per call, in instructions: repeatable, whatever
@@ -342,6 +371,10 @@ local ok, failure = pcall(function()
   verdict[#verdict + 1] = ("Redis (unix) adds %.3f ms %s 0.3"):format(redis_adds, redis_adds < 0.3 and "<" or ">=")
   if redis_tcp then
     verdict[#verdict + 1] = ("Redis (TCP) adds %.3f ms %s 0.3"):format(redis_tcp, redis_tcp < 0.3 and "<" or ">=")
+  end
+  for _, name in ipairs { "memory", "sqlite:", "redis+unix://" } do
+    local x = results.holds[name]
+    verdict[#verdict + 1] = ("%s flat in live holds x%.2f %s 1.5"):format(name, x, x <= 1.5 and "<=" or ">")
   end
   verdict[#verdict + 1] = ("memory growth %d KiB %s 256"):format(at100k - at10k, at100k - at10k < 256 and "<" or ">=")
   verdict[#verdict + 1] = ("screen CPU %.2f %% %s 0.5"):format(cpu, cpu < 0.5 and "<" or ">=")

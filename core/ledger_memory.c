@@ -4,9 +4,6 @@
  * shared by every client in it (behind a mutex): it keeps the promise
  * within one process (use sqlite: or redis:// across processes).  Each
  * client also keeps a private one of its own sends (client.c).
- *
- * A claim makes room for its entry, so that settling never allocates: a
- * send whose hold could not be remembered does not happen at all.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -16,18 +13,26 @@
 #include "ledger.h"
 
 #define RELEASES_KEPT 100
+#define SWEEP_PER_CLAIM 4 /* slots a claim looks at for an expired hold */
 
+/* A hold.  Each lives in an allocation of its own, so that the table's
+ * slots stay small (a pointer) however many holds there are. */
 struct entry {
     char key[LEDGER_KEY_SIZE];
     char token[LEDGER_TOKEN_SIZE];
+    uint64_t hash;
     double until; /* CLOCK_MONOTONIC seconds */
     paynet_holder record;
 };
 
+/* An open-addressing hash table (linear probing, deletion by shifting the
+ * run back: no tombstones), at most half full: a claim, a lookup and a
+ * settle cost the same with one live hold or a million.  Expired holds go
+ * when met: a lookup that finds one, and a few slots each claim sweeps. */
 struct memory {
     struct ledger base;
-    struct entry *entries;
-    size_t count, capacity;
+    struct entry **slots;
+    size_t capacity, count, sweep; /* capacity: a power of two, or 0 */
     paynet_holder releases[RELEASES_KEPT]; /* a ring, newest at next - 1 */
     size_t next, release_count;
 };
@@ -42,21 +47,96 @@ static void copy_digits(char *dst, size_t size, const char *src)
     dst[n] = '\0';
 }
 
-static struct entry *find(struct memory *m, const char *key, double now)
+/* FNV-1a over the key's text (the client's keys are digests already; the
+ * tests' are words). */
+static uint64_t hash_of(const char *key)
 {
-    for (size_t i = 0; i < m->count; i++)
-        if (strcmp(m->entries[i].key, key) == 0)
-            return m->entries[i].until > now ? &m->entries[i] : NULL;
-    return NULL;
+    uint64_t h = 14695981039346656037ULL;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h;
 }
 
-static void drop_expired(struct memory *m, double now)
+/* The slot holding key, or the empty slot where it would go. */
+static size_t slot_of(const struct memory *m, const char *key, uint64_t hash)
 {
-    size_t kept = 0;
-    for (size_t i = 0; i < m->count; i++)
-        if (m->entries[i].until > now)
-            m->entries[kept++] = m->entries[i];
-    m->count = kept;
+    size_t mask = m->capacity - 1, i = (size_t)hash & mask;
+    while (m->slots[i] != NULL
+           && (m->slots[i]->hash != hash || strcmp(m->slots[i]->key, key) != 0))
+        i = (i + 1) & mask;
+    return i;
+}
+
+/* Empties slot i, moving back every entry of the run after it that may
+ * sit nearer its home slot. */
+static void remove_at(struct memory *m, size_t i)
+{
+    size_t mask = m->capacity - 1, j = i;
+    free(m->slots[i]);
+    m->slots[i] = NULL;
+    m->count--;
+    for (;;) {
+        j = (j + 1) & mask;
+        struct entry *e = m->slots[j];
+        if (e == NULL)
+            return;
+        size_t home = (size_t)e->hash & mask;
+        /* e may move to i when its home is not cyclically in (i, j] */
+        int stays = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+        if (!stays) {
+            m->slots[i] = e;
+            m->slots[j] = NULL;
+            i = j;
+        }
+    }
+}
+
+/* The live entry of key, or NULL; an expired one met here is dropped. */
+static struct entry *find(struct memory *m, const char *key, double now)
+{
+    if (m->count == 0)
+        return NULL;
+    size_t i = slot_of(m, key, hash_of(key));
+    struct entry *e = m->slots[i];
+    if (e != NULL && e->until <= now) {
+        remove_at(m, i);
+        e = NULL;
+    }
+    return e;
+}
+
+/* A few slots more of the table, from where the last claim stopped: the
+ * expired holds nobody asks about go at a bounded cost a claim. */
+static void sweep(struct memory *m, double now)
+{
+    for (int n = 0; n < SWEEP_PER_CLAIM && m->count > 0; n++) {
+        size_t i = m->sweep & (m->capacity - 1);
+        if (m->slots[i] != NULL && m->slots[i]->until <= now)
+            remove_at(m, i); /* slot i may hold a moved entry now: looked at next */
+        else
+            m->sweep++;
+    }
+}
+
+/* Room for one more entry (the table at most half full). */
+static int make_room(struct memory *m)
+{
+    if (2 * (m->count + 1) <= m->capacity)
+        return 1;
+    size_t want = m->capacity ? 2 * m->capacity : 16;
+    struct entry **slots = calloc(want, sizeof *slots);
+    if (slots == NULL)
+        return 0;
+    struct memory grown = *m;
+    grown.slots = slots;
+    grown.capacity = want;
+    for (size_t i = 0; i < m->capacity; i++)
+        if (m->slots[i] != NULL)
+            slots[slot_of(&grown, m->slots[i]->key, m->slots[i]->hash)] = m->slots[i];
+    free(m->slots);
+    m->slots = slots;
+    m->capacity = want;
+    return 1;
 }
 
 static void holder_of(const struct entry *e, double now, paynet_holder *holder)
@@ -67,6 +147,8 @@ static void holder_of(const struct entry *e, double now, paynet_holder *holder)
     holder->remaining = e->until - now;
 }
 
+/* A claim makes room for its entry, so that settling never allocates: a
+ * send whose hold could not be remembered does not happen at all. */
 static paynet_status memory_claim(struct ledger *l, const char *key, const char *token,
                                   const paynet_holder *record, double pending, int *granted,
                                   paynet_holder *holder, paynet_error *err)
@@ -79,20 +161,20 @@ static paynet_status memory_claim(struct ledger *l, const char *key, const char 
         holder_of(e, now, holder);
         return PAYNET_OK;
     }
-    drop_expired(m, now);
-    if (m->count == m->capacity) {
-        size_t want = m->capacity ? m->capacity * 2 : 8;
-        struct entry *grown = realloc(m->entries, want * sizeof *grown);
-        if (grown == NULL)
-            return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
-        m->entries = grown;
-        m->capacity = want;
+    if (m->count > 0)
+        sweep(m, now);
+    e = malloc(sizeof *e);
+    if (e == NULL || !make_room(m)) {
+        free(e);
+        return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
     }
-    e = &m->entries[m->count++];
     copy_digits(e->key, sizeof e->key, key);
     copy_digits(e->token, sizeof e->token, token);
+    e->hash = hash_of(e->key);
     e->record = *record;
     e->until = now + pending;
+    m->slots[slot_of(m, e->key, e->hash)] = e;
+    m->count++;
     *granted = 1;
     return PAYNET_OK;
 }
@@ -104,18 +186,18 @@ static paynet_status memory_settle(struct ledger *l, const char *key, const char
     struct memory *m = (struct memory *)l;
     (void)err;
     *ours = 0;
-    for (size_t i = 0; i < m->count; i++) {
-        struct entry *e = &m->entries[i];
-        if (strcmp(e->key, key) != 0 || strcmp(e->token, token) != 0)
-            continue;
-        *ours = 1;
-        if (seconds > 0) {
-            e->record = *record;
-            e->until = paynet_clock_mono() + seconds;
-        } else {
-            *e = m->entries[--m->count];
-        }
-        break;
+    if (m->count == 0)
+        return PAYNET_OK;
+    size_t i = slot_of(m, key, hash_of(key));
+    struct entry *e = m->slots[i];
+    if (e == NULL || strcmp(e->token, token) != 0)
+        return PAYNET_OK; /* another claim's, or none: left alone */
+    *ours = 1;
+    if (seconds > 0) {
+        e->record = *record;
+        e->until = paynet_clock_mono() + seconds;
+    } else {
+        remove_at(m, i);
     }
     return PAYNET_OK;
 }
@@ -146,7 +228,7 @@ static paynet_status memory_release(struct ledger *l, const char *key, const pay
     paynet_holder *log = &m->releases[m->next];
     *log = *who;
     memcpy(log->session_id, e->record.session_id, sizeof log->session_id);
-    *e = m->entries[--m->count];
+    remove_at(m, slot_of(m, key, e->hash));
     m->next = (m->next + 1) % RELEASES_KEPT;
     if (m->release_count < RELEASES_KEPT)
         m->release_count++;
@@ -185,9 +267,9 @@ static paynet_status memory_list(struct ledger *l, int releases, paynet_holder *
         for (size_t i = 0; i < n; i++)
             (*list)[(*count)++] = m->releases[(m->next + RELEASES_KEPT - 1 - i) % RELEASES_KEPT];
     } else {
-        for (size_t i = 0; i < n; i++)
-            if (m->entries[i].until > now)
-                holder_of(&m->entries[i], now, &(*list)[(*count)++]);
+        for (size_t i = 0; i < m->capacity; i++)
+            if (m->slots[i] != NULL && m->slots[i]->until > now)
+                holder_of(m->slots[i], now, &(*list)[(*count)++]);
     }
     return PAYNET_OK;
 }
@@ -195,7 +277,9 @@ static paynet_status memory_list(struct ledger *l, int releases, paynet_holder *
 static void memory_close(struct ledger *l)
 {
     struct memory *m = (struct memory *)l;
-    free(m->entries);
+    for (size_t i = 0; i < m->capacity; i++)
+        free(m->slots[i]);
+    free(m->slots);
     free(m);
 }
 

@@ -35,8 +35,12 @@ static const char *const statements[ST_COUNT] = {
     [ST_UPDATE] = "UPDATE holds SET record = ?3, until_wall = ?4, boot_id = ?5, "
                   "until_boot = ?6 WHERE key = ?1 AND token = ?2",
     [ST_DELETE] = "DELETE FROM holds WHERE key = ?1 AND (?2 IS NULL OR token = ?2)",
-    [ST_PURGE] = "DELETE FROM holds WHERE until_wall <= ?1 AND (boot_id <> ?2 OR "
-                 "until_boot <= ?3)",
+    /* a claim's share of the purge, bounded whatever the table holds: of
+     * the 64 holds that end first by the wall clock (the index), those
+     * over by the boot clock too (a wall clock set ahead ends none) */
+    [ST_PURGE] = "DELETE FROM holds WHERE key IN (SELECT key FROM (SELECT key, boot_id, "
+                 "until_boot FROM holds WHERE until_wall <= ?1 ORDER BY until_wall LIMIT 64) "
+                 "WHERE boot_id <> ?2 OR until_boot <= ?3 LIMIT 16)",
     [ST_LOG] = "INSERT INTO releases(at, record, key, token) VALUES(?1, ?2, ?3, ?4)",
     [ST_LIVE] = "SELECT record, until_wall, boot_id, until_boot FROM holds",
     [ST_LOGGED] = "SELECT record FROM releases ORDER BY id DESC LIMIT 1000",
@@ -59,7 +63,8 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS releases("
     "  id INTEGER PRIMARY KEY, at REAL NOT NULL, record TEXT NOT NULL,"
     "  key TEXT NOT NULL, token TEXT NOT NULL);" /* the hold it ended */
-    "CREATE INDEX IF NOT EXISTS releases_key ON releases(key);";
+    "CREATE INDEX IF NOT EXISTS releases_key ON releases(key);"
+    "CREATE INDEX IF NOT EXISTS holds_until ON holds(until_wall);";
 
 struct lite {
     struct ledger base;

@@ -439,6 +439,64 @@ void suite_ledger(void)
         paynet_ledger_close(l);
     }
 
+    CASE("memory ledger: a hash table that agrees with a plain list through 20000 claims, "
+         "settles, releases and expiries");
+    {
+        enum { N = 4000 };
+        static int alive[N]; /* 0 none, 1 held, 2 expired by its time */
+        struct ledger *l;
+        paynet_error err;
+        CHECK(paynet_ledger_memory_open("memory", &l, &err) == PAYNET_OK);
+        paynet_holder mine = record("pending", "ayse"), seen;
+        int granted, ours, held, released, agree = 1;
+        char key[32], token[32];
+        unsigned rng = 12345;
+        for (int round = 0; round < 20000; round++) {
+            rng = rng * 1103515245u + 12345u;
+            int k = (int)((rng >> 8) % N), what = (int)((rng >> 20) % 4);
+            snprintf(key, sizeof key, "k%d", k);
+            snprintf(token, sizeof token, "t%d", k);
+            if (what == 0) { /* a claim; some so short they expire at once */
+                double pending = (rng >> 4) % 5 == 0 ? 1e-9 : 100;
+                CHECK(l->methods->claim(l, key, token, &mine, pending, &granted, &seen, &err)
+                      == PAYNET_OK);
+                agree &= granted == (alive[k] != 1);
+                if (granted)
+                    alive[k] = pending < 1 ? 2 : 1;
+            } else if (what == 1) { /* a settle: release */
+                CHECK(l->methods->settle(l, key, token, &mine, 0, &ours, &err) == PAYNET_OK);
+                if (alive[k] == 1)
+                    agree &= ours == 1;
+                alive[k] = 0;
+            } else if (what == 2) { /* a supervisor's release */
+                paynet_holder who = record("released", "supervisor");
+                CHECK(l->methods->release(l, key, &who, &released, &err) == PAYNET_OK);
+                agree &= released == (alive[k] == 1);
+                alive[k] = 0;
+            } else {
+                CHECK(l->methods->lookup(l, key, &held, &seen, &err) == PAYNET_OK);
+                agree &= held == (alive[k] == 1);
+                if (alive[k] == 2)
+                    alive[k] = 0;
+            }
+        }
+        CHECK(agree);
+        size_t live = 0, count = 0;
+        for (int k = 0; k < N; k++)
+            live += alive[k] == 1;
+        paynet_holder *list;
+        CHECK(l->methods->list(l, 0, &list, &count, &err) == PAYNET_OK);
+        CHECK(count == live && live > 100);
+        free(list);
+        for (int k = 0; k < N; k++) { /* every key once more, by lookup */
+            snprintf(key, sizeof key, "k%d", k);
+            CHECK(l->methods->lookup(l, key, &held, &seen, &err) == PAYNET_OK);
+            agree &= held == (alive[k] == 1);
+        }
+        CHECK(agree);
+        paynet_ledger_close(l);
+    }
+
     CASE("ledger specs: refused before any I/O");
     {
         struct ledger *l;
