@@ -1208,7 +1208,12 @@ static paynet_status end_attempt(paynet_client *c, CURLcode rc, paynet_result *r
     if (c->state == SEND_TRANSFER)
         curl_multi_remove_handle(c->multi, c->easy);
     c->state = SEND_CLAIMED;
+    double replied_at = paynet_clock_wall(); /* before any ledger work */
     paynet_status status = finish_transfer(c, rc, result, err);
+    if (status == PAYNET_OK)
+        result->replied_at = replied_at;
+    else
+        err->replied_at = replied_at;
     if (status != PAYNET_OK && retryable(c, status, err)) {
         c->attempts_left--;
         c->state = SEND_RETRY_WAIT;
@@ -1216,7 +1221,7 @@ static paynet_status end_attempt(paynet_client *c, CURLcode rc, paynet_result *r
         return PAYNET_PENDING;
     }
     if (status == PAYNET_OK) {
-        double wall = paynet_clock_wall(), expire = paynet_instant_seconds(result->expires_at);
+        double wall = replied_at, expire = paynet_instant_seconds(result->expires_at);
         result->expires_in = expire - paynet_server_now(wall, c->have_date, c->date);
         result->held_for = paynet_hold_seconds(expire, wall, c->have_date, c->date);
         if (c->have_date && !paynet_date_trusted(wall, c->date)) {

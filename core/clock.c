@@ -1,8 +1,8 @@
 /*
  * clock.c — the clocks behind the countdown.
  *
- * "Server now" is decided once, at the reply (DESIGN.md, "Countdown that
- * does not lie"): the Date header is truncated to the second, so the true
+ * "Server now" is decided once, at the reply (doc/design.md, "The clocks":
+ * a countdown that does not lie): the Date header is truncated to the second, so the true
  * server time lies in [Date, Date + 1).  When the local wall clock falls
  * within that window widened by a second each side, the desk's clock agrees
  * with the server and is the finer estimate.  Otherwise the desk's clock is

@@ -165,6 +165,7 @@ paynet_status paynet_fail(paynet_error *err, paynet_status kind,
     err->has_holder = 0;
     err->held = 0;
     err->retry_after = 0;
+    err->replied_at = 0;
     va_list ap;
     va_start(ap, format);
     vsnprintf(err->message, sizeof err->message, paynet_gettext(format), ap);

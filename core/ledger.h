@@ -1,6 +1,6 @@
 /*
  * ledger.h — one OTP per number per window, across calls, processes and
- * desks (DESIGN.md, "The ledger").  Not installed.
+ * desks (doc/design.md, "The ledger").  Not installed.
  *
  * Every sender claims a number before sending and settles the claim after:
  *

@@ -167,6 +167,9 @@ typedef struct paynet_error {
     int held;             /* this failure left the number held (retry_after) */
     int has_holder;       /* cooldown: who holds the number */
     paynet_holder holder;
+    double replied_at;    /* Unix time the send's last attempt ended (its
+                             reply, or its failure), before the ledger was
+                             told; 0 for a failure before any attempt */
 } paynet_error;
 
 /* The verdict of a failure from what happened on the wire: its kind,
@@ -202,6 +205,9 @@ typedef struct paynet_result {
     char warning[PAYNET_MESSAGE_SIZE];    /* "" or why the ledger could not
                                              record the hold (the claim's
                                              pending hold still stands) */
+    double replied_at;       /* Unix time the reply arrived, before the
+                                ledger recorded the hold: "valid until" is
+                                replied_at + expires_in */
 } paynet_result;
 
 typedef struct paynet_config {

@@ -712,6 +712,41 @@ describe("paynet-tui --plain (screen readers, pipes)", function()
     assert.truthy(audit:find('"number":"' .. masked .. '","session_id":"order-1","outcome":"sent","code":0', 1, true), audit)
   end)
 
+  -- the ledger is slow to record the send (another process holds the
+  -- SQLite file's write lock from before the reply until 3.5 s after it):
+  -- "valid until" and the audit line's time are the reply's, not the end
+  -- of the ledger's work
+  it("takes 'valid until' and the audit time at the reply, not after a slow settle", function()
+    local dir = H.tmpdir()
+    H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
+    local db = dir .. "/ledger.db"
+    local t0 = os.time()
+    -- 5000000115 answers after 3 s; the lock is taken at 1 s and held 5.5 s
+    local locker = io.popen(("sleep 1; (echo 'BEGIN IMMEDIATE;'; sleep 5.5; echo 'COMMIT;') | sqlite3 %s"):format(
+      H.quote(db)))
+    local out, code = plain("printf '5000000115\\n\\n'", nil,
+      { more = ("--ledger %s --audit-log %s --timeout 10"):format(H.quote("sqlite:" .. db),
+                                                             H.quote(dir .. "/audit.jsonl")) })
+    locker:close()
+    local took = os.time() - t0
+    assert.are.equal(0, code, out)
+    assert.is_true(took >= 6, "the settle waited for the lock: " .. took .. " s")
+    local audit = assert(H.read(dir .. "/audit.jsonl"))
+    local y, mo, d, h, mi, s = audit:match('"time":"(%d+)%-(%d+)%-(%d+)T(%d+):(%d+):(%d+)')
+    -- in local time, as this process reads a table (both have one TZ)
+    local replied = os.time { year = y, month = mo, day = d, hour = h, min = mi, sec = s }
+    assert.is_true(replied >= t0 + 2 and replied <= t0 + 4, ("audit time %d s after the start"):format(replied - t0))
+    assert.truthy(audit:find('"outcome":"sent"', 1, true), audit)
+    -- valid until: the reply's time plus the code's 180 s, on the desk's clock
+    local vh, vm, vs = out:match("Valid until (%d%d):(%d%d):(%d%d)%.")
+    assert.truthy(vh, out)
+    local expected = os.date("*t", t0 + 3 + 180)
+    local seconds = function(hh, mm, ss) return (tonumber(hh) * 3600 + tonumber(mm) * 60 + tonumber(ss)) end
+    local diff = (seconds(vh, vm, vs) - seconds(expected.hour, expected.min, expected.sec)) % 86400
+    if diff > 43200 then diff = diff - 86400 end
+    assert.is_true(math.abs(diff) <= 1, ("valid until is %d s off the reply's time + 180"):format(diff))
+  end)
+
   it("names the holder of a number another process sent, and exits 0 at the end of input", function()
     local state = H.tmpdir()
     local ledger = "sqlite:" .. state .. "/shared.db"

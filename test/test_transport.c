@@ -120,10 +120,13 @@ static void test_success(void)
     CASE("non-blocking send: start, step and wait to a success");
     CHECK(c != NULL);
     CHECK(!paynet_send_in_flight(c));
+    double started = paynet_clock_wall();
     CHECK(paynet_send_start(c, gsm, "transport-1", &err) == PAYNET_OK);
     CHECK(paynet_send_in_flight(c));
     CHECK(run(c, &res, &err) == PAYNET_OK);
     CHECK(!paynet_send_in_flight(c));
+    /* the reply's time, taken before the ledger recorded the hold */
+    CHECK(res.replied_at >= started && res.replied_at <= paynet_clock_wall());
     CHECK(res.code == 0 && res.http_status == 200);
     CHECK_STR(res.user_gsm, gsm);
     CHECK(res.expires_in > 179 && res.expires_in <= 180.001);

@@ -22,10 +22,9 @@ void audit_local_time(time_t t, const char *format, char *out, size_t size)
 }
 
 /* RFC 3339 local time: "2026-11-25T20:01:02+03:00" */
-static void rfc3339_now(char *out, size_t size)
+static void rfc3339(time_t t, char *out, size_t size)
 {
     char zone[8];
-    time_t t = time(NULL);
     audit_local_time(t, "%Y-%m-%dT%H:%M:%S", out, size);
     audit_local_time(t, "%z", zone, sizeof zone);
     size_t n = strlen(out);
@@ -34,12 +33,13 @@ static void rfc3339_now(char *out, size_t size)
 }
 
 int audit_write(int fd, const char *env, const char *operator_name, const struct app *app,
-                paynet_status status, const paynet_result *res, const paynet_error *err)
+                time_t at, paynet_status status, const paynet_result *res,
+                const paynet_error *err)
 {
     char now[40], masked[PAYNET_GSM_SIZE];
     if (fd < 0)
         return 1;
-    rfc3339_now(now, sizeof now);
+    rfc3339(at, now, sizeof now);
     paynet_mask_gsm(app->sending_gsm, masked);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "time", now);

@@ -42,14 +42,16 @@ unsigned session_finish(struct session *s, paynet_status status, const paynet_re
                         const paynet_error *err)
 {
     char clock_text[16], expire_text[16] = "";
-    time_t now = time(NULL);
+    /* the times are the reply's, not the end of the ledger's work after it */
+    double at = status == PAYNET_OK ? res->replied_at : err->replied_at;
+    time_t now = at > 0 ? (time_t)floor(at) : time(NULL);
     audit_local_time(now, "%H:%M:%S", clock_text, sizeof clock_text);
     if (status == PAYNET_OK) /* on the desk's clock, as the countdown is */
-        audit_local_time(now + (time_t)lround(res->expires_in), "%H:%M:%S", expire_text,
+        audit_local_time((time_t)lround(at + res->expires_in), "%H:%M:%S", expire_text,
                         sizeof expire_text);
     const char *env = s->opt.env;
-    int logged = audit_write(s->audit_fd, env, paynet_client_operator(s->client), &s->app, status,
-                             res, err);
+    int logged = audit_write(s->audit_fd, env, paynet_client_operator(s->client), &s->app, now,
+                             status, res, err);
     int saved_errno = errno;
     unsigned flags = app_send_finished(&s->app, status, res, err, clock_text, expire_text);
     if (!logged)
