@@ -84,13 +84,12 @@ struct reply {
  * that failed before any byte of the body left, with retries and time
  * remaining, waits (-> RETRY_WAIT -> TRANSFER); any other ends the send,
  * settled in the ledger (-> IDLE).  paynet_send_cancel ends it from any
- * state but IDLE.  The blocking paynet_send_otp goes the same way, each
- * attempt in curl_easy_perform (PERFORM instead of TRANSFER). */
+ * state but IDLE.  The blocking paynet_send_otp is a loop over the same
+ * machine. */
 enum send_state {
     SEND_IDLE,       /* no send in flight; the easy handle is off the multi */
     SEND_CLAIMED,    /* the ledger holds the number for us; no attempt running */
     SEND_TRANSFER,   /* the easy handle is on the multi: libcurl moves bytes */
-    SEND_PERFORM,    /* paynet_send_otp is in curl_easy_perform */
     SEND_RETRY_WAIT  /* between attempts, off the multi, until retry_at */
 };
 
@@ -928,12 +927,10 @@ static void settle(paynet_client *c, const char *state, double seconds, const ch
 
 /* ---- sending ------------------------------------------------------------- */
 
-/* An event-loop send's deadline is kept by the client, not by
- * CURLOPT_TIMEOUT_MS (libcurl's timeout costs about 1k instructions a send
- * in its timers): paynet_send_timeout wakes the caller at it, and
- * paynet_send_step ends the transfer then (libcurl closes a connection
- * taken off mid-transfer).  The blocking send sets CURLOPT_TIMEOUT_MS for
- * each curl_easy_perform, nothing else running to keep it. */
+/* A send's deadline is kept by the client, not by CURLOPT_TIMEOUT_MS
+ * (libcurl's timeout costs about 1k instructions a send in its timers):
+ * paynet_send_timeout wakes the caller at it, and paynet_send_step ends
+ * the transfer then (libcurl closes a connection taken off mid-transfer). */
 static void reset_attempt(paynet_client *c)
 {
     c->reply.length = 0;
@@ -1094,7 +1091,7 @@ static CURLMcode drive(paynet_client *c)
 static int request_may_have_left(const paynet_client *c)
 {
     return c->body_left
-           || ((c->state == SEND_TRANSFER || c->state == SEND_PERFORM) && request_written(c));
+           || (c->state == SEND_TRANSFER && request_written(c));
 }
 
 static paynet_status transport_error(paynet_client *c, CURLcode rc, long http_status,
@@ -1197,8 +1194,8 @@ static int retryable(const paynet_client *c, paynet_status status, const paynet_
 }
 
 
-/* An attempt ended with rc (the easy handle off the multi or out of
- * curl_easy_perform): the result, PAYNET_PENDING when a retry waits
+/* An attempt ended with rc (the easy handle done or taken off the multi):
+ * the result, PAYNET_PENDING when a retry waits
  * (RETRY_WAIT until retry_at), or the send's failure. */
 static paynet_status end_attempt(paynet_client *c, CURLcode rc, paynet_result *result,
                                  paynet_error *err)
@@ -1260,9 +1257,6 @@ paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
         return invalid(err, "no send is in flight");
     if (check_process(c, err) != PAYNET_OK)
         return PAYNET_INVALID; /* the parent's send: not the child's to end */
-    if (c->state == SEND_PERFORM)
-        return paynet_fail(err, PAYNET_BUSY, PAYNET_DELIVERED_NO,
-                           "a blocking send is in flight on this client");
     /* A step after the deadline (the loop was busy) starts nothing: no
      * retry, and no request libcurl has not begun writing.  One that may
      * have left is driven once more: its reply may be waiting. */
@@ -1328,39 +1322,26 @@ void paynet_send_cancel(paynet_client *c, paynet_error *err)
     fail_send(c, err);
 }
 
-/* The blocking send: each attempt in curl_easy_perform, whose private
- * multi handle is lighter than the client's (libcurl sizes its socket and
- * connection tables for one transfer, and walks the connection table after
- * each transfer on a multi handle: about 3k instructions a send less than
- * the socket API).  Its connection is kept in that handle, apart from the
- * event-loop sends' one.  libcurl keeps the deadline here
- * (CURLOPT_TIMEOUT_MS): nothing else runs to keep it. */
+/* The blocking send is the event-loop send and a loop that waits on it:
+ * one driver, one connection cache, one deadline. */
 paynet_status paynet_send_otp(paynet_client *c, const char *user_gsm,
                               const char *otp_session_id, paynet_result *result,
                               paynet_error *err)
 {
-    paynet_status status = open_send(c, user_gsm, otp_session_id, err);
-    while (status == PAYNET_OK) {
-        reset_attempt(c);
-        double left = c->deadline - paynet_clock_mono();
-        curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, left > 0.001 ? (long)ceil(left * 1000) : 1L);
-        c->state = SEND_PERFORM;
-        CURLcode rc = curl_easy_perform(c->easy);
-        curl_easy_setopt(c->easy, CURLOPT_TIMEOUT_MS, 0L); /* step keeps its own */
-        if (rc == CURLE_OPERATION_TIMEDOUT && paynet_clock_mono() >= c->deadline - 0.001)
-            c->ran_out = 1; /* the send's deadline, not the connect timeout */
-        status = end_attempt(c, rc, result, err);
-        if (status != PAYNET_PENDING)
-            return status;
-        double wait = c->retry_at - paynet_clock_mono();
-        if (wait > 0) {
-            struct timespec ts = {(time_t)wait, (long)((wait - (time_t)wait) * 1e9)};
-            while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-                ;
+    paynet_status status = paynet_send_start(c, user_gsm, otp_session_id, err);
+    if (status != PAYNET_OK)
+        return status;
+    for (status = PAYNET_PENDING; status == PAYNET_PENDING;) {
+        status = paynet_wait(c, -1, paynet_send_timeout(c), NULL, err);
+        if (status == PAYNET_OK)
+            status = paynet_send_step(c, result, err);
+        else { /* poll itself failed: the send ends as a cancel would, saying why */
+            char why[PAYNET_MESSAGE_SIZE];
+            memcpy(why, err->message, sizeof why);
+            paynet_send_cancel(c, err);
+            memcpy(err->message, why, sizeof why);
+            status = err->kind;
         }
-        c->state = SEND_CLAIMED;
-        c->retry_at = 0;
-        status = PAYNET_OK;
     }
     return status;
 }

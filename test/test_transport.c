@@ -95,9 +95,8 @@ static paynet_status run(paynet_client *c, paynet_result *res, paynet_error *err
     }
 }
 
-/* A send one of the two ways: blocking (paynet_send_otp, each attempt in
- * curl_easy_perform) or on an event loop (start, wait, step: the client's
- * multi handle).  Each way keeps its own connection. */
+/* A send one of the two ways: blocking (paynet_send_otp) or on an event
+ * loop (start, wait, step), both over the client's one machine. */
 static paynet_status send_way(int loop, paynet_client *c, const char *gsm, const char *id,
                               paynet_result *res, paynet_error *err)
 {
@@ -328,7 +327,7 @@ static void test_no_replay(int loop)
         CASE(name);
         paynet_client *c = client();
         unique_gsm(gsm);
-        /* the same way both times: each way has its own connection */
+        /* the same way both times (one connection serves both ways) */
         CHECK(send_way(loop, c, gsm, "opens", &res, &err) == PAYNET_OK);
         int before = arrivals(faults[i]);
         snprintf(number, sizeof number, "50000001%s", faults[i]);
