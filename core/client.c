@@ -88,10 +88,14 @@ struct reply {
  * machine. */
 enum send_state {
     SEND_IDLE,       /* no send in flight; the easy handle is off the multi */
+    SEND_CLAIMING,   /* the ledger was busy: the claim is asked again at retry_at */
     SEND_CLAIMED,    /* the ledger holds the number for us; no attempt running */
     SEND_TRANSFER,   /* the easy handle is on the multi: libcurl moves bytes */
-    SEND_RETRY_WAIT  /* between attempts, off the multi, until retry_at */
+    SEND_RETRY_WAIT, /* between attempts, off the multi, until retry_at */
+    SEND_SETTLING    /* the outcome is known; the busy ledger is told at retry_at */
 };
+
+#define LEDGER_RETRY 0.02 /* seconds between asks of a busy ledger */
 
 struct paynet_client {
     CURL *easy;
@@ -123,6 +127,13 @@ struct paynet_client {
     double date;
     int ran_out; /* the send's deadline passed before the transfer ended */
     char errbuf[CURL_ERROR_SIZE];
+
+    /* the outcome that waits for the ledger to record it (SEND_SETTLING) */
+    paynet_status final_status;
+    paynet_result final_result;
+    paynet_error final_err;
+    char settle_state[16];
+    double settle_seconds;
 
     /* the ledger, and this send's claim in it */
     struct ledger *ledger;
@@ -857,6 +868,8 @@ static paynet_status claim(paynet_client *c, const char *gsm, const char *sessio
     double pending = c->timeout + fmax(c->unknown_hold, CLAIM_COVERS_CODE) + 1;
     status = c->ledger->methods->claim(c->ledger, c->key, c->token, r, pending, &granted,
                                        &holder, err);
+    if (status == PAYNET_PENDING) /* busy: nothing claimed, asked again later */
+        return status;
     if (status == PAYNET_OK && !granted) {
         describe_hold(&holder, err, PAYNET_COOLDOWN, _("is held"));
         return PAYNET_COOLDOWN;
@@ -888,9 +901,11 @@ static paynet_status claim(paynet_client *c, const char *gsm, const char *sessio
  * releases it (seconds <= 0).  A ledger that fails here leaves the claim's
  * own hold standing (and this client's memory holds the number); a claim
  * that vanished during the send (it ran out, or the ledger was flushed) is
- * recorded again.  warning (if given) says either. */
-static void settle(paynet_client *c, const char *state, double seconds, const char *otp_expire,
-                   char *warning, size_t warning_size)
+ * recorded again.  warning (if given) says either.  1 when the ledger was
+ * busy and nothing was recorded there: ask again, or leave the claim's
+ * own hold standing. */
+static int settle(paynet_client *c, const char *state, double seconds, const char *otp_expire,
+                  char *warning, size_t warning_size)
 {
     paynet_holder r = c->record;
     paynet_error e;
@@ -901,8 +916,11 @@ static void settle(paynet_client *c, const char *state, double seconds, const ch
         c->local->methods->settle(c->local, c->key, c->token, &r, seconds, &local_ours, &e);
     const char *problem = NULL;
     char text[PAYNET_MESSAGE_SIZE];
-    if (c->ledger->methods->settle(c->ledger, c->key, c->token, &r, seconds, &ours, &e)
-        != PAYNET_OK) {
+    paynet_status status = c->ledger->methods->settle(c->ledger, c->key, c->token, &r, seconds,
+                                                      &ours, &e);
+    if (status == PAYNET_PENDING)
+        return 1;
+    if (status != PAYNET_OK) {
         paynet_copy_utf8(text, sizeof text - 96, e.message);
         size_t used = strlen(text);
         snprintf(text + used, sizeof text - used, "%s",
@@ -923,6 +941,27 @@ static void settle(paynet_client *c, const char *state, double seconds, const ch
         if (warning != NULL)
             paynet_copy_utf8(warning, warning_size, problem);
     }
+    return 0;
+}
+
+/* The send's outcome is known and the ledger was busy recording it: it
+ * waits (SEND_SETTLING) and is asked again until the deadline. */
+static paynet_status wait_to_settle(paynet_client *c, paynet_status status,
+                                    const paynet_result *result, const paynet_error *err,
+                                    const char *state, double seconds)
+{
+    if (c->state == SEND_TRANSFER)
+        curl_multi_remove_handle(c->multi, c->easy);
+    c->final_status = status;
+    if (status == PAYNET_OK)
+        c->final_result = *result;
+    else
+        c->final_err = *err;
+    paynet_copy_utf8(c->settle_state, sizeof c->settle_state, state);
+    c->settle_seconds = seconds;
+    c->state = SEND_SETTLING;
+    c->retry_at = paynet_clock_mono() + LEDGER_RETRY;
+    return PAYNET_PENDING;
 }
 
 /* ---- sending ------------------------------------------------------------- */
@@ -964,18 +1003,27 @@ static void end_send(paynet_client *c)
 
 /* Ends a send that failed, as its verdict says: one that holds the number
  * (an SMS may have gone out, or Paynet says a code sent earlier by anyone
- * is still valid) holds it for unknown_hold; any other releases it. */
-static void fail_send(paynet_client *c, paynet_error *err)
+ * is still valid) holds it for unknown_hold; any other releases it.  A
+ * busy ledger: with can_wait the failure waits to be recorded (PENDING);
+ * without, the claim's own hold stands.  Else err->kind. */
+static paynet_status fail_send(paynet_client *c, paynet_error *err, int can_wait)
 {
+    const char *state = "released";
+    double seconds = 0;
     if (paynet_outcome_holds(err->outcome) && c->unknown_hold > 0) {
-        settle(c, err->outcome == PAYNET_OUTCOME_DUPLICATE_HELD ? "duplicate" : "uncertain",
-               c->unknown_hold, NULL, NULL, 0);
+        state = err->outcome == PAYNET_OUTCOME_DUPLICATE_HELD ? "duplicate" : "uncertain";
+        seconds = c->unknown_hold;
         err->retry_after = c->unknown_hold;
         err->held = 1;
-    } else {
-        settle(c, "released", 0, NULL, NULL, 0);
+    }
+    if (settle(c, state, seconds, NULL, NULL, 0)) {
+        if (can_wait)
+            return wait_to_settle(c, err->kind, NULL, err, state, seconds);
+        client_debug(c, "the ledger %s was busy at the end of the send: the number stays held "
+                        "by its claim", c->ledger->name);
     }
     end_send(c);
+    return err->kind;
 }
 
 /* Checks the input and claims the number: IDLE -> CLAIMED, no attempt yet. */
@@ -995,18 +1043,23 @@ static paynet_status open_send(paynet_client *c, const char *user_gsm,
         return status;
 
     c->body_length = paynet_request_body(gsm, otp_session_id, c->body, sizeof c->body);
+    /* one deadline for the whole call, the ledger's work included */
+    c->deadline = paynet_clock_mono() + c->timeout;
     /* no send without a claim in the ledger: one OTP per number per window */
     status = claim(c, gsm, otp_session_id, err);
-    if (status != PAYNET_OK) {
+    if (status != PAYNET_OK && status != PAYNET_PENDING) {
         end_send(c);
         return status;
     }
     memcpy(c->gsm, gsm, sizeof gsm);
     c->body_left = 0;
-    c->state = SEND_CLAIMED;
     c->attempts_left = c->retries;
-    c->deadline = paynet_clock_mono() + c->timeout;
     c->retry_at = 0;
+    c->state = SEND_CLAIMED;
+    if (status == PAYNET_PENDING) { /* busy: asked again from the loop */
+        c->state = SEND_CLAIMING;
+        c->retry_at = paynet_clock_mono() + LEDGER_RETRY;
+    }
     return PAYNET_OK;
 }
 
@@ -1014,12 +1067,72 @@ paynet_status paynet_send_start(paynet_client *c, const char *user_gsm,
                                 const char *otp_session_id, paynet_error *err)
 {
     paynet_status status = open_send(c, user_gsm, otp_session_id, err);
-    if (status != PAYNET_OK)
+    if (status != PAYNET_OK || c->state == SEND_CLAIMING)
         return status;
     status = begin_attempt(c, err);
     if (status != PAYNET_OK)
-        fail_send(c, err);
+        fail_send(c, err, 0);
     return status;
+}
+
+/* SEND_CLAIMING: the ledger is asked again; granted, the first attempt
+ * starts.  Past the deadline nothing was claimed and nothing sent. */
+static paynet_status step_claim(paynet_client *c, paynet_error *err)
+{
+    double now = paynet_clock_mono();
+    if (now >= c->deadline) {
+        end_send(c);
+        return paynet_ledger_fail(err, "the ledger %s stayed busy for the whole call (%g s): "
+                                       "nothing was sent", c->ledger->name, c->timeout);
+    }
+    if (now < c->retry_at)
+        return PAYNET_PENDING;
+    char session_id[PAYNET_SESSION_SIZE];
+    memcpy(session_id, c->record.session_id, sizeof session_id);
+    paynet_status status = claim(c, c->gsm, session_id, err);
+    if (status == PAYNET_PENDING) {
+        c->retry_at = now + LEDGER_RETRY;
+        return PAYNET_PENDING;
+    }
+    if (status != PAYNET_OK) {
+        end_send(c);
+        return status;
+    }
+    c->state = SEND_CLAIMED;
+    c->retry_at = 0;
+    status = begin_attempt(c, err);
+    return status == PAYNET_OK ? PAYNET_PENDING : fail_send(c, err, 1);
+}
+
+/* SEND_SETTLING: the ledger is asked again to record the outcome; past
+ * the deadline the outcome stands as it is, the claim's own hold covering
+ * the number (a success says so in its warning). */
+static paynet_status step_settle(paynet_client *c, paynet_result *result, paynet_error *err)
+{
+    double now = paynet_clock_mono();
+    if (now < c->retry_at && now < c->deadline)
+        return PAYNET_PENDING;
+    int ok = c->final_status == PAYNET_OK;
+    paynet_result *r = &c->final_result;
+    if (settle(c, c->settle_state, c->settle_seconds, ok ? r->otp_expire : NULL,
+               ok ? r->warning : NULL, sizeof r->warning)) {
+        if (now < c->deadline) {
+            c->retry_at = now + LEDGER_RETRY;
+            return PAYNET_PENDING;
+        }
+        char text[PAYNET_MESSAGE_SIZE];
+        snprintf(text, sizeof text, _("the ledger %s stayed busy to the end of the call: the "
+                                      "number stays held by its claim"), c->ledger->name);
+        client_debug(c, "%s", text);
+        if (ok)
+            paynet_copy_utf8(r->warning, sizeof r->warning, text);
+    }
+    end_send(c);
+    if (ok)
+        *result = *r;
+    else
+        *err = c->final_err;
+    return c->final_status;
 }
 
 int paynet_send_in_flight(const paynet_client *c) { return c->state != SEND_IDLE; }
@@ -1037,6 +1150,8 @@ int paynet_send_timeout(const paynet_client *c)
     double at;
     if (c->state == SEND_RETRY_WAIT)
         at = c->retry_at;
+    else if (c->state == SEND_CLAIMING || c->state == SEND_SETTLING)
+        at = c->retry_at < c->deadline ? c->retry_at : c->deadline;
     else if (c->state == SEND_TRANSFER)
         at = c->timer_at >= 0 && c->timer_at < c->deadline ? c->timer_at : c->deadline;
     else
@@ -1240,14 +1355,14 @@ static paynet_status end_attempt(paynet_client *c, CURLcode rc, paynet_result *r
         result->warning[0] = '\0';
         if (result->held_for <= 0)
             result->held_for = 0;
-        settle(c, "sent", result->held_for, result->otp_expire, result->warning,
-               sizeof result->warning);
+        if (settle(c, "sent", result->held_for, result->otp_expire, result->warning,
+                   sizeof result->warning))
+            return wait_to_settle(c, PAYNET_OK, result, NULL, "sent", result->held_for);
         end_send(c);
-    } else {
-        for_caller(c, err->message);
-        fail_send(c, err);
+        return PAYNET_OK;
     }
-    return status;
+    for_caller(c, err->message);
+    return fail_send(c, err, 1);
 }
 
 paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
@@ -1257,6 +1372,10 @@ paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
         return invalid(err, "no send is in flight");
     if (check_process(c, err) != PAYNET_OK)
         return PAYNET_INVALID; /* the parent's send: not the child's to end */
+    if (c->state == SEND_CLAIMING)
+        return step_claim(c, err);
+    if (c->state == SEND_SETTLING)
+        return step_settle(c, result, err);
     /* A step after the deadline (the loop was busy) starts nothing: no
      * retry, and no request libcurl has not begun writing.  One that may
      * have left is driven once more: its reply may be waiting. */
@@ -1272,19 +1391,15 @@ paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
             return PAYNET_PENDING;
         c->state = SEND_CLAIMED;
         c->retry_at = 0;
-        paynet_status status = begin_attempt(c, err);
-        if (status != PAYNET_OK) {
-            fail_send(c, err);
-            return status;
-        }
+        if (begin_attempt(c, err) != PAYNET_OK)
+            return fail_send(c, err, 1);
     }
     CURLMcode mc = drive(c);
     if (mc != CURLM_OK) {
         paynet_fail(err, mc == CURLM_OUT_OF_MEMORY ? PAYNET_NOMEM : PAYNET_NETWORK,
                     PAYNET_DELIVERED_UNKNOWN, "libcurl failed: %s",
                     curl_multi_strerror(mc));
-        fail_send(c, err);
-        return err->kind;
+        return fail_send(c, err, 1);
     }
     int queued;
     CURLMsg *msg;
@@ -1313,13 +1428,29 @@ void paynet_send_cancel(paynet_client *c, paynet_error *err)
         paynet_fail(err, PAYNET_CANCELLED, PAYNET_DELIVERED_NO, "no send was in flight");
         return;
     }
+    if (c->state == SEND_CLAIMING) { /* nothing claimed, nothing sent */
+        end_send(c);
+        paynet_fail(err, PAYNET_CANCELLED, PAYNET_DELIVERED_NO,
+                    "cancelled before the request was sent");
+        return;
+    }
     int left = request_may_have_left(c);
+    if (c->state == SEND_SETTLING) { /* the outcome is known: told once more */
+        int sent = c->final_status == PAYNET_OK;
+        settle(c, c->settle_state, c->settle_seconds, sent ? c->final_result.otp_expire : NULL,
+               NULL, 0);
+        end_send(c);
+        paynet_fail(err, PAYNET_CANCELLED, left ? PAYNET_DELIVERED_UNKNOWN : PAYNET_DELIVERED_NO,
+                    sent ? N_("cancelled while the ledger recorded the send: the OTP was sent")
+                         : N_("cancelled while the ledger recorded the send's outcome"));
+        return;
+    }
     paynet_fail(err, PAYNET_CANCELLED,
                 left ? PAYNET_DELIVERED_UNKNOWN : PAYNET_DELIVERED_NO,
                 left ? N_("cancelled after the request was sent: an OTP may "
                           "have been delivered")
                      : N_("cancelled before the request was sent"));
-    fail_send(c, err);
+    fail_send(c, err, 0);
 }
 
 /* The blocking send is the event-loop send and a loop that waits on it:

@@ -40,7 +40,9 @@ struct ledger_methods {
     int version; /* 1 */
     const char *scheme;
     /* Every method returns PAYNET_OK or fills err (kind PAYNET_LEDGER,
-     * delivered no) and returns it. */
+     * delivered no) and returns it.  claim and settle may also answer
+     * PAYNET_PENDING: the ledger is busy (another process holds SQLite's
+     * write lock), nothing was changed, ask again (err says why). */
     paynet_status (*claim)(struct ledger *l, const char *key, const char *token,
                            const paynet_holder *record, double pending, int *granted,
                            paynet_holder *holder, paynet_error *err);

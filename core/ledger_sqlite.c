@@ -24,6 +24,11 @@
 #include "ledger.h"
 
 #define BUSY_TIMEOUT_MS 5000
+/* A send's claim and settle wait this long at most for another process's
+ * write lock, then answer PAYNET_PENDING: the send retries from its loop
+ * until its deadline, and the loop (the screen's keys, its countdown)
+ * never waits on the file (doc/design.md, "The ledger"). */
+#define STEP_BUSY_MS 10
 
 enum { ST_FIND, ST_CLAIM, ST_UPDATE, ST_DELETE, ST_PURGE, ST_LOG, ST_LIVE, ST_LOGGED,
        ST_RELEASED, ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_COUNT };
@@ -93,6 +98,14 @@ static paynet_status db_fail(struct lite *s, const char *doing, paynet_error *er
                                 "while %s",
                            s->path, BUSY_TIMEOUT_MS / 1000, doing);
     return paynet_ledger_fail(err, "%s: %s while %s", s->path, why, doing);
+}
+
+/* A failure while `doing`: PAYNET_PENDING (err says why) when another
+ * process holds the write lock, else the ledger's error. */
+static paynet_status busy_or_fail(struct lite *s, const char *doing, paynet_error *err)
+{
+    paynet_status status = db_fail(s, doing, err);
+    return (sqlite3_extended_errcode(s->db) & 0xFF) == SQLITE_BUSY ? PAYNET_PENDING : status;
 }
 
 /* Opens the file on first use (and again after a failure). */
@@ -167,7 +180,7 @@ static paynet_status end_write(struct lite *s, int rc, const char *doing, paynet
 {
     if (rc == SQLITE_DONE && run(s->st[ST_COMMIT]) == SQLITE_DONE)
         return PAYNET_OK;
-    paynet_status status = db_fail(s, doing, err);
+    paynet_status status = busy_or_fail(s, doing, err);
     run(s->st[ST_ROLLBACK]);
     return status;
 }
@@ -243,9 +256,12 @@ static paynet_status lite_claim(struct ledger *l, const char *key, const char *t
     if (json == NULL)
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
     int rc;
+    sqlite3_busy_timeout(s->db, STEP_BUSY_MS);
     if (run(s->st[ST_BEGIN]) != SQLITE_DONE) {
         free(json);
-        return db_fail(s, "claiming a number", err);
+        status = busy_or_fail(s, "claiming a number", err);
+        sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+        return status;
     }
     *granted = !find(s, key, holder, &rc);
     if (rc == SQLITE_DONE && *granted) {
@@ -259,7 +275,9 @@ static paynet_status lite_claim(struct ledger *l, const char *key, const char *t
         }
     }
     free(json);
-    return end_write(s, rc, "claiming a number", err);
+    status = end_write(s, rc, "claiming a number", err);
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    return status;
 }
 
 static paynet_status lite_settle(struct ledger *l, const char *key, const char *token,
@@ -271,19 +289,28 @@ static paynet_status lite_settle(struct ledger *l, const char *key, const char *
     paynet_status status = connect_db(s, err);
     if (status != PAYNET_OK)
         return status;
+    sqlite3_busy_timeout(s->db, STEP_BUSY_MS);
     if (seconds <= 0) { /* a release: only our own claim */
         sqlite3_stmt *st = s->st[ST_DELETE];
         sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, token, -1, SQLITE_STATIC);
-        if (run(st) != SQLITE_DONE)
-            return db_fail(s, "recording a send", err);
-        *ours = sqlite3_changes(s->db) > 0;
-        return PAYNET_OK;
+        status = run(st) == SQLITE_DONE ? PAYNET_OK : busy_or_fail(s, "recording a send", err);
+        *ours = status == PAYNET_OK && sqlite3_changes(s->db) > 0;
+        sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+        return status;
     }
     char *json = paynet_ledger_record_json(record);
-    if (json == NULL)
+    if (json == NULL) {
+        sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
+    }
     int rc = run(s->st[ST_BEGIN]);
+    if (rc != SQLITE_DONE) {
+        free(json);
+        status = busy_or_fail(s, "recording a send", err);
+        sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+        return status;
+    }
     if (rc == SQLITE_DONE) {
         sqlite3_stmt *st = s->st[ST_UPDATE];
         sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
@@ -303,6 +330,7 @@ static paynet_status lite_settle(struct ledger *l, const char *key, const char *
     status = end_write(s, rc, "recording a send", err);
     if (status != PAYNET_OK)
         *ours = 0;
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
     return status;
 }
 
@@ -356,7 +384,7 @@ static paynet_status lite_release(struct ledger *l, const char *key, const payne
     status = end_write(s, rc, "releasing a number", err);
     if (status != PAYNET_OK)
         *released = 0;
-    return status;
+    return status == PAYNET_PENDING ? PAYNET_LEDGER : status; /* busy past 5 s: an error */
 }
 
 static paynet_status lite_released(struct ledger *l, const char *key, const char *token,

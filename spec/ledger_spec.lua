@@ -585,3 +585,84 @@ describe("the SQLite purge when the wall clock jumps #faketime", function()
     assert.are.equal("180\n", out)
   end)
 end)
+
+-- Another process holds the SQLite file's write lock (a long transaction,
+-- a backup): the send asks again from its loop, never waits on the file
+-- past its own deadline, and nothing goes out unclaimed.
+describe("a busy SQLite ledger and the call's one deadline", function()
+  -- holds the write lock of db from `after` seconds on for `seconds`
+  local function lock(db, after, seconds)
+    return io.popen(("sleep %s; (echo 'BEGIN IMMEDIATE;'; sleep %s; echo 'COMMIT;') | sqlite3 %s"):format(
+      after, seconds, H.quote(db)))
+  end
+
+  it("a claim the lock outlasts: a ledger error by the deadline, no request", function()
+    local dir = H.tmpdir()
+    H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
+    local db = dir .. "/l.db"
+    local c = client("sqlite:" .. db, { timeout = 1 })
+    assert.is_false(c:holder(H.gsm())) -- the file and its tables exist
+    local locker = lock(db, 0, 3)
+    H.sleep(0.3)
+    local before = sandbox:requests_settled()
+    local t0 = H.now()
+    local res, err = c:send_otp { user_gsm = H.gsm(), otp_session_id = H.session() }
+    local took = H.now() - t0
+    locker:close()
+    assert.is_nil(res)
+    assert.are.equal("ledger", err.kind)
+    assert.are.equal("ledger", err.outcome)
+    assert.are.equal("no", err.delivered)
+    assert.truthy(err.message:find("stayed busy for the whole call (1 s): nothing was sent", 1, true), err.message)
+    assert.is_true(took >= 0.95 and took < 1.5 * H.slow, ("took %.2f s"):format(took))
+    assert.are.equal(before, sandbox:requests_now())
+  end)
+
+  it("a lock that ends in time: the claim is asked again and the send goes, once", function()
+    local dir = H.tmpdir()
+    H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
+    local db = dir .. "/l.db"
+    local c = client("sqlite:" .. db, { timeout = 5 })
+    assert.is_false(c:holder(H.gsm()))
+    local locker = lock(db, 0, 1)
+    H.sleep(0.3)
+    local before = sandbox:requests_settled()
+    local t0 = H.now()
+    local gsm = H.gsm()
+    local res = assert(c:send_otp { user_gsm = gsm, otp_session_id = H.session() })
+    local took = H.now() - t0
+    locker:close()
+    assert.are.equal(0, res.code)
+    assert.is_true(took >= 0.5 and took < 2, ("took %.2f s"):format(took))
+    assert.are.equal(before + 1, sandbox:requests_now())
+    assert.are.equal("sent", client("sqlite:" .. db):holder(gsm).state)
+  end)
+
+  it("a lock over the settle after a success: the result stands by the deadline, the claim holds", function()
+    local dir = H.tmpdir()
+    H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
+    local db = dir .. "/l.db"
+    local c = client("sqlite:" .. db, { timeout = 4.5 })
+    assert.is_false(c:holder(H.gsm()))
+    local before = sandbox:requests_settled()
+    -- 5000000115 answers after 3 s; the lock comes at 1 s and stays 6 s
+    local locker = lock(db, 1, 6)
+    local t0 = H.now()
+    local res = assert(c:send_otp { user_gsm = "5000000115", otp_session_id = H.session() })
+    local took = H.now() - t0
+    assert.are.equal(0, res.code)
+    assert.truthy(res.warning and res.warning:find("stayed busy to the end of the call: the number " ..
+                                                    "stays held by its claim", 1, true), res.warning)
+    assert.is_true(took >= 4.4 and took < 5 * H.slow, ("took %.2f s"):format(took))
+    locker:close()
+    assert.are.equal(before + 1, sandbox:requests_now())
+    -- the claim's own hold outlasts the code: another desk is refused
+    local other = client("sqlite:" .. db)
+    local h = other:holder("5000000115")
+    assert.are.equal("pending", h.state)
+    assert.is_true(h.remaining > 180, h.remaining)
+    local _, err = other:send_otp { user_gsm = "5000000115", otp_session_id = H.session() }
+    assert.are.equal("cooldown", err.kind)
+    assert.are.equal(before + 1, sandbox:requests_now())
+  end)
+end)
