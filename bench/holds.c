@@ -32,7 +32,7 @@ static double clock_seconds(clockid_t which)
 static const char record[] =
     "{\"state\":\"sent\",\"masked\":\"532*****67\",\"operator\":\"bench\",\"host\":\"desk\","
     "\"program\":\"bench\",\"session_id\":\"bench\",\"scope\":\"bench\",\"sent_at\":0,"
-    "\"send_by\":0,\"otp_expire\":\"\",\"reason\":\"\"}";
+    "\"claim_hold\":0,\"send_window\":0,\"otp_expire\":\"\",\"reason\":\"\"}";
 
 static int fill_sqlite(const char *path, long live)
 {

@@ -824,7 +824,7 @@ paynet_status paynet_release(paynet_client *c, const char *user_gsm, const char 
     /* a send in flight would settle after the release and find its claim
      * gone: its sender's outcome decides; one past its call's end never
      * will (its sender stopped), and a supervisor may end its hold */
-    if (is_held && strcmp(held.state, "pending") == 0 && paynet_clock_wall() < held.send_by) {
+    if (is_held && strcmp(held.state, "pending") == 0 && !paynet_holder_stale(&held)) {
         describe_hold(&held, err, PAYNET_BUSY, _("cannot be released while a send is in flight"));
         return PAYNET_BUSY;
     }
@@ -835,7 +835,8 @@ paynet_status paynet_release(paynet_client *c, const char *user_gsm, const char 
     snprintf(who.scope, sizeof who.scope, "%s", c->record.scope);
     who.sent_at = paynet_clock_wall();
     who.otp_expire[0] = '\0';
-    who.send_by = 0;
+    who.claim_hold = 0;
+    who.send_window = 0;
     paynet_ledger_copy_clean(who.reason, sizeof who.reason, reason);
     status = c->ledger->methods->release(c->ledger, key, &who, released, err);
     if (status == PAYNET_OK && c->local != NULL)
@@ -859,13 +860,18 @@ static paynet_status claim(paynet_client *c, const char *gsm, const char *sessio
     paynet_mask_gsm(gsm, r->masked);
     paynet_copy_utf8(r->session_id, sizeof r->session_id, session_id);
     r->sent_at = paynet_clock_wall();
-    r->send_by = r->sent_at + c->timeout + 1;
     r->otp_expire[0] = '\0';
     r->reason[0] = '\0';
     int granted = 0;
     /* the claim covers the whole call and what may follow it that no
      * settle records: an uncertain outcome, or a code sent */
     double pending = c->timeout + fmax(c->unknown_hold, CLAIM_COVERS_CODE) + 1;
+    /* its call runs at most `timeout` from the claim, and a last ledger
+     * operation after it at most connect_timeout: past that and a margin
+     * it is over (the window is counted from this claim, later than the
+     * call's start) */
+    r->claim_hold = pending;
+    r->send_window = c->timeout + c->connect_timeout + 2;
     status = c->ledger->methods->claim(c->ledger, c->key, c->token, r, pending, &granted,
                                        &holder, err);
     if (status == PAYNET_PENDING) /* busy: nothing claimed, asked again later */

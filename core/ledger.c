@@ -364,7 +364,8 @@ char *paynet_ledger_record_json(const paynet_holder *h)
         && cJSON_AddStringToObject(o, "session_id", h->session_id)
         && cJSON_AddStringToObject(o, "scope", h->scope)
         && cJSON_AddNumberToObject(o, "sent_at", h->sent_at)
-        && cJSON_AddNumberToObject(o, "send_by", h->send_by)
+        && cJSON_AddNumberToObject(o, "claim_hold", h->claim_hold)
+        && cJSON_AddNumberToObject(o, "send_window", h->send_window)
         && cJSON_AddStringToObject(o, "otp_expire", h->otp_expire)
         && cJSON_AddStringToObject(o, "reason", h->reason))
         text = cJSON_PrintUnformatted(o);
@@ -397,8 +398,11 @@ int paynet_ledger_record_parse(const char *text, size_t length, paynet_holder *h
     json_field(o, "reason", h->reason, sizeof h->reason);
     const cJSON *at = cJSON_GetObjectItemCaseSensitive(o, "sent_at");
     h->sent_at = cJSON_IsNumber(at) && isfinite(at->valuedouble) ? at->valuedouble : 0;
-    const cJSON *by = cJSON_GetObjectItemCaseSensitive(o, "send_by");
-    h->send_by = cJSON_IsNumber(by) && isfinite(by->valuedouble) ? by->valuedouble : 0;
+    const cJSON *hold = cJSON_GetObjectItemCaseSensitive(o, "claim_hold");
+    const cJSON *window = cJSON_GetObjectItemCaseSensitive(o, "send_window");
+    h->claim_hold = cJSON_IsNumber(hold) && isfinite(hold->valuedouble) ? hold->valuedouble : 0;
+    h->send_window = cJSON_IsNumber(window) && isfinite(window->valuedouble)
+                         ? window->valuedouble : 0;
     cJSON_Delete(o);
     return 1;
 }
@@ -444,6 +448,15 @@ static void minutes_seconds(double seconds, int round_up, char *out, size_t size
         snprintf(out, size, "%ld:%02ld", s / 60, s % 60);
 }
 
+int paynet_holder_stale(const paynet_holder *h)
+{
+    /* how long ago the claim was made, by the hold it has left: the
+     * ledger's clock (Redis's TTL, this machine's boot clock, the
+     * process's monotonic one), not the wall clock of whoever asks */
+    return strcmp(h->state, "pending") == 0 && h->claim_hold > 0 && h->send_window > 0
+           && h->claim_hold - h->remaining >= h->send_window;
+}
+
 void paynet_holder_describe(const paynet_holder *h, char *out, size_t size)
 {
     char ago[24], left[24], who[3 * PAYNET_WHO_SIZE];
@@ -463,7 +476,7 @@ void paynet_holder_describe(const paynet_holder *h, char *out, size_t size)
     if (strcmp(h->state, "sent") == 0)
         snprintf(out, size, _("sent %s ago by %s (session %s); valid %s"), ago, who,
                  h->session_id, left);
-    else if (strcmp(h->state, "pending") == 0 && paynet_clock_wall() >= h->send_by)
+    else if (paynet_holder_stale(h))
         snprintf(out, size, _("a send by %s started %s ago and never recorded its outcome "
                               "(its sender stopped; a code may have gone out; session %s); "
                               "held %s"), who, ago, h->session_id, left);

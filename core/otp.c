@@ -293,10 +293,14 @@ static paynet_status decode_error_object(long status, const cJSON *root,
     size_t length = 0;
     if (cJSON_IsObject(root)) {
         read_string(cJSON_GetObjectItemCaseSensitive(root, "message"), &message, &length);
-        /* Paynet's own error object; one saying result code 0 is not
-         * an answer Paynet gives for an error: read as any other reply */
-        if (read_code(cJSON_GetObjectItemCaseSensitive(root, "result_code"),
-                      &code) == FIELD_OK && code != 0)
+        /* Paynet's own error object comes with a 4xx or a 5xx; under a
+         * redirect or a proxy's 407 it is not Paynet's, and one saying
+         * result code 0 is not an answer Paynet gives for an error: read
+         * as any other reply */
+        if (status >= 400 && status != 407
+            && read_code(cJSON_GetObjectItemCaseSensitive(root, "result_code"), &code)
+                   == FIELD_OK
+            && code != 0)
             return api_error(err, status, code, message, length);
     }
     if (status >= 300 && status < 400)

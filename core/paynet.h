@@ -149,8 +149,11 @@ typedef struct paynet_holder {
     char session_id[PAYNET_SESSION_SIZE];
     char scope[PAYNET_SCOPE_SIZE];        /* where it was sent: the URL */
     double sent_at;    /* Unix time of the claim (of the release, in the log) */
-    double send_by;    /* pending: Unix time by which its call ends; past it,
-                          its sender stopped before recording an outcome */
+    double claim_hold; /* pending: the claim's whole hold, in seconds */
+    double send_window; /* pending: seconds from the claim in which its call
+                           may still run; past them (claim_hold - remaining,
+                           on the ledger's own clock) its sender stopped
+                           before recording an outcome */
     char otp_expire[PAYNET_EXPIRE_SIZE];  /* "" until a send succeeded */
     double remaining;  /* seconds the hold lasts from the lookup */
     char reason[PAYNET_REASON_SIZE];      /* release log only */
@@ -317,6 +320,10 @@ PAYNET_EXPORT paynet_status paynet_ledger_list(const char *spec, int releases, p
  * command-line programs' default ledger.  Creates the folder (mode 700).
  * 0 when no home folder is known or it cannot be created (err says why). */
 PAYNET_EXPORT int paynet_ledger_default(char *out, size_t size, paynet_error *err);
+
+/* Whether a pending hold's call is over (its sender stopped before it
+ * recorded an outcome): measured on the ledger's clock, never a desk's. */
+PAYNET_EXPORT int paynet_holder_stale(const paynet_holder *holder);
 
 /* One line about a holder: "sent 0:42 ago by ayse@desk-3 (session
  * order-42); valid 1:18 more". */

@@ -113,6 +113,9 @@ void suite_codes(void)
     CHECK(reply_outcome(503, "") == PAYNET_OUTCOME_MAYBE_SENT);
     CHECK(reply_outcome(403, "<html>Forbidden</html>") == PAYNET_OUTCOME_MAYBE_SENT);
     CHECK(reply_outcome(302, "") == PAYNET_OUTCOME_MAYBE_SENT);
+    /* an error object under a redirect or a proxy's 407 is not Paynet's */
+    CHECK(reply_outcome(302, "{\"message\":\"x\",\"result_code\":8}") == PAYNET_OUTCOME_MAYBE_SENT);
+    CHECK(reply_outcome(407, "{\"message\":\"x\",\"result_code\":12}") == PAYNET_OUTCOME_MAYBE_SENT);
     CHECK(reply_outcome(200, "") == PAYNET_OUTCOME_MAYBE_SENT);
     CHECK(reply_outcome(200, "OK") == PAYNET_OUTCOME_MAYBE_SENT);
     CHECK(reply_outcome(200, "{\"code\":0,\"message\":\"x\"}") == PAYNET_OUTCOME_MAYBE_SENT);

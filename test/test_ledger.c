@@ -314,7 +314,8 @@ void suite_ledger(void)
     {
         paynet_holder h = record("sent", "ayşe"), back;
         snprintf(h.otp_expire, sizeof h.otp_expire, "2026-11-26T14:00:00.0000000+03:00");
-        h.send_by = h.sent_at + 16;
+        h.claim_hold = 616;
+        h.send_window = 22;
         char *json = paynet_ledger_record_json(&h);
         CHECK(json != NULL);
         CHECK(paynet_ledger_record_parse(json, strlen(json), &back));
@@ -323,7 +324,7 @@ void suite_ledger(void)
         CHECK_STR(back.session_id, "order-42");
         CHECK_STR(back.otp_expire, h.otp_expire);
         CHECK(fabs(back.sent_at - h.sent_at) < 1e-6); /* cJSON prints 15 digits when close enough */
-        CHECK(fabs(back.send_by - h.send_by) < 1e-6);
+        CHECK(back.claim_hold == 616 && back.send_window == 22);
         free(json);
         const char *hostile = "{\"state\":\"sent\",\"operator\":\"x\\u001b[2J\",\"sent_at\":\"no\","
                               "\"session_id\":\"s\\u009b31m\\u009d0;t\\u0007\"}";
@@ -331,7 +332,7 @@ void suite_ledger(void)
         CHECK_STR(back.operator_name, "x\xEF\xBF\xBD[2J");
         /* C1 too: CSI and OSC in one character */
         CHECK_STR(back.session_id, "s\xEF\xBF\xBD" "31m\xEF\xBF\xBD" "0;t\xEF\xBF\xBD");
-        CHECK(back.sent_at == 0 && back.send_by == 0);
+        CHECK(back.sent_at == 0 && back.claim_hold == 0 && back.send_window == 0);
         CHECK(!paynet_ledger_record_parse("[1]", 3, &back));
         CHECK(!paynet_ledger_record_parse("{", 1, &back));
     }
@@ -350,11 +351,14 @@ void suite_ledger(void)
         paynet_holder_describe(&h, line, sizeof line);
         CHECK_STR(line, "sent 0:42 ago by ayse@desk-3 (session order-42); valid 1:18 more");
         snprintf(h.state, sizeof h.state, "pending");
-        h.send_by = paynet_clock_wall() + 5; /* its call may still run */
+        h.claim_hold = 100; /* 22 s into the claim of 100 s, its window 30 s */
+        h.send_window = 30;
+        CHECK(!paynet_holder_stale(&h));
         paynet_holder_describe(&h, line, sizeof line);
         CHECK_STR(line, "a send by ayse@desk-3 is in flight, started 0:42 ago (session order-42); "
                         "held 1:18 more");
-        h.send_by = paynet_clock_wall() - 1; /* past its call: its sender stopped */
+        h.send_window = 22; /* past its call: its sender stopped */
+        CHECK(paynet_holder_stale(&h));
         paynet_holder_describe(&h, line, sizeof line);
         CHECK_STR(line, "a send by ayse@desk-3 started 0:42 ago and never recorded its outcome (its "
                         "sender stopped; a code may have gone out; session order-42); held 1:18 more");

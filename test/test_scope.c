@@ -32,6 +32,19 @@ void suite_scope(void)
     CHECK(scope_is("http://[FE80::1]:80", "http://[fe80::1]"));
     CHECK(scope_is("http://localhostx:1", "http://localhostx:1"));
 
+    CASE("scope: every spelling libcurl reaches one server by is one scope");
+    CHECK(scope_is("http://%6Cocalhost:8080", "http://127.0.0.1:8080"));
+    CHECK(scope_is("http://127.1:8080", "http://127.0.0.1:8080"));
+    CHECK(scope_is("http://2130706433:8080", "http://127.0.0.1:8080"));
+    CHECK(scope_is("http://0x7f.0.0.1:8080", "http://127.0.0.1:8080"));
+    CHECK(scope_is("http://[::ffff:127.0.0.1]:8080", "http://127.0.0.1:8080"));
+    CHECK(scope_is("http://[0:0:0:0:0:0:0:1]:8080", "http://[::1]:8080"));
+    CHECK(scope_is("http://localhost.:8080", "http://127.0.0.1:8080"));
+    CHECK(scope_is("https://api.paynet.com.tr.", "https://api.paynet.com.tr"));
+    CHECK(scope_is("https://API.PAYNET.%43OM.tr", "https://api.paynet.com.tr"));
+    CHECK(scope_is("http://a@b@c:8080", "http://c:8080")); /* the last @ ends the credentials */
+    CHECK(scope_is("http://%zz:1", "http://%zz:1"));       /* not an escape: kept */
+
     CASE("scope: no URL, or one that does not fit, is refused");
     char small[12];
     CHECK(!paynet_scope_of("127.0.0.1:8080", small, sizeof small));

@@ -231,6 +231,7 @@ static int answer(struct plain *p, const char *line)
             memset(&held, 0, sizeof held);
             held.kind = PAYNET_COOLDOWN;
             held.outcome = PAYNET_OUTCOME_COOLDOWN;
+            held.code = PAYNET_NO_CODE;
             held.delivered = PAYNET_DELIVERED_NO;
             held.retry_after = left;
             held.has_holder = 1;
