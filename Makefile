@@ -46,7 +46,7 @@ TUI_LIBS   = $(shell pkg-config --libs formw ncursesw)
 # -MMD -MP: each object also records the headers it read (obj/*.d, below)
 ALL_CFLAGS = $(WARNINGS) $(CPPFLAGS) $(CFLAGS) -MMD -MP -fPIC -Icore $(PKG_CFLAGS)
 
-CORE_SRC = core/client.c core/otp.c core/expire.c core/gsm.c core/codes.c core/clock.c \
+CORE_SRC = core/client.c core/transport.c core/hold.c core/send.c core/otp.c core/expire.c core/gsm.c core/codes.c core/clock.c \
            core/keyfile.c core/ledger.c core/ledger_memory.c core/ledger_sqlite.c \
            core/ledger_redis.c core/text.c core/i18n.c core/scope.c
 # BUILD: where objects and programs go; build-asan/ holds the sanitized twin
@@ -99,7 +99,7 @@ po-check:
 	@$(MAKE) --no-print-directory -s pot POT=$(B)/paynet.pot 2>/dev/null
 	@for l in $(LANGUAGES); do msgcmp po/$$l.po $(B)/paynet.pot || exit 1; done
 
-$(B)/obj/%.o: %.c core/paynet.h core/internal.h core/ledger.h
+$(B)/obj/%.o: %.c core/paynet.h core/internal.h core/ledger.h core/client.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -140,12 +140,13 @@ $(B)/test-transport: $(B)/obj/test/test_transport.o $(B)/obj/test/unit.o $(B)/li
 
 # The same tests on the core built the way an older libcurl (< 7.80)
 # builds it: the body through a read callback that refuses a replay.
-$(B)/obj/core/client-readcb.o: core/client.c core/paynet.h core/internal.h core/ledger.h
+$(B)/obj/core/%-readcb.o: core/%.c core/paynet.h core/internal.h core/ledger.h core/client.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -DPAYNET_READ_CALLBACK -c $< -o $@
 
 $(B)/test-transport-readcb: $(B)/obj/test/test_transport.o $(B)/obj/test/unit.o \
-                            $(filter-out $(B)/obj/core/client.o,$(CORE_OBJ)) $(B)/obj/core/client-readcb.o
+                            $(filter-out $(B)/obj/core/client.o $(B)/obj/core/transport.o,$(CORE_OBJ)) \
+                            $(B)/obj/core/client-readcb.o $(B)/obj/core/transport-readcb.o
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
 # Every allocation of the core, libcurl and cJSON through counting hooks.

@@ -3,7 +3,7 @@
  * "memory", the module's default, is one table for the whole process,
  * shared by every client in it (behind a mutex): it keeps the promise
  * within one process (use sqlite: or redis:// across processes).  Each
- * client also keeps a private one of its own sends (client.c).
+ * client also keeps a private one of its own sends (hold.c).
  */
 #include <pthread.h>
 #include <stdio.h>

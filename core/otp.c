@@ -1,6 +1,6 @@
 /*
  * otp.c — send_otp's pure parts: the session id rule, the request body and
- * the reply decoder.  No I/O here: client.c moves the bytes.
+ * the reply decoder.  No I/O here: transport.c moves the bytes.
  */
 #include <limits.h>
 #include <stdlib.h>

@@ -1,0 +1,161 @@
+/*
+ * client.h — the client and its send, shared by the core's files that make
+ * them up (doc/design.md, "The send"); not installed.
+ *
+ *   client.c     configuration, lifetime, what every part shares
+ *   transport.c  libcurl only: handles, callbacks, did the request leave
+ *   hold.c       claim, settle, lookup and release over the ledger
+ *   send.c       the state machine of a send, and the blocking send
+ */
+#ifndef PAYNET_CLIENT_H
+#define PAYNET_CLIENT_H
+
+#include <sys/types.h>
+
+#include <curl/curl.h>
+
+#include "ledger.h"
+
+/* The oldest libcurl this code builds and runs with: 7.41.0 has every
+ * option and error code used here (CURLE_SSL_INVALIDCERTSTATUS is the
+ * newest); CURLOPT_PROTOCOLS_STR (7.85.0) falls back to CURLOPT_PROTOCOLS.
+ * Tested with 7.88.1 (Debian 12). */
+#define CURL_MINIMUM 0x072900
+#define CURL_MINIMUM_TEXT "7.41.0"
+#if LIBCURL_VERSION_NUM < CURL_MINIMUM
+#error "libpaynet needs libcurl 7.41.0 or newer"
+#endif
+
+/* How libcurl is kept from sending a POST twice (it replays a request by
+ * itself when a kept-alive connection dies before the reply).  From
+ * 7.80.0: the body goes with the headers (POSTFIELDS, one write) and the
+ * pre-request callback refuses the replay.  Before (or built with
+ * -DPAYNET_READ_CALLBACK, as `make check` also does): the body goes
+ * through a read callback whose rewind refuses it (a second write, which
+ * over TLS is a second record: about 9k instructions a send). */
+#if LIBCURL_VERSION_NUM >= 0x075000 && !defined(PAYNET_READ_CALLBACK)
+#define USE_PREREQ 1
+#define CURL_RUNTIME_MINIMUM 0x075000
+#define CURL_RUNTIME_MINIMUM_TEXT "7.80.0"
+#else
+#define USE_PREREQ 0
+#define CURL_RUNTIME_MINIMUM CURL_MINIMUM
+#define CURL_RUNTIME_MINIMUM_TEXT CURL_MINIMUM_TEXT
+#endif
+
+#define TEST_HOST "https://pts-api.paynet.com.tr"
+#define LIVE_HOST "https://api.paynet.com.tr"
+#define SEND_OTP_PATH "/v1/card/send_otp"
+#define URL_MAX 2048
+#define RETRY_DELAY 0.25
+/* A claim holds its number past the call for at least this long: a code
+ * Paynet sent may live this long, and when the settle after a success is
+ * lost (the ledger died, the sender was killed) the claim's own hold is
+ * all that keeps another desk from sending.  Paynet's codes live 180 s. */
+#define CLAIM_COVERS_CODE 600.0
+
+struct reply {
+    char *data;
+    size_t length, capacity;
+    int overflow, nomem;
+};
+
+/* Where a send stands, as curl's CURLMstate says where a transfer does.
+ * paynet_send_start claims the number (IDLE -> CLAIMED) and starts the
+ * first attempt (-> TRANSFER); paynet_send_step sees an attempt end: one
+ * that failed before any byte of the body left, with retries and time
+ * remaining, waits (-> RETRY_WAIT -> TRANSFER); any other ends the send,
+ * settled in the ledger (-> IDLE).  paynet_send_cancel ends it from any
+ * state but IDLE.  The blocking paynet_send_otp is a loop over the same
+ * machine. */
+enum send_state {
+    SEND_IDLE,       /* no send in flight; the easy handle is off the multi */
+    SEND_CLAIMING,   /* the ledger was busy: the claim is asked again at retry_at */
+    SEND_CLAIMED,    /* the ledger holds the number for us; no attempt running */
+    SEND_TRANSFER,   /* the easy handle is on the multi: libcurl moves bytes */
+    SEND_RETRY_WAIT, /* between attempts, off the multi, until retry_at */
+    SEND_SETTLING    /* the outcome is known; the busy ledger is told at retry_at */
+};
+
+#define LEDGER_RETRY 0.02 /* seconds between asks of a busy ledger */
+
+struct paynet_client {
+    CURL *easy;
+    CURLM *multi;
+    pid_t owner;     /* the process that made it: a fork's child may not use it */
+    int epfd;        /* the sockets libcurl wants watched (socket callback) */
+    double timer_at; /* when libcurl wants to be called anyway; < 0: never */
+    struct curl_slist *headers;
+    char *url;
+    char *secret;  /* kept only to scrub it from server text */
+    struct paynet_secret_pairs secret_pairs; /* its pairs of bytes, for the scrub */
+    double timeout, connect_timeout, unknown_hold;
+    int retries;
+    void (*debug)(void *data, const char *line);
+    void *debug_data;
+
+    /* the send in flight */
+    enum send_state state;
+    int attempts_left;
+    double deadline, retry_at;
+    char gsm[PAYNET_GSM_SIZE];
+    char body[PAYNET_BODY_SIZE]; /* the request's JSON, written in place */
+    size_t body_length, body_offset;
+    int body_left; /* the request may have left on some attempt */
+    int prereqs;   /* requests libcurl began in this attempt (USE_PREREQ) */
+    long request_base; /* CURLINFO_REQUEST_SIZE before the first: a proxy's CONNECT */
+    struct reply reply;
+    int have_date;
+    double date;
+    int ran_out; /* the send's deadline passed before the transfer ended */
+    char errbuf[CURL_ERROR_SIZE];
+
+    /* the outcome that waits for the ledger to record it (SEND_SETTLING) */
+    paynet_status final_status;
+    paynet_result final_result;
+    paynet_error final_err;
+    char settle_state[16];
+    double settle_seconds;
+
+    /* the ledger, and this send's claim in it */
+    struct ledger *ledger;
+    struct ledger *local; /* this client's own sends (NULL when ledger is memory) */
+    struct paynet_ledger_hasher *hasher;
+    struct paynet_token_pool tokens;
+    char key[LEDGER_KEY_SIZE];
+    char token[LEDGER_TOKEN_SIZE];
+    char last_gsm[PAYNET_GSM_SIZE]; /* key_of's one-entry cache */
+    char last_key[LEDGER_KEY_SIZE];
+    paynet_holder record; /* who sends: the claim's record */
+};
+
+/* ---- client.c ---- */
+paynet_status client_invalid(paynet_error *err, const char *what);
+/* A forked child shares the parent's connections: a typed error there. */
+paynet_status client_check_process(const paynet_client *c, paynet_error *err);
+void client_debug(const paynet_client *c, const char *format, ...) PAYNET_PRINTF(2, 3);
+void client_wipe(char *s);
+
+/* ---- transport.c ---- */
+struct curl_slist *transport_build_headers(const char *secret);
+paynet_status transport_set_options(paynet_client *c, const paynet_config *config);
+int transport_on_socket(CURL *easy, curl_socket_t fd, int what, void *data, void *socketp);
+int transport_on_timer(CURLM *multi, long ms, void *data);
+void transport_reset_attempt(paynet_client *c);
+paynet_status transport_begin_attempt(paynet_client *c, paynet_error *err);
+CURLMcode transport_drive(paynet_client *c);
+int transport_request_written(const paynet_client *c);
+int transport_request_may_have_left(const paynet_client *c);
+paynet_status transport_finish(paynet_client *c, CURLcode rc, paynet_result *result,
+                               paynet_error *err);
+
+/* ---- hold.c ---- */
+paynet_status hold_claim(paynet_client *c, const char *gsm, const char *session_id,
+                         paynet_error *err);
+int hold_settle(paynet_client *c, const char *state, double seconds, const char *otp_expire,
+                char *warning, size_t warning_size);
+
+/* ---- send.c ---- */
+void send_end(paynet_client *c);
+
+#endif

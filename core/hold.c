@@ -1,0 +1,306 @@
+/*
+ * hold.c — a send's claim and settle, and the lookups and releases of the
+ * ledger (doc/design.md, "The ledger"), through the ledger interface only:
+ * this client's private copy of its own sends is one more ledger.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+
+const char *paynet_client_ledger(const paynet_client *c) { return c->ledger->name; }
+
+/* The ledger key of a number (paynet_ledger_key: an HMAC, about 6k
+ * instructions, for a ledger other processes share; SipHash, under 1k,
+ * for the in-process table), kept for the last number asked about, which
+ * is the next one sent (the screen asks each second while a number is
+ * typed; a script resends). */
+static paynet_status key_of(paynet_client *c, const char *gsm, char key[LEDGER_KEY_SIZE],
+                            paynet_error *err)
+{
+    if (strcmp(c->last_gsm, gsm) == 0) {
+        memcpy(key, c->last_key, LEDGER_KEY_SIZE);
+        return PAYNET_OK;
+    }
+    if (!paynet_ledger_key(c->hasher, c->record.scope, gsm, key))
+        return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO,
+                           "out of memory while hashing the number");
+    memcpy(c->last_key, key, LEDGER_KEY_SIZE);
+    memcpy(c->last_gsm, gsm, strlen(gsm) + 1); /* normalized: fits */
+    return PAYNET_OK;
+}
+
+/* This client also remembers its own sends (c->local): when the shared
+ * ledger cannot be reached, or says a number is free that this client
+ * holds and nobody released (a Redis restarted without its data), this
+ * client's memory still holds it.  *held is set when it does; a hold the
+ * ledger shows released is forgotten. */
+static int own_hold(paynet_client *c, const char *key, int ledger_answered,
+                    paynet_holder *holder)
+{
+    char token[LEDGER_TOKEN_SIZE];
+    int held = 0, released = 0;
+    paynet_error ignored;
+    if (c->local == NULL || !paynet_ledger_memory_token(c->local, key, token))
+        return 0;
+    if (ledger_answered
+        && c->ledger->methods->released(c->ledger, key, token, &released, &ignored) == PAYNET_OK
+        && released) {
+        paynet_holder who;
+        memset(&who, 0, sizeof who);
+        c->local->methods->release(c->local, key, &who, &released, &ignored);
+        return 0;
+    }
+    c->local->methods->lookup(c->local, key, &held, holder, &ignored);
+    if (held && ledger_answered)
+        client_debug(c, "the ledger %s does not hold %s, which this client sent and nobody "
+                        "released (did it lose its data?): this client still holds it",
+                     c->ledger->name, holder->masked);
+    return held;
+}
+
+/* Who holds key: the ledger, and this client's own memory of its sends. */
+static paynet_status lookup_key(paynet_client *c, const char *key, int *held,
+                                paynet_holder *holder, paynet_error *err)
+{
+    paynet_status status = c->ledger->methods->lookup(c->ledger, key, held, holder, err);
+    if (status == PAYNET_OK && *held)
+        return status;
+    if (own_hold(c, key, status == PAYNET_OK, holder)) {
+        *held = 1;
+        return PAYNET_OK;
+    }
+    return status;
+}
+
+paynet_status paynet_hold_lookup(paynet_client *c, const char *user_gsm, int *held,
+                                 paynet_holder *holder, paynet_error *err)
+{
+    char gsm[PAYNET_GSM_SIZE], key[LEDGER_KEY_SIZE];
+    *held = 0;
+    paynet_status status = client_check_process(c, err);
+    if (status != PAYNET_OK)
+        return status;
+    status = paynet_gsm_normalize(user_gsm, gsm, err);
+    if (status == PAYNET_OK)
+        status = key_of(c, gsm, key, err);
+    if (status == PAYNET_OK)
+        status = lookup_key(c, key, held, holder, err);
+    return status;
+}
+
+double paynet_remaining(paynet_client *c, const char *gsm)
+{
+    paynet_holder holder;
+    paynet_error err;
+    int held = 0;
+    if (paynet_hold_lookup(c, gsm, &held, &holder, &err) != PAYNET_OK)
+        return err.kind == PAYNET_INVALID ? 0 : -1;
+    return held && holder.remaining > 0 ? holder.remaining : 0;
+}
+
+static void describe_hold(const paynet_holder *h, paynet_error *err, paynet_status kind,
+                          const char *what)
+{
+    char line[PAYNET_MESSAGE_SIZE - 64];
+    paynet_holder_describe(h, line, sizeof line);
+    paynet_fail(err, kind, PAYNET_DELIVERED_NO, "%s %s: %s", h->masked, what, line);
+    err->retry_after = h->remaining;
+    err->has_holder = 1;
+    err->holder = *h;
+}
+
+/* A hold on gsm under another scope of the ledger (another Paynet system,
+ * or a base_url that named one): found by the scopes of the live holds,
+ * each asked with the key this client's secret gives the number there.
+ * A release is rare: listing the holds is its cost. */
+static int other_scope_hold(paynet_client *c, const char *gsm, paynet_holder *found)
+{
+    paynet_holder *list = NULL;
+    size_t count = 0;
+    paynet_error ignored;
+    int held = 0;
+    if (c->ledger->methods->list(c->ledger, 0, &list, &count, &ignored) != PAYNET_OK)
+        return 0;
+    for (size_t i = 0; i < count && !held; i++) {
+        char key[LEDGER_KEY_SIZE];
+        const char *scope = list[i].scope;
+        int seen = strcmp(scope, c->record.scope) == 0;
+        for (size_t j = 0; j < i && !seen; j++)
+            seen = strcmp(list[j].scope, scope) == 0;
+        if (!seen && paynet_ledger_key(c->hasher, scope, gsm, key))
+            c->ledger->methods->lookup(c->ledger, key, &held, found, &ignored);
+    }
+    free(list);
+    return held;
+}
+
+paynet_status paynet_release(paynet_client *c, const char *user_gsm, const char *reason,
+                             int *released, paynet_error *err)
+{
+    char gsm[PAYNET_GSM_SIZE], key[LEDGER_KEY_SIZE];
+    paynet_holder held;
+    int is_held = 0, local_released = 0;
+    *released = 0;
+    if (client_check_process(c, err) != PAYNET_OK)
+        return PAYNET_INVALID;
+    if (c->state != SEND_IDLE)
+        return paynet_fail(err, PAYNET_BUSY, PAYNET_DELIVERED_NO,
+                           "a send is in flight on this client");
+    paynet_status status = paynet_gsm_normalize(user_gsm, gsm, err);
+    if (status == PAYNET_OK)
+        status = key_of(c, gsm, key, err);
+    if (status == PAYNET_OK)
+        status = c->ledger->methods->lookup(c->ledger, key, &is_held, &held, err);
+    if (status != PAYNET_OK)
+        return status;
+    /* not held here but under another Paynet system: named, never taken
+     * for "not held" (the supervisor gave the wrong --base-url or --env) */
+    if (!is_held && other_scope_hold(c, gsm, &held)) {
+        char line[PAYNET_MESSAGE_SIZE - 64];
+        paynet_holder_describe(&held, line, sizeof line);
+        paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
+                    "%s is not held for %s but for %s (%s): release it with that system's "
+                    "base_url or env", held.masked, c->record.scope, held.scope, line);
+        err->has_holder = 1;
+        err->holder = held;
+        return PAYNET_INVALID;
+    }
+    /* a send in flight would settle after the release and find its claim
+     * gone: its sender's outcome decides; one past its call's end never
+     * will (its sender stopped), and a supervisor may end its hold */
+    if (is_held && strcmp(held.state, "pending") == 0 && !paynet_holder_stale(&held)) {
+        describe_hold(&held, err, PAYNET_BUSY, _("cannot be released while a send is in flight"));
+        return PAYNET_BUSY;
+    }
+    paynet_holder who = c->record;
+    snprintf(who.state, sizeof who.state, "released");
+    paynet_mask_gsm(gsm, who.masked);
+    who.session_id[0] = '\0';
+    snprintf(who.scope, sizeof who.scope, "%s", c->record.scope);
+    who.sent_at = paynet_clock_wall();
+    who.otp_expire[0] = '\0';
+    who.claim_hold = 0;
+    who.send_window = 0;
+    paynet_ledger_copy_clean(who.reason, sizeof who.reason, reason);
+    status = c->ledger->methods->release(c->ledger, key, &who, released, err);
+    if (status == PAYNET_OK && c->local != NULL)
+        c->local->methods->release(c->local, key, &who, &local_released, err);
+    if (status == PAYNET_OK && local_released)
+        *released = 1;
+    return status;
+}
+
+/* Claims this send's number, in this client's memory and in the ledger;
+ * PAYNET_COOLDOWN with the holder when another send holds it. */
+paynet_status hold_claim(paynet_client *c, const char *gsm, const char *session_id,
+                           paynet_error *err)
+{
+    paynet_holder *r = &c->record, holder;
+    paynet_status status = key_of(c, gsm, c->key, err);
+    if (status != PAYNET_OK)
+        return status;
+    paynet_ledger_token_next(&c->tokens, c->token);
+    paynet_copy_utf8(r->state, sizeof r->state, "pending");
+    paynet_mask_gsm(gsm, r->masked);
+    paynet_copy_utf8(r->session_id, sizeof r->session_id, session_id);
+    r->sent_at = paynet_clock_wall();
+    r->otp_expire[0] = '\0';
+    r->reason[0] = '\0';
+    int granted = 0;
+    /* the claim covers the whole call and what may follow it that no
+     * settle records: an uncertain outcome, or a code sent */
+    double pending = c->timeout + fmax(c->unknown_hold, CLAIM_COVERS_CODE) + 1;
+    /* its call runs at most `timeout` from the claim, and a last ledger
+     * operation after it at most connect_timeout: past that and a margin
+     * it is over (the window is counted from this claim, later than the
+     * call's start) */
+    r->claim_hold = pending;
+    r->send_window = c->timeout + c->connect_timeout + 2;
+    status = c->ledger->methods->claim(c->ledger, c->key, c->token, r, pending, &granted,
+                                       &holder, err);
+    if (status == PAYNET_PENDING) /* busy: nothing claimed, asked again later */
+        return status;
+    if (status == PAYNET_OK && !granted) {
+        describe_hold(&holder, err, PAYNET_COOLDOWN, _("is held"));
+        return PAYNET_COOLDOWN;
+    }
+    if (own_hold(c, c->key, status == PAYNET_OK, &holder)) {
+        if (status == PAYNET_OK) { /* give back the claim just made */
+            int ours;
+            paynet_error ignored;
+            c->ledger->methods->settle(c->ledger, c->key, c->token, r, 0, &ours, &ignored);
+        }
+        describe_hold(&holder, err, PAYNET_COOLDOWN, _("is held (by this client's memory)"));
+        return PAYNET_COOLDOWN;
+    }
+    if (status != PAYNET_OK)
+        return status;
+    if (c->local != NULL) {
+        status = c->local->methods->claim(c->local, c->key, c->token, r, pending, &granted,
+                                          &holder, err);
+        if (status != PAYNET_OK) { /* nothing sent: give the number back */
+            int ours;
+            paynet_error ignored;
+            c->ledger->methods->settle(c->ledger, c->key, c->token, r, 0, &ours, &ignored);
+        }
+    }
+    return status;
+}
+
+/* Ends this send's claim: holds the number `seconds` more in `state`, or
+ * releases it (seconds <= 0).  A ledger that fails here leaves the claim's
+ * own hold standing (and this client's memory holds the number); a claim
+ * that vanished during the send (it ran out, or the ledger was flushed) is
+ * recorded again.  warning (if given) says either.  1 when the ledger was
+ * busy and nothing was recorded there: ask again, or leave the claim's
+ * own hold standing. */
+int hold_settle(paynet_client *c, const char *state, double seconds, const char *otp_expire,
+                  char *warning, size_t warning_size)
+{
+    paynet_holder r = c->record;
+    paynet_error e;
+    int ours = 0, local_ours = 0;
+    paynet_copy_utf8(r.state, sizeof r.state, state);
+    paynet_copy_utf8(r.otp_expire, sizeof r.otp_expire, otp_expire != NULL ? otp_expire : "");
+    if (c->local != NULL)
+        c->local->methods->settle(c->local, c->key, c->token, &r, seconds, &local_ours, &e);
+    const char *problem = NULL;
+    char text[PAYNET_MESSAGE_SIZE];
+    paynet_status status = c->ledger->methods->settle(c->ledger, c->key, c->token, &r, seconds,
+                                                      &ours, &e);
+    if (status == PAYNET_PENDING)
+        return 1;
+    if (status != PAYNET_OK) {
+        paynet_copy_utf8(text, sizeof text - 96, e.message);
+        size_t used = strlen(text);
+        snprintf(text + used, sizeof text - used, "%s",
+                 _("; the number stays held only until its claim runs out"));
+        problem = text;
+    } else if (ours == LEDGER_RECREATED && seconds > 0) {
+        snprintf(text, sizeof text, _("the claim on %s had vanished from the ledger during the "
+                                      "send (it ran out, or the ledger lost it); the hold was "
+                                      "recorded again"), r.masked);
+        problem = text;
+    } else if (ours == 0 && seconds > 0) {
+        snprintf(text, sizeof text, _("the claim on %s ran out during the send and another "
+                                      "sender holds the number now"), r.masked);
+        problem = text;
+    }
+    if (problem != NULL) {
+        client_debug(c, "%s", problem);
+        if (warning != NULL)
+            paynet_copy_utf8(warning, warning_size, problem);
+    }
+    return 0;
+}
