@@ -2,6 +2,17 @@
 local paynet = require "paynet"
 local H = require "spec.helper"
 
+-- A one-shot server (spec/capture_server.lua) answering body: its folder
+-- and port
+local function serve(body)
+  local dir = H.tmpdir()
+  H.write(dir .. "/reply", body)
+  os.execute("lua5.4 spec/capture_server.lua " .. H.quote(dir) .. " >/dev/null 2>&1 &")
+  local port = H.wait_until(function() return tonumber(H.read(dir .. "/port") or "") end, 5,
+                            "the capture server")
+  return dir, port
+end
+
 describe("the request on the wire", function()
   it("is the documented POST with its headers, a versioned User-Agent and the JSON body", function()
     local dir = H.tmpdir()
@@ -41,15 +52,11 @@ describe("otp_expire west of UTC", function()
   -- Turkey is +03:00, but a gateway or a test system may answer in any
   -- offset: a negative one counts from the same instant
   it("a -05:00 otp_expire gives the same instant, countdown and hold", function()
-    local dir = H.tmpdir()
-    H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
     -- two minutes from now, written five hours behind UTC
     local at = os.time() + 120
     local expire = os.date("!%Y-%m-%dT%H:%M:%S", at - 5 * 3600) .. ".2500000-05:00"
-    H.write(dir .. "/reply", ('{"otp_expire":"%s","code":0,"message":"ok"}'):format(expire))
-    os.execute("lua5.4 spec/capture_server.lua " .. H.quote(dir) .. " >/dev/null 2>&1 &")
-    local port = H.wait_until(function() return tonumber(H.read(dir .. "/port") or "") end, 5,
-                              "the capture server")
+    local dir, port = serve(('{"otp_expire":"%s","code":0,"message":"ok"}'):format(expire))
+    H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
     local c = paynet.new { secret_key = "k", base_url = "http://127.0.0.1:" .. port,
                            ledger = H.private_ledger() }
     local gsm = H.gsm()
@@ -64,15 +71,6 @@ describe("otp_expire west of UTC", function()
 end)
 
 describe("the reply cap", function()
-  -- one-shot server answering body; the client's port
-  local function serve(body)
-    local dir = H.tmpdir()
-    H.write(dir .. "/reply", body)
-    os.execute("lua5.4 spec/capture_server.lua " .. H.quote(dir) .. " >/dev/null 2>&1 &")
-    local port = H.wait_until(function() return tonumber(H.read(dir .. "/port") or "") end, 5,
-                              "the capture server")
-    return dir, port
-  end
   -- a success of exactly n bytes (blanks before its closing brace)
   local function success_of(n)
     local head = '{"otp_expire":"2030-01-01T00:00:00.0000000+03:00","code":0,"message":"ok"'
