@@ -78,6 +78,10 @@ enum send_state {
 };
 
 #define LEDGER_RETRY 0.02 /* seconds between asks of a busy ledger */
+/* A settle may run this long past the call's deadline: the outcome of an
+ * attempt cut at the deadline is recorded too, and the call still ends
+ * within half a second of its timeout. */
+#define SETTLE_GRACE 0.3
 
 struct paynet_client {
     CURL *easy;

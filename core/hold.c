@@ -227,8 +227,10 @@ paynet_status hold_claim(paynet_client *c, const char *gsm, const char *session_
      * call's start) */
     r->claim_hold = pending;
     r->send_window = c->timeout + c->connect_timeout + 2;
+    c->ledger->deadline = c->deadline; /* the call's time bounds the ledger's too */
     status = c->ledger->methods->claim(c->ledger, c->key, c->token, r, pending, &granted,
                                        &holder, err);
+    c->ledger->deadline = 0;
     if (status == PAYNET_PENDING) /* busy: nothing claimed, asked again later */
         return status;
     if (status == PAYNET_OK && !granted) {
@@ -277,8 +279,10 @@ int hold_settle(paynet_client *c, const char *state, double seconds, const char 
         c->local->methods->settle(c->local, c->key, c->token, &r, seconds, &local_ours, &e);
     const char *problem = NULL;
     char text[PAYNET_MESSAGE_SIZE];
+    c->ledger->deadline = c->deadline + SETTLE_GRACE;
     paynet_status status = c->ledger->methods->settle(c->ledger, c->key, c->token, &r, seconds,
                                                       &ours, &e);
+    c->ledger->deadline = 0;
     if (status == PAYNET_PENDING)
         return 1;
     if (status != PAYNET_OK) {

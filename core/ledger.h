@@ -70,6 +70,9 @@ struct ledger_methods {
 struct ledger {
     const struct ledger_methods *methods;
     char name[PAYNET_SCOPE_SIZE]; /* the spec, without a password */
+    /* the call's deadline (paynet_clock_mono; 0: none) that a backend's
+     * operations end by: a send sets it around its claim and settle */
+    double deadline;
 };
 
 /* Opens the ledger named by spec (NULL: $PAYNET_LEDGER, else "memory").

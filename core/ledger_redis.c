@@ -138,15 +138,28 @@ static const char *hint(const redisReply *reply, const redisContext *ctx)
     return "";
 }
 
+/* How long one wait on Redis may last: its own timeout, or less when the
+ * call's deadline comes first. */
+static struct timeval wait_limit(const struct remote *r)
+{
+    double limit = r->timeout;
+    if (r->base.deadline > 0) {
+        double left = r->base.deadline - paynet_clock_mono();
+        if (left < limit)
+            limit = left;
+    }
+    if (limit < 0.001)
+        limit = 0.001; /* {0, 0} would mean "wait forever" */
+    struct timeval tv = {(time_t)limit, (suseconds_t)((limit - floor(limit)) * 1e6)};
+    return tv;
+}
+
 static paynet_status connect_redis(struct remote *r, paynet_error *err)
 {
     char place[300];
     if (r->ctx != NULL)
         return PAYNET_OK;
-    struct timeval tv = {(time_t)r->timeout,
-                         (suseconds_t)((r->timeout - floor(r->timeout)) * 1e6)};
-    if (tv.tv_sec == 0 && tv.tv_usec < 1000)
-        tv.tv_usec = 1000; /* {0, 0} would mean "wait forever" */
+    struct timeval tv = wait_limit(r);
     r->ctx = r->socket_path[0] ? redisConnectUnixWithTimeout(r->socket_path, tv)
                                : redisConnectWithTimeout(r->host, r->port, tv);
     if (r->ctx == NULL)
@@ -206,6 +219,13 @@ static redisReply *eval(struct remote *r, const char *script, int nkeys, int nar
         int fresh = r->ctx == NULL;
         if (connect_redis(r, err) != PAYNET_OK)
             break;
+        if (r->base.deadline > 0 && paynet_clock_mono() >= r->base.deadline) {
+            paynet_ledger_fail(err, "no time left to ask Redis at %s (the call's timeout)",
+                               where(r, place, sizeof place));
+            break;
+        }
+        struct timeval tv = wait_limit(r); /* each wait ends by the call's deadline */
+        redisSetTimeout(r->ctx, tv);
         errno = 0;
         reply = redisCommandArgv(r->ctx, 3 + nkeys + nargs, argv, argl);
         int timed_out = errno == EAGAIN || errno == EWOULDBLOCK;

@@ -154,14 +154,14 @@ static paynet_status step_claim(paynet_client *c, paynet_error *err)
  * the number (a success says so in its warning). */
 static paynet_status step_settle(paynet_client *c, paynet_result *result, paynet_error *err)
 {
-    double now = paynet_clock_mono();
-    if (now < c->retry_at && now < c->deadline)
+    double now = paynet_clock_mono(), settle_by = c->deadline + SETTLE_GRACE;
+    if (now < c->retry_at && now < settle_by)
         return PAYNET_PENDING;
     int ok = c->final_status == PAYNET_OK;
     paynet_result *r = &c->final_result;
     if (hold_settle(c, c->settle_state, c->settle_seconds, ok ? r->otp_expire : NULL,
                ok ? r->warning : NULL, sizeof r->warning)) {
-        if (now < c->deadline) {
+        if (now < settle_by) {
             c->retry_at = now + LEDGER_RETRY;
             return PAYNET_PENDING;
         }
@@ -195,8 +195,10 @@ int paynet_send_timeout(const paynet_client *c)
     double at;
     if (c->state == SEND_RETRY_WAIT)
         at = c->retry_at;
-    else if (c->state == SEND_CLAIMING || c->state == SEND_SETTLING)
+    else if (c->state == SEND_CLAIMING)
         at = c->retry_at < c->deadline ? c->retry_at : c->deadline;
+    else if (c->state == SEND_SETTLING) /* its last ask may fall past the deadline */
+        at = c->retry_at;
     else if (c->state == SEND_TRANSFER)
         at = c->timer_at >= 0 && c->timer_at < c->deadline ? c->timer_at : c->deadline;
     else

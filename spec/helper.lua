@@ -335,6 +335,21 @@ function Redis:remove()
   os.execute("rm -rf " .. quote(self.dir))
 end
 
+-- A relay (spec/relay.lua) in front of 127.0.0.1:target_port that holds
+-- each chunk `delay` seconds both ways: { port =, pid =, stop = function }.
+function H.start_relay(target_port, delay)
+  local dir = H.tmpdir()
+  local pid = H.capture(("lua5.4 spec/relay.lua %s %d %s >/dev/null 2>&1 & echo $!"):format(
+    quote(dir), target_port, delay)):match("%d+")
+  assert(pid, "could not start the relay")
+  remember_pid(pid)
+  local port = H.wait_until(function() return tonumber(H.read(dir .. "/port") or "") end, 5, "the relay")
+  return { port = port, pid = pid, stop = function()
+    os.execute("kill " .. pid .. " 2>/dev/null")
+    os.execute("rm -rf " .. quote(dir))
+  end }
+end
+
 -- A Lua process that sends one OTP through the module (spec/send_child.lua):
 -- the shell command, to run with H.capture or in the background.
 -- o: url, ledger, gsm, session, timeout, unknown_hold, operator, start_at

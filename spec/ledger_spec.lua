@@ -669,3 +669,54 @@ describe("a busy SQLite ledger and the call's one deadline", function()
     assert.are.equal(before + 1, sandbox:requests_now())
   end)
 end)
+
+-- Redis behind a relay that holds each chunk 1 s each way: every ledger
+-- operation ends by the call's deadline, so the whole call does.
+describe("a slow Redis and the call's one deadline", function()
+  local r, relay, port
+  setup(function()
+    r = H.start_redis()
+    relay = H.start_relay(r.port, 1)
+    port = relay.port
+  end)
+  teardown(function()
+    relay.stop()
+    r:remove()
+  end)
+
+  it("a claim that needs longer than the call: a ledger error by the deadline, no request", function()
+    local c = client("redis://127.0.0.1:" .. port, { timeout = 1.5 })
+    local before = sandbox:requests_settled()
+    local t0 = H.now()
+    local res, err = c:send_otp { user_gsm = H.gsm(), otp_session_id = H.session() }
+    local took = H.now() - t0
+    assert.is_nil(res)
+    assert.are.equal("ledger", err.outcome)
+    assert.is_true(took < 2 * H.slow, ("took %.2f s"):format(took))
+    assert.are.equal(before, sandbox:requests_now())
+  end)
+
+  it("a settle the deadline cuts: the result stands with a warning, by the deadline", function()
+    local c = client("redis://127.0.0.1:" .. port, { timeout = 3 })
+    local before = sandbox:requests_settled()
+    local t0 = H.now()
+    local gsm = H.gsm()
+    local res = assert(c:send_otp { user_gsm = gsm, otp_session_id = H.session() })
+    local took = H.now() - t0
+    assert.are.equal(0, res.code)
+    assert.truthy(res.warning and res.warning:find("the number stays held only until its claim runs out",
+                                                    1, true), res.warning)
+    assert.is_true(took >= 2.9 and took < 3.5 * H.slow, ("took %.2f s"):format(took))
+    assert.are.equal(before + 1, sandbox:requests_now())
+    -- straight from Redis: the claim's own hold, or the settle that
+    -- reached Redis after its answer was given up on; another desk is
+    -- refused either way
+    local other = client(r.url)
+    local h = other:holder(gsm)
+    assert.truthy(h.state == "pending" or h.state == "sent", h.state)
+    assert.is_true(h.remaining > 170, h.remaining)
+    local _, err = other:send_otp { user_gsm = gsm, otp_session_id = H.session() }
+    assert.are.equal("cooldown", err.kind)
+    assert.are.equal(before + 1, sandbox:requests_now())
+  end)
+end)
