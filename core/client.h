@@ -147,7 +147,7 @@ int transport_on_socket(CURL *easy, curl_socket_t fd, int what, void *data, void
 int transport_on_timer(CURLM *multi, long ms, void *data);
 void transport_reset_attempt(paynet_client *c);
 paynet_status transport_begin_attempt(paynet_client *c, paynet_error *err);
-CURLMcode transport_drive(paynet_client *c);
+CURLMcode transport_drive(paynet_client *c, int wait_ms);
 int transport_request_written(const paynet_client *c);
 int transport_request_may_have_left(const paynet_client *c);
 paynet_status transport_finish(paynet_client *c, CURLcode rc, paynet_result *result,

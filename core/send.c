@@ -299,8 +299,11 @@ static paynet_status end_attempt(paynet_client *c, CURLcode rc, paynet_result *r
     return fail_send(c, err, 1);
 }
 
-paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
-                               paynet_error *err)
+/* paynet_send_step, waiting up to wait_ms on libcurl's sockets when an
+ * attempt is on the wire (the blocking send: one wait, not a poll and then
+ * an epoll_wait). */
+static paynet_status step(paynet_client *c, paynet_result *result, paynet_error *err,
+                          int wait_ms)
 {
     if (c->state == SEND_IDLE)
         return client_invalid(err, "no send is in flight");
@@ -328,7 +331,7 @@ paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
         if (transport_begin_attempt(c, err) != PAYNET_OK)
             return fail_send(c, err, 1);
     }
-    CURLMcode mc = transport_drive(c);
+    CURLMcode mc = transport_drive(c, wait_ms);
     if (mc != CURLM_OK) {
         paynet_fail(err, mc == CURLM_OUT_OF_MEMORY ? PAYNET_NOMEM : PAYNET_NETWORK,
                     PAYNET_DELIVERED_UNKNOWN, "libcurl failed: %s",
@@ -387,6 +390,12 @@ void paynet_send_cancel(paynet_client *c, paynet_error *err)
     fail_send(c, err, 0);
 }
 
+paynet_status paynet_send_step(paynet_client *c, paynet_result *result,
+                               paynet_error *err)
+{
+    return step(c, result, err, 0);
+}
+
 /* The blocking send is the event-loop send and a loop that waits on it:
  * one driver, one connection cache, one deadline. */
 paynet_status paynet_send_otp(paynet_client *c, const char *user_gsm,
@@ -397,9 +406,13 @@ paynet_status paynet_send_otp(paynet_client *c, const char *user_gsm,
     if (status != PAYNET_OK)
         return status;
     for (status = PAYNET_PENDING; status == PAYNET_PENDING;) {
+        if (c->state == SEND_TRANSFER) { /* the wait is the step's own */
+            status = step(c, result, err, paynet_send_timeout(c));
+            continue;
+        }
         status = paynet_wait(c, -1, paynet_send_timeout(c), NULL, err);
         if (status == PAYNET_OK)
-            status = paynet_send_step(c, result, err);
+            status = step(c, result, err, 0);
         else { /* poll itself failed: the send ends as a cancel would, saying why */
             char why[PAYNET_MESSAGE_SIZE];
             memcpy(why, err->message, sizeof why);

@@ -264,12 +264,13 @@ paynet_status transport_begin_attempt(paynet_client *c, paynet_error *err)
     return PAYNET_OK;
 }
 
-/* Hands libcurl what happened: each socket the epoll set says is ready,
- * then its timer when due. */
-CURLMcode transport_drive(paynet_client *c)
+/* Hands libcurl what happened: each socket the epoll set says is ready
+ * (waiting up to wait_ms for one: the blocking send's one wait), then its
+ * timer when due. */
+CURLMcode transport_drive(paynet_client *c, int wait_ms)
 {
     struct epoll_event ready[8];
-    int running, n = epoll_wait(c->epfd, ready, 8, 0);
+    int running, n = epoll_wait(c->epfd, ready, 8, wait_ms);
     CURLMcode mc = CURLM_OK;
     for (int i = 0; i < n && mc == CURLM_OK; i++) {
         int mask = (ready[i].events & EPOLLIN ? CURL_CSELECT_IN : 0)
