@@ -138,17 +138,6 @@ $(B)/test-units: $(TEST_OBJ) $(B)/obj/tui/app.o $(B)/obj/tui/keys.o $(B)/libpayn
 $(B)/test-transport: $(B)/obj/test/test_transport.o $(B)/obj/test/unit.o $(B)/libpaynet.a
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
 
-# The same tests on the core built the way an older libcurl (< 7.80)
-# builds it: the body through a read callback that refuses a replay.
-$(B)/obj/core/%-readcb.o: core/%.c core/paynet.h core/internal.h core/ledger.h core/client.h
-	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -DPAYNET_READ_CALLBACK -c $< -o $@
-
-$(B)/test-transport-readcb: $(B)/obj/test/test_transport.o $(B)/obj/test/unit.o \
-                            $(filter-out $(B)/obj/core/client.o $(B)/obj/core/transport.o,$(CORE_OBJ)) \
-                            $(B)/obj/core/client-readcb.o $(B)/obj/core/transport-readcb.o
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm
-
 # Every allocation of the core, libcurl and cJSON through counting hooks.
 $(B)/test-nomem: $(B)/obj/test/test_nomem.o $(B)/obj/test/unit.o $(CORE_OBJ)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread -lm \
@@ -185,7 +174,7 @@ deps:
 	@sh tools/deps.sh
 
 check: deps
-	@$(MAKE) --no-print-directory all $(B)/test-units $(B)/test-transport $(B)/test-transport-readcb \
+	@$(MAKE) --no-print-directory all $(B)/test-units $(B)/test-transport \
 	    $(B)/test-nomem WERROR=-Werror
 	@sh tools/check.sh
 
@@ -201,7 +190,7 @@ deps-hardening:
 
 check-asan: deps-hardening
 	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(SAN_CFLAGS)" WERROR=-Werror \
-	    all build-asan/test-units build-asan/test-transport build-asan/test-transport-readcb \
+	    all build-asan/test-units build-asan/test-transport \
 	    build-asan/test-nomem build-asan/lua
 	@$(SAN_ENV) PAYNET_BUILD=build-asan PAYNET_LUA=build-asan/lua PAYNET_NO_RSS=1 PAYNET_NO_PRELOAD=1 \
 	    PAYNET_CFLAGS="$(SAN_CFLAGS)" sh tools/check.sh
@@ -212,7 +201,7 @@ VALGRIND = valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite,i
 # the C tests and the specs (the Lua process, with the module and the core)
 # under valgrind: no errors, nothing definitely or indirectly lost
 check-valgrind: deps-hardening
-	@$(MAKE) --no-print-directory all $(B)/test-units $(B)/test-transport $(B)/test-transport-readcb \
+	@$(MAKE) --no-print-directory all $(B)/test-units $(B)/test-transport \
 	    $(B)/test-nomem WERROR=-Werror
 	@PAYNET_WRAP="$(VALGRIND)" sh tools/check.sh
 

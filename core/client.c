@@ -176,10 +176,10 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO,
                            "libcurl could not be initialised");
     const curl_version_info_data *curl = curl_version_info(CURLVERSION_NOW);
-    if (curl->version_num < CURL_RUNTIME_MINIMUM) /* built with a newer header */
+    if (curl->version_num < CURL_MINIMUM) /* built with a newer header */
         return paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
                            "libcurl %s is too old: libpaynet needs %s or newer",
-                           curl->version, CURL_RUNTIME_MINIMUM_TEXT);
+                           curl->version, CURL_MINIMUM_TEXT);
 
     paynet_client *c = calloc(1, sizeof *c);
     if (c == NULL)

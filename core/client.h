@@ -16,31 +16,14 @@
 
 #include "ledger.h"
 
-/* The oldest libcurl this code builds and runs with: 7.41.0 has every
- * option and error code used here (CURLE_SSL_INVALIDCERTSTATUS is the
- * newest); CURLOPT_PROTOCOLS_STR (7.85.0) falls back to CURLOPT_PROTOCOLS.
- * Tested with 7.88.1 (Debian 12). */
-#define CURL_MINIMUM 0x072900
-#define CURL_MINIMUM_TEXT "7.41.0"
+/* The oldest libcurl this code builds and runs with: 7.80.0 has the
+ * pre-request callback, which keeps libcurl from sending a POST twice
+ * (transport.c); CURLOPT_PROTOCOLS_STR (7.85.0) falls back to
+ * CURLOPT_PROTOCOLS.  Tested with 7.88.1 (Debian 12). */
+#define CURL_MINIMUM 0x075000
+#define CURL_MINIMUM_TEXT "7.80.0"
 #if LIBCURL_VERSION_NUM < CURL_MINIMUM
-#error "libpaynet needs libcurl 7.41.0 or newer"
-#endif
-
-/* How libcurl is kept from sending a POST twice (it replays a request by
- * itself when a kept-alive connection dies before the reply).  From
- * 7.80.0: the body goes with the headers (POSTFIELDS, one write) and the
- * pre-request callback refuses the replay.  Before (or built with
- * -DPAYNET_READ_CALLBACK, as `make check` also does): the body goes
- * through a read callback whose rewind refuses it (a second write, which
- * over TLS is a second record: about 9k instructions a send). */
-#if LIBCURL_VERSION_NUM >= 0x075000 && !defined(PAYNET_READ_CALLBACK)
-#define USE_PREREQ 1
-#define CURL_RUNTIME_MINIMUM 0x075000
-#define CURL_RUNTIME_MINIMUM_TEXT "7.80.0"
-#else
-#define USE_PREREQ 0
-#define CURL_RUNTIME_MINIMUM CURL_MINIMUM
-#define CURL_RUNTIME_MINIMUM_TEXT CURL_MINIMUM_TEXT
+#error "libpaynet needs libcurl 7.80.0 or newer"
 #endif
 
 #define TEST_HOST "https://pts-api.paynet.com.tr"
@@ -104,9 +87,9 @@ struct paynet_client {
     double deadline, retry_at;
     char gsm[PAYNET_GSM_SIZE];
     char body[PAYNET_BODY_SIZE]; /* the request's JSON, written in place */
-    size_t body_length, body_offset;
+    size_t body_length;
     int body_left; /* the request may have left on some attempt */
-    int prereqs;   /* requests libcurl began in this attempt (USE_PREREQ) */
+    int prereqs;   /* requests libcurl began in this attempt */
     long request_base; /* CURLINFO_REQUEST_SIZE before the first: a proxy's CONNECT */
     struct reply reply;
     int have_date;

@@ -5,11 +5,9 @@
  * a byte of the POST left (the replay guard).
  *
  * How libcurl is kept from sending a POST twice (it replays a request by
- * itself when a kept-alive connection dies before the reply).  From
- * 7.80.0: the body goes with the headers (POSTFIELDS, one write) and the
- * pre-request callback refuses the replay.  Before (or built with
- * -DPAYNET_READ_CALLBACK, as `make check` also does): the body goes
- * through a read callback whose rewind refuses it.
+ * itself when a kept-alive connection dies before the reply): the body
+ * goes with the headers (POSTFIELDS, one write) and the pre-request
+ * callback refuses the replay.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -98,14 +96,12 @@ static long request_bytes(const paynet_client *c)
 
 /* Whether a byte of the POST itself was written in this attempt: libcurl
  * began it (the pre-request callback ran: any tunnel and TLS handshake are
- * done by then) and wrote past what it had written before it.  With the
- * read callback, on_read says instead. */
+ * done by then) and wrote past what it had written before it. */
 int transport_request_written(const paynet_client *c)
 {
-    return USE_PREREQ && c->prereqs > 0 && request_bytes(c) > c->request_base;
+    return c->prereqs > 0 && request_bytes(c) > c->request_base;
 }
 
-#if USE_PREREQ
 /* libcurl is about to send the request, on a connection it opened or
  * reused.  A second call in one transfer is libcurl replaying the POST on
  * a fresh connection after the first died without a reply: once a byte of
@@ -127,34 +123,6 @@ static int on_prereq(void *userp, char *primary_ip, char *local_ip, int primary_
     c->prereqs++;
     return CURL_PREREQFUNC_OK;
 }
-#else
-/* The body goes to libcurl through a read callback, never as POSTFIELDS:
- * when a kept-alive connection dies after the server read the request,
- * libcurl would replay POSTFIELDS on a fresh connection by itself (a
- * second SMS).  To replay a body it read through a callback it must
- * rewind it first, and on_seek refuses: the transfer then fails with
- * CURLE_SEND_FAIL_REWIND, which we report as delivered "unknown". */
-static size_t on_read(char *buffer, size_t size, size_t count, void *userp)
-{
-    paynet_client *c = userp;
-    size_t n = size * count, left = c->body_length - c->body_offset;
-    if (n > left)
-        n = left;
-    memcpy(buffer, c->body + c->body_offset, n);
-    c->body_offset += n;
-    if (n > 0)
-        c->body_left = 1;
-    return n;
-}
-
-static int on_seek(void *userp, curl_off_t offset, int origin)
-{
-    paynet_client *c = userp;
-    if (offset == 0 && origin == SEEK_SET && c->body_offset == 0)
-        return CURL_SEEKFUNC_OK; /* nothing was read: nothing to replay */
-    return CURL_SEEKFUNC_FAIL;
-}
-#endif
 
 static size_t on_header(char *data, size_t size, size_t count, void *userp)
 {
@@ -182,16 +150,9 @@ paynet_status transport_set_options(paynet_client *c, const paynet_config *confi
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     SET(CURLOPT_CONNECTTIMEOUT_MS, (long)ceil(config->connect_timeout * 1000));
-#if USE_PREREQ
     SET(CURLOPT_POSTFIELDS, c->body); /* not copied: the client's buffer */
     SET(CURLOPT_PREREQFUNCTION, on_prereq);
     SET(CURLOPT_PREREQDATA, c);
-#else
-    SET(CURLOPT_READFUNCTION, on_read);
-    SET(CURLOPT_READDATA, c);
-    SET(CURLOPT_SEEKFUNCTION, on_seek);
-    SET(CURLOPT_SEEKDATA, c);
-#endif
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, &c->reply);
     SET(CURLOPT_HEADERFUNCTION, on_header);
@@ -248,7 +209,6 @@ void transport_reset_attempt(paynet_client *c)
     c->reply.nomem = 0;
     c->have_date = 0;
     c->errbuf[0] = '\0';
-    c->body_offset = 0;
     c->prereqs = 0;
     c->ran_out = 0;
     curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_length);
@@ -286,9 +246,7 @@ CURLMcode transport_drive(paynet_client *c, int wait_ms)
 }
 
 /* Whether the request may have reached the server on any attempt of this
- * send: once libcurl wrote a byte of it (with the read callback: took a
- * byte of the body; without the body, Paynet cannot act on the request),
- * it may have.  Sticky for the whole send: a later attempt that fails to
+ * send: once libcurl wrote a byte of it, it may have.  Sticky for the whole send: a later attempt that fails to
  * connect does not make it "no" again. */
 int transport_request_may_have_left(const paynet_client *c)
 {
@@ -328,7 +286,6 @@ static paynet_status transport_error(paynet_client *c, CURLcode rc, long http_st
         kind = PAYNET_NOMEM;
         break;
     case CURLE_ABORTED_BY_CALLBACK: /* on_prereq: the only callback that aborts */
-    case CURLE_SEND_FAIL_REWIND:
         kind = PAYNET_NETWORK;
         detail = _("the connection closed after the request was sent, before any "
                    "reply; it was not sent again");

@@ -27,7 +27,7 @@ dependencies = {
 -- paynet-otp --json uses lua-cjson when it is there (it says so when not);
 -- the module needs no other rock.
 external_dependencies = {
-   -- libcurl 7.41.0 or newer.  Only its library is declared: Debian and
+   -- libcurl 7.80.0 or newer.  Only its library is declared: Debian and
    -- Ubuntu keep curl/curl.h under include/<multiarch>/, where the
    -- compiler looks by itself and luarocks' header check does not
    CURL = { library = "curl" },

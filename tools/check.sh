@@ -110,8 +110,6 @@ export PAYNET_SANDBOX_URL PAYNET_SANDBOX_LOG
 
 if [ "$specs_only" = 0 ]; then
     run_c "C transport tests" "$B/test-transport" "$PAYNET_SANDBOX_URL" "$PAYNET_SANDBOX_LOG"
-    run_c "C transport tests, read-callback build" "$B/test-transport-readcb" \
-        "$PAYNET_SANDBOX_URL" "$PAYNET_SANDBOX_LOG" "C transport tests, read-callback build"
     run_c "C allocation-failure tests" "$B/test-nomem" "$PAYNET_SANDBOX_URL"
 fi
 
