@@ -185,8 +185,6 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
     if (c == NULL)
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
     c->owner = getpid();
-    c->epfd = epoll_create1(EPOLL_CLOEXEC);
-    int epoll_errno = errno;
     c->timer_at = -1;
     c->timeout = config->timeout;
     c->connect_timeout = config->connect_timeout;
@@ -194,21 +192,21 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
     c->unknown_hold = config->unknown_hold;
     c->debug = config->debug;
     c->debug_data = config->debug_data;
-    who_init(&c->record, config);
+    who_init(&c->who, config);
     c->url = build_url(config);
     /* every hold of this client's is of the Paynet system its URL names,
      * however spelled (scope.c; check_config made sure it fits) */
     paynet_scope_of(config->base_url != NULL ? config->base_url
                     : config->env != NULL && strcmp(config->env, "live") == 0 ? LIVE_HOST
                                                                                 : TEST_HOST,
-                    c->record.scope, sizeof c->record.scope);
+                    c->who.scope, sizeof c->who.scope);
     size_t secret_size = strlen(config->secret_key) + 1;
     c->secret = malloc(secret_size);
     if (c->secret != NULL)
         memcpy(c->secret, config->secret_key, secret_size);
     paynet_secret_pairs_init(&c->secret_pairs, c->secret);
     c->headers = c->secret ? transport_build_headers(c->secret) : NULL;
-    c->easy = curl_easy_init();
+    c->model = curl_easy_init();
     c->multi = curl_multi_init();
     status = paynet_ledger_open(config->ledger, config->connect_timeout, &c->ledger, err);
     int in_process = status == PAYNET_OK && strcmp(c->ledger->methods->scheme, "memory") == 0;
@@ -220,12 +218,6 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
         paynet_client_free(c);
         return status;
     }
-    if (c->epfd < 0) { /* EMFILE, ENFILE: a runtime failure, like memory */
-        paynet_client_free(c);
-        return paynet_fail(err, epoll_errno == ENOMEM ? PAYNET_NOMEM : PAYNET_NETWORK,
-                           PAYNET_DELIVERED_NO, "no descriptor to wait on: %s",
-                           strerror(epoll_errno));
-    }
     if (c->multi == NULL) { /* its wake-up socket pair needs two descriptors */
         paynet_client_free(c);
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO,
@@ -233,7 +225,7 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
                            "of descriptors)");
     }
     if (c->url == NULL || c->secret == NULL || c->headers == NULL || c->hasher == NULL
-        || c->easy == NULL) {
+        || c->model == NULL) {
         paynet_client_free(c);
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
     }
@@ -241,6 +233,10 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
     curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, transport_on_timer);
     curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+    /* connections kept alive for the calls to come: as many as ran at once
+     * (libcurl's default follows the handles on the multi, which drop to
+     * none between calls) */
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)CALLS_KEPT);
     status = transport_set_options(c, config);
     if (status != PAYNET_OK) {
         paynet_client_free(c);
@@ -253,7 +249,7 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
     return PAYNET_OK;
 }
 
-/* A forked child shares the parent's connections, epoll set and ledger
+/* A forked child shares the parent's connections, epoll sets and ledger
  * connection: using them would corrupt the parent's send (a cancel here
  * could even end the parent's hold).  The child gets a typed error. */
 paynet_status client_check_process(const paynet_client *c, paynet_error *err)
@@ -272,21 +268,36 @@ void paynet_client_free(paynet_client *c)
         /* a fork's child: touch nothing the parent still uses (libcurl
          * would close its connections, the ledger its database); what
          * is left is freed when the child exits */
-        close(c->epfd);
+        for (struct paynet_call *call = c->live; call != NULL; call = call->next)
+            close(call->epfd);
+        for (struct paynet_call *call = c->kept; call != NULL; call = call->next)
+            close(call->epfd);
         client_wipe(c->secret);
         wipe_pairs(&c->secret_pairs);
         return;
     }
-    if (c->state != SEND_IDLE) { /* settles the claim as a cancel would */
-        paynet_error ignored;
-        paynet_send_cancel(c, &ignored);
+    /* a call in flight is settled as a cancel would; each is left to its
+     * caller to free, over (its client gone) */
+    while (c->live != NULL) {
+        struct paynet_call *call = c->live;
+        if (call->state != SEND_IDLE) {
+            paynet_error ignored;
+            paynet_call_cancel(call, &ignored);
+        }
+        c->live = call->next;
+        send_destroy(call);
+        call->client = NULL;
     }
-    if (c->easy)
-        curl_easy_cleanup(c->easy);
+    while (c->kept != NULL) {
+        struct paynet_call *call = c->kept;
+        c->kept = call->next;
+        send_destroy(call);
+        free(call);
+    }
+    if (c->model)
+        curl_easy_cleanup(c->model);
     if (c->multi)
         curl_multi_cleanup(c->multi); /* closes cached connections: callbacks run */
-    if (c->epfd >= 0)
-        close(c->epfd);
     for (struct curl_slist *h = c->headers; h != NULL; h = h->next)
         client_wipe(h->data); /* the Authorization line holds the key */
     curl_slist_free_all(c->headers);
@@ -294,7 +305,6 @@ void paynet_client_free(paynet_client *c)
     wipe_pairs(&c->secret_pairs);
     free(c->secret);
     free(c->url);
-    free(c->reply.data);
     paynet_ledger_close(c->ledger);
     paynet_ledger_close(c->local);
     paynet_ledger_hasher_free(c->hasher);
@@ -303,7 +313,7 @@ void paynet_client_free(paynet_client *c)
 
 const char *paynet_client_url(const paynet_client *c) { return c->url; }
 
-const char *paynet_client_operator(const paynet_client *c) { return c->record.operator_name; }
+const char *paynet_client_operator(const paynet_client *c) { return c->who.operator_name; }
 
 void client_debug(const paynet_client *c, const char *format, ...)
     PAYNET_PRINTF(2, 3);

@@ -43,16 +43,16 @@ struct reply {
     int overflow, nomem;
 };
 
-/* Where a send stands, as curl's CURLMstate says where a transfer does.
+/* Where a call stands, as curl's CURLMstate says where a transfer does.
  * paynet_send_start claims the number (IDLE -> CLAIMED) and starts the
- * first attempt (-> TRANSFER); paynet_send_step sees an attempt end: one
+ * first attempt (-> TRANSFER); paynet_call_step sees an attempt end: one
  * that failed before any byte of the body left, with retries and time
- * remaining, waits (-> RETRY_WAIT -> TRANSFER); any other ends the send,
- * settled in the ledger (-> IDLE).  paynet_send_cancel ends it from any
+ * remaining, waits (-> RETRY_WAIT -> TRANSFER); any other ends the call,
+ * settled in the ledger (-> IDLE).  paynet_call_cancel ends it from any
  * state but IDLE.  The blocking paynet_send_otp is a loop over the same
  * machine. */
 enum send_state {
-    SEND_IDLE,       /* no send in flight; the easy handle is off the multi */
+    SEND_IDLE,       /* over (or never begun); the easy handle is off the multi */
     SEND_CLAIMING,   /* the ledger was busy: the claim is asked again at retry_at */
     SEND_CLAIMED,    /* the ledger holds the number for us; no attempt running */
     SEND_TRANSFER,   /* the easy handle is on the multi: libcurl moves bytes */
@@ -65,23 +65,20 @@ enum send_state {
  * attempt cut at the deadline is recorded too, and the call still ends
  * within half a second of its timeout. */
 #define SETTLE_GRACE 0.3
+/* Calls a client keeps for the next ones once they ended (each with its
+ * easy handle and epoll set), and connections libcurl keeps alive: as
+ * many as there were calls at once, up to this many. */
+#define CALLS_KEPT 32
 
-struct paynet_client {
-    CURL *easy;
-    CURLM *multi;
-    pid_t owner;     /* the process that made it: a fork's child may not use it */
-    int epfd;        /* the sockets libcurl wants watched (socket callback) */
-    double timer_at; /* when libcurl wants to be called anyway; < 0: never */
-    struct curl_slist *headers;
-    char *url;
-    char *secret;  /* kept only to scrub it from server text */
-    struct paynet_secret_pairs secret_pairs; /* its pairs of bytes, for the scrub */
-    double timeout, connect_timeout, unknown_hold;
-    int retries;
-    void (*debug)(void *data, const char *line);
-    void *debug_data;
-
-    /* the send in flight */
+/* One call: a send and everything it does, its own machine (doc/design.md,
+ * "The send").  A client runs any number at once; they share its
+ * configuration, its libcurl multi handle (and so its kept-alive
+ * connections) and its ledger. */
+struct paynet_call {
+    paynet_client *client;           /* NULL once the client was freed under it */
+    struct paynet_call *prev, *next; /* the client's calls in flight, or its kept ones */
+    CURL *easy;     /* this call's transfer; CURLINFO_PRIVATE is the call */
+    int epfd;       /* the sockets of this call's transfer (the socket callback) */
     enum send_state state;
     int attempts_left;
     double deadline, retry_at;
@@ -94,7 +91,9 @@ struct paynet_client {
     struct reply reply;
     int have_date;
     double date;
-    int ran_out; /* the send's deadline passed before the transfer ended */
+    int ran_out; /* the call's deadline passed before the transfer ended */
+    int done;    /* libcurl finished the transfer (seen by whichever call drove it) */
+    CURLcode done_rc;
     char errbuf[CURL_ERROR_SIZE];
 
     /* the outcome that waits for the ledger to record it (SEND_SETTLING) */
@@ -104,16 +103,38 @@ struct paynet_client {
     char settle_state[16];
     double settle_seconds;
 
-    /* the ledger, and this send's claim in it */
+    /* this call's claim in the ledger */
+    char key[LEDGER_KEY_SIZE];
+    char token[LEDGER_TOKEN_SIZE];
+    paynet_holder record; /* who sends: the claim's record */
+};
+
+struct paynet_client {
+    CURL *model;     /* configured once; each call's easy handle is its copy */
+    CURLM *multi;
+    pid_t owner;     /* the process that made it: a fork's child may not use it */
+    double timer_at; /* when libcurl wants to be called anyway; < 0: never */
+    struct curl_slist *headers;
+    char *url;
+    char *secret;  /* kept only to scrub it from server text */
+    struct paynet_secret_pairs secret_pairs; /* its pairs of bytes, for the scrub */
+    double timeout, connect_timeout, unknown_hold;
+    int retries;
+    void (*debug)(void *data, const char *line);
+    void *debug_data;
+
+    struct paynet_call *live; /* calls in flight or not yet freed by their caller */
+    struct paynet_call *kept; /* ended calls, ready for the next (CALLS_KEPT at most) */
+    int kept_count;
+
+    /* the ledger */
     struct ledger *ledger;
     struct ledger *local; /* this client's own sends (NULL when ledger is memory) */
     struct paynet_ledger_hasher *hasher;
     struct paynet_token_pool tokens;
-    char key[LEDGER_KEY_SIZE];
-    char token[LEDGER_TOKEN_SIZE];
     char last_gsm[PAYNET_GSM_SIZE]; /* key_of's one-entry cache */
     char last_key[LEDGER_KEY_SIZE];
-    paynet_holder record; /* who sends: the claim's record */
+    paynet_holder who; /* who sends, with this client's scope: each claim's start */
 };
 
 /* ---- client.c ---- */
@@ -126,23 +147,25 @@ void client_wipe(char *s);
 /* ---- transport.c ---- */
 struct curl_slist *transport_build_headers(const char *secret);
 paynet_status transport_set_options(paynet_client *c, const paynet_config *config);
+paynet_status transport_call_init(struct paynet_call *call);
 int transport_on_socket(CURL *easy, curl_socket_t fd, int what, void *data, void *socketp);
 int transport_on_timer(CURLM *multi, long ms, void *data);
-void transport_reset_attempt(paynet_client *c);
-paynet_status transport_begin_attempt(paynet_client *c, paynet_error *err);
-CURLMcode transport_drive(paynet_client *c, int wait_ms);
-int transport_request_written(const paynet_client *c);
-int transport_request_may_have_left(const paynet_client *c);
-paynet_status transport_finish(paynet_client *c, CURLcode rc, paynet_result *result,
+void transport_reset_attempt(struct paynet_call *call);
+paynet_status transport_begin_attempt(struct paynet_call *call, paynet_error *err);
+CURLMcode transport_drive(struct paynet_call *call, int wait_ms);
+int transport_request_written(const struct paynet_call *call);
+int transport_request_may_have_left(const struct paynet_call *call);
+paynet_status transport_finish(struct paynet_call *call, CURLcode rc, paynet_result *result,
                                paynet_error *err);
 
 /* ---- hold.c ---- */
-paynet_status hold_claim(paynet_client *c, const char *gsm, const char *session_id,
+paynet_status hold_claim(struct paynet_call *call, const char *gsm, const char *session_id,
                          paynet_error *err);
-int hold_settle(paynet_client *c, const char *state, double seconds, const char *otp_expire,
-                char *warning, size_t warning_size);
+int hold_settle(struct paynet_call *call, const char *state, double seconds,
+                const char *otp_expire, char *warning, size_t warning_size);
 
 /* ---- send.c ---- */
-void send_end(paynet_client *c);
+void send_end(struct paynet_call *call);
+void send_destroy(struct paynet_call *call);
 
 #endif

@@ -32,7 +32,7 @@ static paynet_status key_of(paynet_client *c, const char *gsm, char key[LEDGER_K
         memcpy(key, c->last_key, LEDGER_KEY_SIZE);
         return PAYNET_OK;
     }
-    if (!paynet_ledger_key(c->hasher, c->record.scope, gsm, key))
+    if (!paynet_ledger_key(c->hasher, c->who.scope, gsm, key))
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO,
                            "out of memory while hashing the number");
     memcpy(c->last_key, key, LEDGER_KEY_SIZE);
@@ -135,7 +135,7 @@ static int other_scope_hold(paynet_client *c, const char *gsm, paynet_holder *fo
     for (size_t i = 0; i < count && !held; i++) {
         char key[LEDGER_KEY_SIZE];
         const char *scope = list[i].scope;
-        int seen = strcmp(scope, c->record.scope) == 0;
+        int seen = strcmp(scope, c->who.scope) == 0;
         for (size_t j = 0; j < i && !seen; j++)
             seen = strcmp(list[j].scope, scope) == 0;
         if (!seen && paynet_ledger_key(c->hasher, scope, gsm, key))
@@ -154,9 +154,6 @@ paynet_status paynet_release(paynet_client *c, const char *user_gsm, const char 
     *released = 0;
     if (client_check_process(c, err) != PAYNET_OK)
         return PAYNET_INVALID;
-    if (c->state != SEND_IDLE)
-        return paynet_fail(err, PAYNET_BUSY, PAYNET_DELIVERED_NO,
-                           "a send is in flight on this client");
     paynet_status status = paynet_gsm_normalize(user_gsm, gsm, err);
     if (status == PAYNET_OK)
         status = key_of(c, gsm, key, err);
@@ -171,7 +168,7 @@ paynet_status paynet_release(paynet_client *c, const char *user_gsm, const char 
         paynet_holder_describe(&held, line, sizeof line);
         paynet_fail(err, PAYNET_INVALID, PAYNET_DELIVERED_NO,
                     "%s is not held for %s but for %s (%s): release it with that system's "
-                    "base_url or env", held.masked, c->record.scope, held.scope, line);
+                    "base_url or env", held.masked, c->who.scope, held.scope, line);
         err->has_holder = 1;
         err->holder = held;
         return PAYNET_INVALID;
@@ -183,11 +180,10 @@ paynet_status paynet_release(paynet_client *c, const char *user_gsm, const char 
         describe_hold(&held, err, PAYNET_BUSY, _("cannot be released while a send is in flight"));
         return PAYNET_BUSY;
     }
-    paynet_holder who = c->record;
+    paynet_holder who = c->who;
     snprintf(who.state, sizeof who.state, "released");
     paynet_mask_gsm(gsm, who.masked);
     who.session_id[0] = '\0';
-    snprintf(who.scope, sizeof who.scope, "%s", c->record.scope);
     who.sent_at = paynet_clock_wall();
     who.otp_expire[0] = '\0';
     who.claim_hold = 0;
@@ -201,16 +197,18 @@ paynet_status paynet_release(paynet_client *c, const char *user_gsm, const char 
     return status;
 }
 
-/* Claims this send's number, in this client's memory and in the ledger;
+/* Claims this call's number, in its client's memory and in the ledger;
  * PAYNET_COOLDOWN with the holder when another send holds it. */
-paynet_status hold_claim(paynet_client *c, const char *gsm, const char *session_id,
-                           paynet_error *err)
+paynet_status hold_claim(struct paynet_call *call, const char *gsm, const char *session_id,
+                         paynet_error *err)
 {
-    paynet_holder *r = &c->record, holder;
-    paynet_status status = key_of(c, gsm, c->key, err);
+    paynet_client *c = call->client;
+    paynet_holder *r = &call->record, holder;
+    paynet_status status = key_of(c, gsm, call->key, err);
     if (status != PAYNET_OK)
         return status;
-    paynet_ledger_token_next(&c->tokens, c->token);
+    paynet_ledger_token_next(&c->tokens, call->token);
+    *r = c->who;
     paynet_copy_utf8(r->state, sizeof r->state, "pending");
     paynet_mask_gsm(gsm, r->masked);
     paynet_copy_utf8(r->session_id, sizeof r->session_id, session_id);
@@ -227,8 +225,8 @@ paynet_status hold_claim(paynet_client *c, const char *gsm, const char *session_
      * call's start) */
     r->claim_hold = pending;
     r->send_window = c->timeout + c->connect_timeout + 2;
-    c->ledger->deadline = c->deadline; /* the call's time bounds the ledger's too */
-    status = c->ledger->methods->claim(c->ledger, c->key, c->token, r, pending, &granted,
+    c->ledger->deadline = call->deadline; /* the call's time bounds the ledger's too */
+    status = c->ledger->methods->claim(c->ledger, call->key, call->token, r, pending, &granted,
                                        &holder, err);
     c->ledger->deadline = 0;
     if (status == PAYNET_PENDING) /* busy: nothing claimed, asked again later */
@@ -237,11 +235,12 @@ paynet_status hold_claim(paynet_client *c, const char *gsm, const char *session_
         describe_hold(&holder, err, PAYNET_COOLDOWN, _("is held"));
         return PAYNET_COOLDOWN;
     }
-    if (own_hold(c, c->key, status == PAYNET_OK, &holder)) {
+    if (own_hold(c, call->key, status == PAYNET_OK, &holder)) {
         if (status == PAYNET_OK) { /* give back the claim just made */
             int ours;
             paynet_error ignored;
-            c->ledger->methods->settle(c->ledger, c->key, c->token, r, 0, &ours, &ignored);
+            c->ledger->methods->settle(c->ledger, call->key, call->token, r, 0, &ours,
+                                       &ignored);
         }
         describe_hold(&holder, err, PAYNET_COOLDOWN, _("is held (by this client's memory)"));
         return PAYNET_COOLDOWN;
@@ -249,39 +248,42 @@ paynet_status hold_claim(paynet_client *c, const char *gsm, const char *session_
     if (status != PAYNET_OK)
         return status;
     if (c->local != NULL) {
-        status = c->local->methods->claim(c->local, c->key, c->token, r, pending, &granted,
-                                          &holder, err);
+        status = c->local->methods->claim(c->local, call->key, call->token, r, pending,
+                                          &granted, &holder, err);
         if (status != PAYNET_OK) { /* nothing sent: give the number back */
             int ours;
             paynet_error ignored;
-            c->ledger->methods->settle(c->ledger, c->key, c->token, r, 0, &ours, &ignored);
+            c->ledger->methods->settle(c->ledger, call->key, call->token, r, 0, &ours,
+                                       &ignored);
         }
     }
     return status;
 }
 
-/* Ends this send's claim: holds the number `seconds` more in `state`, or
+/* Ends this call's claim: holds the number `seconds` more in `state`, or
  * releases it (seconds <= 0).  A ledger that fails here leaves the claim's
- * own hold standing (and this client's memory holds the number); a claim
+ * own hold standing (and the client's memory holds the number); a claim
  * that vanished during the send (it ran out, or the ledger was flushed) is
  * recorded again.  warning (if given) says either.  1 when the ledger was
  * busy and nothing was recorded there: ask again, or leave the claim's
  * own hold standing. */
-int hold_settle(paynet_client *c, const char *state, double seconds, const char *otp_expire,
-                  char *warning, size_t warning_size)
+int hold_settle(struct paynet_call *call, const char *state, double seconds,
+                const char *otp_expire, char *warning, size_t warning_size)
 {
-    paynet_holder r = c->record;
+    paynet_client *c = call->client;
+    paynet_holder r = call->record;
     paynet_error e;
     int ours = 0, local_ours = 0;
     paynet_copy_utf8(r.state, sizeof r.state, state);
     paynet_copy_utf8(r.otp_expire, sizeof r.otp_expire, otp_expire != NULL ? otp_expire : "");
     if (c->local != NULL)
-        c->local->methods->settle(c->local, c->key, c->token, &r, seconds, &local_ours, &e);
+        c->local->methods->settle(c->local, call->key, call->token, &r, seconds, &local_ours,
+                                  &e);
     const char *problem = NULL;
     char text[PAYNET_MESSAGE_SIZE];
-    c->ledger->deadline = c->deadline + SETTLE_GRACE;
-    paynet_status status = c->ledger->methods->settle(c->ledger, c->key, c->token, &r, seconds,
-                                                      &ours, &e);
+    c->ledger->deadline = call->deadline + SETTLE_GRACE;
+    paynet_status status = c->ledger->methods->settle(c->ledger, call->key, call->token, &r,
+                                                      seconds, &ours, &e);
     c->ledger->deadline = 0;
     if (status == PAYNET_PENDING)
         return 1;

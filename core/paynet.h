@@ -12,9 +12,10 @@
  * call that can fail returns a paynet_status and fills a caller-owned
  * paynet_error.  The secret key never appears in any message.
  *
- * A send can run blocking (paynet_send_otp) or non-blocking
- * (paynet_send_start / paynet_wait / paynet_send_step / paynet_send_cancel),
- * the blocking call being a loop over the non-blocking one.
+ * A send can run blocking (paynet_send_otp) or non-blocking: paynet_send_start
+ * returns a call (paynet_call_step / paynet_call_wait / paynet_call_cancel /
+ * paynet_call_free), and the blocking send is start and a loop over it.  A
+ * client runs any number of calls at once, sharing its connections.
  */
 #ifndef PAYNET_H
 #define PAYNET_H
@@ -82,9 +83,9 @@ typedef enum paynet_status {
     PAYNET_API,       /* Paynet answered with a non-zero code or an error object */
     PAYNET_PROTOCOL,  /* unusable reply: not JSON, wrong types, too large ... */
     PAYNET_NOMEM,     /* an allocation failed */
-    PAYNET_CANCELLED, /* paynet_send_cancel stopped the send */
-    PAYNET_BUSY,      /* a send is already in flight on this client */
-    PAYNET_PENDING    /* paynet_send_step: not finished yet */
+    PAYNET_CANCELLED, /* paynet_call_cancel stopped the send */
+    PAYNET_BUSY,      /* a release while the number's send is in flight */
+    PAYNET_PENDING    /* paynet_call_step: not finished yet */
 } paynet_status;
 
 /* Did an SMS possibly go out?  NO: the request provably never left (no
@@ -116,7 +117,7 @@ typedef enum paynet_delivered {
     X(LEDGER, "ledger", 0)             /* the ledger could not answer; nothing sent */ \
     X(INVALID, "invalid", 0)           /* bad input or misuse; no I/O */ \
     X(CANCELLED, "cancelled", 0)       /* cancelled before the request left */ \
-    X(BUSY, "busy", 0)                 /* the client or the number is busy; nothing sent */ \
+    X(BUSY, "busy", 0)                 /* a release while the send is in flight; nothing done */ \
     X(NOMEM, "nomem", 0)               /* out of memory before the request left */
 
 typedef enum paynet_outcome {
@@ -242,6 +243,7 @@ typedef struct paynet_config {
 } paynet_config;
 
 typedef struct paynet_client paynet_client;
+typedef struct paynet_call paynet_call;
 
 /* ---- client lifetime ---------------------------------------------------- */
 
@@ -261,33 +263,41 @@ PAYNET_EXPORT paynet_status paynet_send_otp(paynet_client *client, const char *u
                               const char *otp_session_id,
                               paynet_result *result, paynet_error *err);
 
-/* Non-blocking.  start validates and queues the request (PAYNET_OK) or
- * fails at once.  wait sleeps until the transfer or extra_fd (if >= 0) has
- * something to do, or timeout_ms passes; *extra_ready tells whether extra_fd
- * became readable.  It works with no send in flight too, so one loop can
- * wait on the keyboard and the network together.  step drives the transfer:
- * PAYNET_PENDING while in flight, else the final status with result or err
- * filled.  cancel abandons a send in flight (PAYNET_CANCELLED in err). */
+/* Non-blocking.  start validates, claims the number and queues the
+ * request: PAYNET_OK with *call set, or it fails at once (*call NULL).  A
+ * client runs any number of calls at once; they share its kept-alive
+ * connections.  step drives a call: PAYNET_PENDING while it is in flight,
+ * else its final status with result or err filled; after that the call is
+ * over (pending 0) and a further step returns PAYNET_INVALID.  cancel
+ * abandons a call in flight (PAYNET_CANCELLED in err).  free gives the
+ * call back to its client (cancelling it when still in flight); every call
+ * is freed once, before or after its client (a call whose client was
+ * freed is over: cancelled then). */
 PAYNET_EXPORT paynet_status paynet_send_start(paynet_client *client, const char *user_gsm,
-                                const char *otp_session_id, paynet_error *err);
-PAYNET_EXPORT paynet_status paynet_wait(paynet_client *client, int extra_fd, int timeout_ms,
-                          int *extra_ready, paynet_error *err);
-PAYNET_EXPORT paynet_status paynet_send_step(paynet_client *client, paynet_result *result,
+                                const char *otp_session_id, paynet_call **call,
+                                paynet_error *err);
+PAYNET_EXPORT paynet_status paynet_call_step(paynet_call *call, paynet_result *result,
                                paynet_error *err);
-PAYNET_EXPORT void paynet_send_cancel(paynet_client *client, paynet_error *err);
-PAYNET_EXPORT int paynet_send_in_flight(const paynet_client *client);
+PAYNET_EXPORT void paynet_call_cancel(paynet_call *call, paynet_error *err);
+PAYNET_EXPORT int paynet_call_pending(const paynet_call *call);
+PAYNET_EXPORT void paynet_call_free(paynet_call *call);
 
 /* For any event loop (the cqueues convention: pollfd, events, timeout,
- * step).  While a send is in flight, call paynet_send_step when
- * paynet_send_pollfd is ready for paynet_send_events (poll(2) bits:
- * POLLIN), or when paynet_send_timeout milliseconds have passed (-1: no
+ * step).  While a call is in flight, call paynet_call_step when
+ * paynet_call_pollfd is ready for paynet_call_events (poll(2) bits:
+ * POLLIN), or when paynet_call_timeout milliseconds have passed (-1: no
  * deadline but the descriptor; 0: at once), whichever comes first; step
- * never blocks.  The descriptor is the same for the client's lifetime (an
- * epoll set of libcurl's sockets, filled by libcurl's socket callback);
- * never read from it or close it. */
-PAYNET_EXPORT int paynet_send_pollfd(const paynet_client *client);
-PAYNET_EXPORT int paynet_send_events(const paynet_client *client);
-PAYNET_EXPORT int paynet_send_timeout(const paynet_client *client);
+ * never blocks.  Each call has its descriptor (an epoll set of its
+ * transfer's sockets, filled by libcurl's socket callback), the same for
+ * the call's life; never read from it or close it.  wait sleeps until the
+ * call (if not NULL) or extra_fd (if >= 0) has something to do, or
+ * timeout_ms passes; *extra_ready tells whether extra_fd became readable:
+ * one loop waits on the keyboard and the network together. */
+PAYNET_EXPORT int paynet_call_pollfd(const paynet_call *call);
+PAYNET_EXPORT int paynet_call_events(const paynet_call *call);
+PAYNET_EXPORT int paynet_call_timeout(const paynet_call *call);
+PAYNET_EXPORT paynet_status paynet_call_wait(paynet_call *call, int extra_fd, int timeout_ms,
+                               int *extra_ready, paynet_error *err);
 
 /* Seconds until this normalised number may be sent again (0 when free,
  * -1 when the ledger cannot answer). */

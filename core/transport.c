@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <time.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -87,19 +88,19 @@ static size_t on_body(char *data, size_t size, size_t count, void *userp)
 /* The bytes of requests libcurl wrote in this transfer: a proxy's CONNECT
  * and every request it began, a replay's too.  Reset only once the
  * transfer runs: before that it is the last transfer's. */
-static long request_bytes(const paynet_client *c)
+static long request_bytes(const struct paynet_call *call)
 {
     long n = 0;
-    curl_easy_getinfo(c->easy, CURLINFO_REQUEST_SIZE, &n);
+    curl_easy_getinfo(call->easy, CURLINFO_REQUEST_SIZE, &n);
     return n;
 }
 
 /* Whether a byte of the POST itself was written in this attempt: libcurl
  * began it (the pre-request callback ran: any tunnel and TLS handshake are
  * done by then) and wrote past what it had written before it. */
-int transport_request_written(const paynet_client *c)
+int transport_request_written(const struct paynet_call *call)
 {
-    return c->prereqs > 0 && request_bytes(c) > c->request_base;
+    return call->prereqs > 0 && request_bytes(call) > call->request_base;
 }
 
 /* libcurl is about to send the request, on a connection it opened or
@@ -115,27 +116,28 @@ static int on_prereq(void *userp, char *primary_ip, char *local_ip, int primary_
     (void)local_ip;
     (void)primary_port;
     (void)local_port;
-    paynet_client *c = userp;
-    if (c->prereqs == 0)
-        c->request_base = request_bytes(c);
-    else if (transport_request_written(c))
+    struct paynet_call *call = userp;
+    if (call->prereqs == 0)
+        call->request_base = request_bytes(call);
+    else if (transport_request_written(call))
         return CURL_PREREQFUNC_ABORT;
-    c->prereqs++;
+    call->prereqs++;
     return CURL_PREREQFUNC_OK;
 }
 
 static size_t on_header(char *data, size_t size, size_t count, void *userp)
 {
-    paynet_client *c = userp;
+    struct paynet_call *call = userp;
     size_t n = size * count;
-    if (paynet_date_header(data, n, &c->date))
-        c->have_date = 1;
+    if (paynet_date_header(data, n, &call->date))
+        call->have_date = 1;
     return n;
 }
 
+/* The client's model handle: what every call's transfer shares. */
 paynet_status transport_set_options(paynet_client *c, const paynet_config *config)
 {
-    CURL *e = c->easy;
+    CURL *e = c->model;
     CURLcode rc = CURLE_OK;
 #define SET(option, value) if (rc == CURLE_OK) rc = curl_easy_setopt(e, option, value)
     SET(CURLOPT_URL, c->url);
@@ -150,14 +152,9 @@ paynet_status transport_set_options(paynet_client *c, const paynet_config *confi
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     SET(CURLOPT_CONNECTTIMEOUT_MS, (long)ceil(config->connect_timeout * 1000));
-    SET(CURLOPT_POSTFIELDS, c->body); /* not copied: the client's buffer */
     SET(CURLOPT_PREREQFUNCTION, on_prereq);
-    SET(CURLOPT_PREREQDATA, c);
     SET(CURLOPT_WRITEFUNCTION, on_body);
-    SET(CURLOPT_WRITEDATA, &c->reply);
     SET(CURLOPT_HEADERFUNCTION, on_header);
-    SET(CURLOPT_HEADERDATA, c);
-    SET(CURLOPT_ERRORBUFFER, c->errbuf);
     if (config->cainfo != NULL)
         SET(CURLOPT_CAINFO, config->cainfo);
     if (config->proxy != NULL) /* "" turns off the environment's proxy */
@@ -168,23 +165,52 @@ paynet_status transport_set_options(paynet_client *c, const paynet_config *confi
     return rc == CURLE_OK ? PAYNET_OK : PAYNET_INVALID;
 }
 
+/* A new call's transfer: a copy of the client's model, pointed at the
+ * call's own buffers. */
+paynet_status transport_call_init(struct paynet_call *call)
+{
+    CURL *e = curl_easy_duphandle(call->client->model);
+    if (e == NULL)
+        return PAYNET_NOMEM;
+    call->easy = e;
+    CURLcode rc = CURLE_OK;
+#define SET(option, value) if (rc == CURLE_OK) rc = curl_easy_setopt(e, option, value)
+    SET(CURLOPT_POSTFIELDS, call->body); /* not copied: the call's buffer */
+    SET(CURLOPT_PREREQDATA, call);
+    SET(CURLOPT_WRITEDATA, &call->reply);
+    SET(CURLOPT_HEADERDATA, call);
+    SET(CURLOPT_ERRORBUFFER, call->errbuf);
+    SET(CURLOPT_PRIVATE, call);
+#undef SET
+    return rc == CURLE_OK ? PAYNET_OK : PAYNET_NOMEM;
+}
+
 /* libcurl says which events it wants on a socket (or none): the epoll set
  * follows.  An fd libcurl already closed is gone from the set by itself. */
 int transport_on_socket(CURL *easy, curl_socket_t fd, int what, void *data, void *socketp)
 {
-    (void)easy;
-    (void)socketp;
     paynet_client *c = data;
+    /* socketp: the epoll set the socket is in, plus one (NULL: none) */
+    int in = (int)(intptr_t)socketp - 1;
     if (what == CURL_POLL_REMOVE) {
-        epoll_ctl(c->epfd, EPOLL_CTL_DEL, fd, NULL);
+        if (in >= 0)
+            epoll_ctl(in, EPOLL_CTL_DEL, fd, NULL);
         return 0;
     }
+    struct paynet_call *call = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&call);
+    if (call == NULL)
+        return -1;
     struct epoll_event ev = {0};
     ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0) | (what & CURL_POLL_OUT ? EPOLLOUT : 0);
     ev.data.fd = fd;
-    if (epoll_ctl(c->epfd, EPOLL_CTL_MOD, fd, &ev) != 0
-        && (errno != ENOENT || epoll_ctl(c->epfd, EPOLL_CTL_ADD, fd, &ev) != 0))
+    if (in >= 0 && in != call->epfd) /* a kept-alive connection, another call's now */
+        epoll_ctl(in, EPOLL_CTL_DEL, fd, NULL);
+    if (epoll_ctl(call->epfd, EPOLL_CTL_MOD, fd, &ev) != 0
+        && (errno != ENOENT || epoll_ctl(call->epfd, EPOLL_CTL_ADD, fd, &ev) != 0))
         return -1; /* libcurl fails the transfer (CURLM_ABORTED_BY_CALLBACK) */
+    if (in != call->epfd)
+        curl_multi_assign(c->multi, fd, (void *)(intptr_t)(call->epfd + 1));
     return 0;
 }
 
@@ -198,39 +224,42 @@ int transport_on_timer(CURLM *multi, long ms, void *data)
     return 0;
 }
 
-/* A send's deadline is kept by the client, not by CURLOPT_TIMEOUT_MS
+/* A call's deadline is kept by the call, not by CURLOPT_TIMEOUT_MS
  * (libcurl's timeout costs about 1k instructions a send in its timers):
- * paynet_send_timeout wakes the caller at it, and paynet_send_step ends
+ * paynet_call_timeout wakes the caller at it, and paynet_call_step ends
  * the transfer then (libcurl closes a connection taken off mid-transfer). */
-void transport_reset_attempt(paynet_client *c)
+void transport_reset_attempt(struct paynet_call *call)
 {
-    c->reply.length = 0;
-    c->reply.overflow = 0;
-    c->reply.nomem = 0;
-    c->have_date = 0;
-    c->errbuf[0] = '\0';
-    c->prereqs = 0;
-    c->ran_out = 0;
-    curl_easy_setopt(c->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->body_length);
+    call->reply.length = 0;
+    call->reply.overflow = 0;
+    call->reply.nomem = 0;
+    call->have_date = 0;
+    call->errbuf[0] = '\0';
+    call->prereqs = 0;
+    call->ran_out = 0;
+    call->done = 0;
+    curl_easy_setopt(call->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_length);
 }
 
-paynet_status transport_begin_attempt(paynet_client *c, paynet_error *err)
+paynet_status transport_begin_attempt(struct paynet_call *call, paynet_error *err)
 {
-    transport_reset_attempt(c);
-    if (curl_multi_add_handle(c->multi, c->easy) != CURLM_OK)
+    transport_reset_attempt(call);
+    if (curl_multi_add_handle(call->client->multi, call->easy) != CURLM_OK)
         return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO,
                            "libcurl could not start the transfer");
-    c->state = SEND_TRANSFER;
+    call->state = SEND_TRANSFER;
     return PAYNET_OK;
 }
 
-/* Hands libcurl what happened: each socket the epoll set says is ready
- * (waiting up to wait_ms for one: the blocking send's one wait), then its
- * timer when due. */
-CURLMcode transport_drive(paynet_client *c, int wait_ms)
+/* Hands libcurl what happened: each socket of this call's epoll set that
+ * is ready (waiting up to wait_ms for one: the blocking send's one wait),
+ * then its timer when due; then notes every transfer that ended in the
+ * call it belongs to (a timer may end another call's). */
+CURLMcode transport_drive(struct paynet_call *call, int wait_ms)
 {
+    paynet_client *c = call->client;
     struct epoll_event ready[8];
-    int running, n = epoll_wait(c->epfd, ready, 8, wait_ms);
+    int running, n = epoll_wait(call->epfd, ready, 8, wait_ms);
     CURLMcode mc = CURLM_OK;
     for (int i = 0; i < n && mc == CURLM_OK; i++) {
         int mask = (ready[i].events & EPOLLIN ? CURL_CSELECT_IN : 0)
@@ -242,24 +271,35 @@ CURLMcode transport_drive(paynet_client *c, int wait_ms)
         c->timer_at = -1; /* libcurl sets the next one */
         mc = curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     }
+    int queued;
+    CURLMsg *msg;
+    while ((msg = curl_multi_info_read(c->multi, &queued)) != NULL) {
+        struct paynet_call *ended = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&ended);
+        if (msg->msg == CURLMSG_DONE && ended != NULL) {
+            ended->done = 1;
+            ended->done_rc = msg->data.result;
+        }
+    }
     return mc;
 }
 
 /* Whether the request may have reached the server on any attempt of this
  * send: once libcurl wrote a byte of it, it may have.  Sticky for the whole send: a later attempt that fails to
  * connect does not make it "no" again. */
-int transport_request_may_have_left(const paynet_client *c)
+int transport_request_may_have_left(const struct paynet_call *call)
 {
-    return c->body_left
-           || (c->state == SEND_TRANSFER && transport_request_written(c));
+    return call->body_left
+           || (call->state == SEND_TRANSFER && transport_request_written(call));
 }
 
-static paynet_status transport_error(paynet_client *c, CURLcode rc, long http_status,
+static paynet_status transport_error(struct paynet_call *call, CURLcode rc, long http_status,
                                      paynet_error *err)
 {
-    paynet_delivered d = transport_request_may_have_left(c) ? PAYNET_DELIVERED_UNKNOWN
-                                                  : PAYNET_DELIVERED_NO;
-    const char *detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+    const paynet_client *c = call->client;
+    paynet_delivered d = transport_request_may_have_left(call) ? PAYNET_DELIVERED_UNKNOWN
+                                                               : PAYNET_DELIVERED_NO;
+    const char *detail = call->errbuf[0] ? call->errbuf : curl_easy_strerror(rc);
     paynet_status kind;
     switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -297,14 +337,14 @@ static paynet_status transport_error(paynet_client *c, CURLcode rc, long http_st
         kind = PAYNET_NETWORK;
         break;
     }
-    if (c->reply.nomem) {
+    if (call->reply.nomem) {
         kind = PAYNET_NOMEM;
         detail = _("out of memory while reading the reply");
     }
-    if (c->ran_out)
+    if (call->ran_out)
         detail = d == PAYNET_DELIVERED_NO ? _("the request had not been sent")
                                           : _("the request was sent");
-    if (kind == PAYNET_TIMEOUT && !c->ran_out) /* libcurl's connect timeout */
+    if (kind == PAYNET_TIMEOUT && !call->ran_out) /* libcurl's connect timeout */
         paynet_fail(err, kind, d, "no connection within %g s (%s)", c->connect_timeout,
                     detail);
     else if (kind == PAYNET_TIMEOUT)
@@ -316,20 +356,20 @@ static paynet_status transport_error(paynet_client *c, CURLcode rc, long http_st
     return kind;
 }
 
-paynet_status transport_finish(paynet_client *c, CURLcode rc,
-                                     paynet_result *result, paynet_error *err)
+paynet_status transport_finish(struct paynet_call *call, CURLcode rc,
+                               paynet_result *result, paynet_error *err)
 {
     long http_status = 0;
-    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &http_status);
+    curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &http_status);
     if (rc == CURLE_OK)
-        return paynet_decode_reply(http_status, c->reply.data ? c->reply.data : "",
-                                   c->reply.length, result, err);
-    if (c->reply.overflow) { /* of any status: a reply came, too large to read */
+        return paynet_decode_reply(http_status, call->reply.data ? call->reply.data : "",
+                                   call->reply.length, result, err);
+    if (call->reply.overflow) { /* of any status: a reply came, too large to read */
         paynet_fail(err, PAYNET_PROTOCOL, PAYNET_DELIVERED_YES,
                     "unusable reply (HTTP %ld): larger than %d KiB", http_status,
                     PAYNET_REPLY_CAP / 1024);
         err->http_status = http_status;
         return PAYNET_PROTOCOL;
     }
-    return transport_error(c, rc, http_status, err);
+    return transport_error(call, rc, http_status, err);
 }

@@ -98,10 +98,6 @@ typedef struct {
      * function `debug` once the call has returned (never from inside it) */
     char debug_lines[DEBUG_LINES][PAYNET_MESSAGE_SIZE];
     int debug_count;
-    /* which send is in flight (each start counts one), and the outcome of
-     * the last client:cancel(), for a sender waiting in cqueues */
-    lua_Integer send_number, cancelled_number;
-    paynet_error cancelled;
     uint64_t magic; /* LCLIENT_MAGIC: what as_client checks */
 } lclient;
 
@@ -490,12 +486,10 @@ static int l_new(lua_State *L)
 
     /* the userdata exists, closed, before the client does: if anything
      * below raises, __gc finds nothing to free */
-    lclient *self = lua_newuserdatauv(L, sizeof *self, 1);
+    lclient *self = lua_newuserdatauv(L, sizeof *self, 2);
     self->client = NULL;
     self->magic = LCLIENT_MAGIC;
     self->debug_count = 0;
-    self->send_number = 0;
-    self->cancelled_number = -1;
     luaL_setmetatable(L, CLIENT_TYPE);
     lua_pushvalue(L, debug_index);
     lua_setiuservalue(L, -2, 1);
@@ -587,8 +581,9 @@ static int l_new(lua_State *L)
  */
 
 /***
- * A client of Paynet's API.  One send at a time: use one client per
- * concurrent send.  Closed by @{Client:close}, at the end of a `<close>`
+ * A client of Paynet's API.  It runs any number of sends at once (each
+ * coroutine's `send_otp`, each @{Client:start}'s @{Call}), sharing its
+ * kept-alive connections.  Closed by @{Client:close}, at the end of a `<close>`
  * block, or when collected.
  * @type Client
  */
@@ -633,18 +628,18 @@ static paynet_client *open_client(lua_State *L, lclient *self)
 
 static paynet_client *check_open(lua_State *L) { return open_client(L, to_client(L)); }
 
-/* Hands the call's debug lines to the client's `debug` function.  The
- * lines go onto the stack first: the function may do anything, even put
- * another value where the client was and let it be collected. */
-static void flush_debug(lua_State *L)
+/* Hands the call's debug lines to the `debug` function of the client at
+ * idx.  The lines go onto the stack first: the function may do anything,
+ * even put another value where the client was and let it be collected. */
+static void flush_debug_of(lua_State *L, int idx)
 {
-    lclient *self = lua_touserdata(L, 1); /* checked by the caller */
+    lclient *self = lua_touserdata(L, idx); /* checked by the caller */
     int n = self->debug_count;
     self->debug_count = 0;
     if (n == 0)
         return;
     luaL_checkstack(L, n + 3, "too many debug lines");
-    if (lua_getiuservalue(L, 1, 1) != LUA_TFUNCTION) {
+    if (lua_getiuservalue(L, idx, 1) != LUA_TFUNCTION) {
         lua_pop(L, 1);
         return;
     }
@@ -661,6 +656,8 @@ static void flush_debug(lua_State *L)
     }
     lua_settop(L, f - 1);
 }
+
+static void flush_debug(lua_State *L) { flush_debug_of(L, 1); }
 
 static const char *const send_options[] = {"user_gsm", "otp_session_id", NULL};
 
@@ -680,34 +677,12 @@ static int send_arguments(lua_State *L, const char *what, const char **gsm, cons
     return 0;
 }
 
-/* Each send's number, unique in the process (every client, every Lua
- * state): a cqueues sender that finds another client at index 1 never
- * takes its send for its own. */
-static lua_Integer next_send_number(void)
-{
-    static lua_Integer sends;
-    return __atomic_add_fetch(&sends, 1, __ATOMIC_RELAXED);
-}
-
-/* Starts a send: 0, or the count of values pushed for an error.  The
- * client is looked up after the arguments are read: reading them may run
- * the caller's code. */
-static int start_send(lua_State *L, const char *what)
-{
-    const char *gsm, *id;
-    paynet_error err;
-    int pushed = send_arguments(L, what, &gsm, &id);
-    if (pushed)
-        return pushed;
-    lclient *self = to_client(L);
-    paynet_client *client = open_client(L, self);
-    if (paynet_send_start(client, gsm, id, &err) != PAYNET_OK) {
-        flush_debug(L);
-        return push_error(L, &err);
-    }
-    self->send_number = next_send_number();
-    return 0;
-}
+/* A call of client:start{}: the core's call, NULL once freed.  Its user
+ * value is its client's userdata, which it keeps alive. */
+#define CALL_TYPE "paynet.Call"
+typedef struct {
+    paynet_call *call;
+} lcall;
 
 /* A result's fields: a rawset (the table is new, it has no metatable)
  * skips lua_setfield's metamethod path. */
@@ -749,14 +724,62 @@ static int push_result(lua_State *L, const paynet_result *res)
     return 1;
 }
 
-/* One step of the send in flight: 0 while it is, else the values pushed
- * (the result, or nil and the error). */
-static int step_send(lua_State *L, paynet_client *client)
+/* Starts a call and pushes it (a paynet.Call): 1, or the count of values
+ * pushed for an error (nil, err).  The client is looked up after the
+ * arguments are read: reading them may run the caller's code. */
+static int start_call(lua_State *L, const char *what)
+{
+    const char *gsm, *id;
+    paynet_error err;
+    int pushed = send_arguments(L, what, &gsm, &id);
+    if (pushed)
+        return pushed;
+    lclient *self = to_client(L);
+    paynet_client *client = open_client(L, self);
+    /* the userdata first: when it cannot be made, nothing started */
+    lcall *lc = lua_newuserdatauv(L, sizeof *lc, 1);
+    lc->call = NULL;
+    luaL_setmetatable(L, CALL_TYPE);
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);
+    if (paynet_send_start(client, gsm, id, &lc->call, &err) != PAYNET_OK) {
+        lua_pop(L, 1);
+        flush_debug(L);
+        return push_error(L, &err);
+    }
+    return 1;
+}
+
+/* The call at idx (raises when it is not one). */
+static lcall *to_call(lua_State *L, int idx)
+{
+    return luaL_checkudata(L, idx, CALL_TYPE);
+}
+
+/* The call at index 1 and its client, pushed: the client's userdata is
+ * then at index top.  Raises when the client was closed. */
+static paynet_call *open_call(lua_State *L, lcall **out)
+{
+    lcall *lc = to_call(L, 1);
+    lua_settop(L, 1);
+    lua_getiuservalue(L, 1, 1);
+    lclient *self = lua_touserdata(L, 2);
+    if (self == NULL || self->client == NULL)
+        luaL_error(L, "attempt to use a call of a closed " CLIENT_TYPE);
+    if (out != NULL)
+        *out = lc;
+    self->debug_count = 0;
+    return lc->call;
+}
+
+/* One step of a call: 0 while it is in flight, else the values pushed
+ * (the result, or nil and the error).  The call's client at index cl. */
+static int step_call(lua_State *L, paynet_call *call, int cl)
 {
     paynet_result res;
     paynet_error err;
-    paynet_status status = paynet_send_step(client, &res, &err);
-    flush_debug(L);
+    paynet_status status = paynet_call_step(call, &res, &err);
+    flush_debug_of(L, cl);
     if (status == PAYNET_PENDING)
         return 0;
     return status == PAYNET_OK ? push_result(L, &res) : push_error(L, &err);
@@ -795,7 +818,7 @@ static int under_cqueues(lua_State *L)
     return 1;
 }
 
-/* Raises the value on top from a cqueues send, the guard (index 4) closed
+/* Raises the value on top from a cqueues send, its call (index 4) closed
  * first: a coroutine that dies of an error does not close its
  * to-be-closed variables (only coroutine.close does), and its send must
  * not stay in flight. */
@@ -813,56 +836,33 @@ static int send_raise_message(lua_State *L, const char *message)
     return send_raise(L);
 }
 
-/* What a sender waiting in cqueues learns when its send ended without it:
- * cancelled by client:cancel() (its outcome), else an error. */
-static int send_taken(lua_State *L, lclient *self, lua_Integer mine)
-{
-    if (self->cancelled_number == mine)
-        return push_error(L, &self->cancelled);
-    return send_raise_message(L, "the send was ended by another caller of this client "
-                                 "(one send at a time per client)");
-}
-
-/* The guard at index 4 of a cqueues send: closed when send_otp returns,
- * raises, or its coroutine is closed (coroutine.close): a send still in
- * flight then is cancelled, its hold settled as a cancel's. */
-static int guard_close(lua_State *L)
-{
-    lua_Integer mine = lua_tointeger(L, lua_upvalueindex(1));
-    lclient *self = as_client(L, lua_upvalueindex(2)); /* the client itself: kept alive */
-    if (self != NULL && self->client != NULL && self->send_number == mine
-        && paynet_send_in_flight(self->client)) {
-        paynet_send_cancel(self->client, &self->cancelled);
-        self->cancelled_number = mine;
-    }
-    return 0;
-}
-
-/* The cqueues send: step, and between steps cqueues.poll(client), which
- * yields this coroutine until the client's pollfd is ready or its timeout
- * passes.  Stack: 1 client, 2 arguments, 3 cqueues.poll, 4 the guard;
- * ctx: which send is ours. */
+/* The cqueues send: step its call, and between steps cqueues.poll(call),
+ * which yields this coroutine until the call's pollfd is ready or its
+ * timeout passes.  Stack: 1 client, 2 arguments, 3 cqueues.poll, 4 the
+ * call (to be closed: returning, raising or coroutine.close cancels a
+ * call still in flight and frees it). */
 static int send_continue(lua_State *L, int status, lua_KContext ctx)
 {
-    lua_Integer mine = (lua_Integer)ctx;
     if (status != LUA_OK && status != LUA_YIELD)
-        return send_raise(L); /* the guard cancels the send */
+        return send_raise(L); /* closing the call cancels the send */
     for (;;) {
-        /* index 1 again at every turn: while this coroutine waited, any
-         * code may have run, debug.setlocal too */
-        lclient *self = as_client(L, 1);
-        if (self == NULL) /* the guard cancels the send */
-            return send_raise_message(L, "send_otp: the client was replaced during the send");
-        if (self->client == NULL)
-            return send_raise_message(L, "the " CLIENT_TYPE " was closed during send_otp");
         lua_settop(L, 4);
-        if (self->send_number != mine || !paynet_send_in_flight(self->client))
-            return send_taken(L, self, mine);
-        int pushed = step_send(L, self->client);
+        /* index 4 again at every turn: while this coroutine waited, any
+         * code may have run, debug.setlocal too */
+        lcall *lc = luaL_testudata(L, 4, CALL_TYPE);
+        if (lc == NULL || lc->call == NULL)
+            return send_raise_message(L, "send_otp: its call was replaced during the send");
+        lua_getiuservalue(L, 4, 1); /* 5: the call's client */
+        lclient *self = lua_touserdata(L, 5);
+        if (self == NULL || self->client == NULL)
+            return send_raise_message(L, "the " CLIENT_TYPE " was closed during send_otp");
+        self->debug_count = 0;
+        int pushed = step_call(L, lc->call, 5);
         if (pushed)
             return pushed;
+        lua_settop(L, 4);
         lua_pushvalue(L, 3);
-        lua_pushvalue(L, 1);
+        lua_pushvalue(L, 4);
         status = lua_pcallk(L, 1, 0, 0, ctx, send_continue);
         if (status != LUA_OK)
             return send_continue(L, status, ctx);
@@ -873,9 +873,9 @@ static int send_continue(lua_State *L, int status, lua_KContext ctx)
  * Sends one OTP.  The ledger is asked first: a number held by any sender
  * is refused without a request (kind "cooldown").  Inside a coroutine run
  * by a cqueues controller it yields to the controller while it waits;
- * anywhere else it blocks.  Closing that coroutine (`coroutine.close`)
- * cancels the send; a `client:cancel()` from another coroutine makes it
- * return the cancel's @{Error}.
+ * anywhere else it blocks.  Any number of coroutines may send on one
+ * client at once, sharing its kept-alive connections.  Closing a waiting
+ * coroutine (`coroutine.close`) cancels its send.
  * @function Client:send_otp
  * @tab args
  * @string args.user_gsm the phone number, any usual spelling
@@ -888,26 +888,33 @@ static int send_continue(lua_State *L, int status, lua_KContext ctx)
  */
 static int l_send_otp(lua_State *L)
 {
-    lclient *self = to_client(L);
+    to_client(L);
     lua_settop(L, 2);
     if (under_cqueues(L)) {
-        int pushed = start_send(L, "send_otp");
-        if (pushed)
+        int pushed = start_call(L, "send_otp");
+        if (pushed != 1)
             return pushed;
-        /* start_send checked index 1 after the caller's code ran: the
-         * client there now, not the one this call began with */
-        self = lua_touserdata(L, 1);
-        lua_settop(L, 3); /* the arguments' strings: copied by the core */
-        lua_pushinteger(L, self->send_number);
-        lua_pushvalue(L, 1);
-        lua_pushcclosure(L, guard_close, 2);
-        lua_newtable(L); /* a to-be-closed value needs a __close: its metatable */
-        lua_insert(L, -2);
-        lua_setfield(L, -2, "__close");
-        lua_pushvalue(L, -1);
-        lua_setmetatable(L, -2);
+        /* the call to index 4 (the arguments' strings above 3 are copied
+         * by the core) */
+        lua_replace(L, 4);
+        lua_settop(L, 4);
         lua_toclose(L, 4);
-        return send_continue(L, LUA_OK, (lua_KContext)self->send_number);
+        /* the client's waiting calls (weak): a close wakes their senders */
+        if (lua_getiuservalue(L, 1, 2) != LUA_TTABLE) {
+            lua_pop(L, 1);
+            lua_createtable(L, 0, 1);
+            lua_createtable(L, 0, 1);
+            lua_pushliteral(L, "k");
+            lua_setfield(L, -2, "__mode");
+            lua_setmetatable(L, -2);
+            lua_pushvalue(L, -1);
+            lua_setiuservalue(L, 1, 2);
+        }
+        lua_pushvalue(L, 4);
+        lua_pushboolean(L, 1);
+        lua_rawset(L, -3);
+        lua_settop(L, 4);
+        return send_continue(L, LUA_OK, 0);
     }
     /* elsewhere: block */
     const char *gsm, *id;
@@ -924,91 +931,95 @@ static int l_send_otp(lua_State *L)
     return status == PAYNET_OK ? push_result(L, &res) : push_error(L, &err);
 }
 
-/* ---- the pollable send: client:start, pollfd, events, timeout, step ---- */
+/* ---- the pollable send: client:start{} and its call ---------------------- */
 
 /***
  * Starts a send for an event loop: validates, claims the number and
- * queues the request; never blocks on the network.  Then wait until
- * @{Client:pollfd} is readable or @{Client:timeout} passes, and call
- * @{Client:step}.
+ * queues the request; never blocks on the network.  Then wait until the
+ * call's @{Call:pollfd} is readable or its @{Call:timeout} passes, and
+ * call @{Call:step}.  Any number of calls may run on one client at once.
  * @function Client:start
  * @tab args as @{Client:send_otp}
- * @treturn boolean true
+ * @treturn Call
  * @return[2] nil
- * @treturn[2] Error (kind "busy" while a send is in flight)
+ * @treturn[2] Error
  */
 static int l_start(lua_State *L)
 {
     to_client(L);
     lua_settop(L, 2);
-    int pushed = start_send(L, "start");
-    if (pushed)
-        return pushed;
-    lua_pushboolean(L, 1);
-    return 1;
+    return start_call(L, "start");
 }
 
 /***
- * Moves the send in flight on; never blocks.
- * @function Client:step
- * @return nothing while the send is in flight (see @{Client:pending})
+ * One send started by @{Client:start}, for any event loop (the cqueues
+ * convention: `pollfd`, `events`, `timeout`, `step`; `cqueues.poll(call)`
+ * works).  Freed by @{Call:close}, at the end of a `<close>` block, or
+ * when collected; a call still in flight then is cancelled.
+ * @type Call
+ */
+
+/***
+ * Moves the call on; never blocks.
+ * @function Call:step
+ * @return nothing while the call is in flight (see @{Call:pending})
  * @treturn[2] Result once it succeeded
  * @return[3] nil
  * @treturn[3] Error once it failed
- * @raise when no send is in flight
+ * @raise when the call is over, or its client closed
  */
-static int l_step(lua_State *L)
+static int l_call_step(lua_State *L)
 {
-    paynet_client *client = check_open(L);
-    if (!paynet_send_in_flight(client))
-        return luaL_error(L, "step: no send is in flight on this client");
-    return step_send(L, client);
+    paynet_call *call = open_call(L, NULL);
+    if (!paynet_call_pending(call))
+        return luaL_error(L, "step: this call is over");
+    return step_call(L, call, 2);
 }
 
 /***
- * Whether a send is in flight.
- * @function Client:pending
+ * Whether the call is in flight.
+ * @function Call:pending
  * @treturn boolean
  */
-static int l_pending(lua_State *L)
+static int l_call_pending(lua_State *L)
 {
-    lua_pushboolean(L, paynet_send_in_flight(check_open(L)));
+    lua_pushboolean(L, paynet_call_pending(to_call(L, 1)->call));
     return 1;
 }
 
 /***
- * The descriptor a loop waits on: readable when the send has network work.
- * The same for the client's life; never read it or close it.
- * @function Client:pollfd
+ * The descriptor a loop waits on: readable when the call has network work.
+ * The same for the call's life; never read it or close it.
+ * @function Call:pollfd
  * @treturn int
  */
-static int l_pollfd(lua_State *L)
+static int l_call_pollfd(lua_State *L)
 {
-    lua_pushinteger(L, paynet_send_pollfd(check_open(L)));
+    lua_pushinteger(L, paynet_call_pollfd(to_call(L, 1)->call));
     return 1;
 }
 
 /***
- * The events to wait for on @{Client:pollfd}.
- * @function Client:events
+ * The events to wait for on @{Call:pollfd}.
+ * @function Call:events
  * @treturn string "r"
  */
-static int l_events(lua_State *L)
+static int l_call_events(lua_State *L)
 {
-    check_open(L);
+    to_call(L, 1);
     lua_pushliteral(L, "r");
     return 1;
 }
 
 /***
- * How long a loop may wait before calling @{Client:step} anyway.
- * @function Client:timeout
+ * How long a loop may wait before calling @{Call:step} anyway.
+ * @function Call:timeout
  * @treturn number seconds (0: now)
- * @return[2] nil: wait on the descriptor alone
+ * @return[2] nil: wait on the descriptor alone (the call is over)
  */
-static int l_timeout(lua_State *L)
+static int l_call_timeout(lua_State *L)
 {
-    int ms = paynet_send_timeout(check_open(L));
+    int ms = paynet_call_timeout(to_call(L, 1)->call);
     if (ms < 0)
         return 0;
     lua_pushnumber(L, ms / 1000.0);
@@ -1016,25 +1027,52 @@ static int l_timeout(lua_State *L)
 }
 
 /***
- * Abandons the send in flight.  A send whose request may have left holds
- * the number for `unknown_hold`.
- * @function Client:cancel
+ * Abandons the call.  One whose request may have left holds the number
+ * for `unknown_hold`.
+ * @function Call:cancel
  * @treturn Error kind "cancelled", delivered "no" or "unknown"
- * @return[2] nil when nothing was in flight
+ * @return[2] nil when the call was over
  */
-static int l_cancel(lua_State *L)
+static int l_call_cancel(lua_State *L)
 {
-    paynet_client *client = check_open(L);
-    if (!paynet_send_in_flight(client))
+    lcall *lc = to_call(L, 1);
+    if (!paynet_call_pending(lc->call))
         return 0;
-    lclient *self = lua_touserdata(L, 1);
-    paynet_send_cancel(client, &self->cancelled);
-    self->cancelled_number = self->send_number; /* for a sender waiting in cqueues */
-    /* the debug function may drop the client: its outcome is copied first */
-    paynet_error outcome = self->cancelled;
-    flush_debug(L);
-    push_error(L, &outcome);
+    paynet_call *call = open_call(L, NULL);
+    paynet_error err;
+    paynet_call_cancel(call, &err);
+    flush_debug_of(L, 2);
+    push_error(L, &err);
     return 1; /* the error table: what the cancel means for delivery */
+}
+
+static void cqueues_forget(lua_State *L, int fd);
+
+/***
+ * Frees the call, cancelling it first when in flight.  Safe to call twice.
+ * @function Call:close
+ */
+static int l_call_close(lua_State *L)
+{
+    lcall *lc = to_call(L, 1);
+    lua_settop(L, 1);
+    if (lc->call == NULL)
+        return 0;
+    paynet_call *call = lc->call;
+    lc->call = NULL;
+    int fd = paynet_call_pollfd(call);
+    if (fd >= 0)
+        cqueues_forget(L, fd);
+    paynet_call_free(call);
+    return 0;
+}
+
+static int l_call_tostring(lua_State *L)
+{
+    lcall *lc = to_call(L, 1);
+    lua_pushstring(L, paynet_call_pending(lc->call) ? CALL_TYPE " (in flight)"
+                                                    : CALL_TYPE " (over)");
+    return 1;
 }
 
 /* Looks up the number argument of client:remaining or client:holder: 0,
@@ -1187,17 +1225,19 @@ static int l_default_ledger(lua_State *L)
  * on it ("Bad file descriptor"). */
 static void cqueues_forget(lua_State *L, int fd)
 {
+    int top = lua_gettop(L);
     lua_getfield(L, LUA_REGISTRYINDEX, LUA_LOADED_TABLE);
     if (lua_getfield(L, -1, "cqueues") == LUA_TTABLE
         && lua_getfield(L, -1, "cancel") == LUA_TFUNCTION) {
         lua_pushinteger(L, fd);
         lua_pcall(L, 1, 0, 0); /* an error here changes nothing: the fd closes */
     }
-    lua_settop(L, 1);
+    lua_settop(L, top);
 }
 
 /***
- * Frees the client; a send in flight is cancelled first.  Safe to call twice.
+ * Frees the client; its calls in flight are cancelled first (a coroutine
+ * waiting in `send_otp` then raises).  Safe to call twice.
  * @function Client:close
  */
 /* close, __gc and __close: safe to call twice. */
@@ -1207,8 +1247,18 @@ static int l_close(lua_State *L)
      * (debug.setmetatable) would be freed as a client */
     lclient *self = to_client(L);
     lua_settop(L, 1);
-    if (self->client != NULL)
-        cqueues_forget(L, paynet_send_pollfd(self->client));
+    /* the calls of senders waiting in cqueues: woken, their descriptors
+     * about to close */
+    if (self->client != NULL && lua_getiuservalue(L, 1, 2) == LUA_TTABLE) {
+        lua_pushnil(L);
+        while (lua_next(L, 2) != 0) {
+            lua_pop(L, 1);
+            lcall *lc = luaL_testudata(L, -1, CALL_TYPE);
+            if (lc != NULL && lc->call != NULL && paynet_call_pollfd(lc->call) >= 0)
+                cqueues_forget(L, paynet_call_pollfd(lc->call));
+        }
+    }
+    lua_settop(L, 1);
     paynet_client_free(self->client);
     self->client = NULL;
     return 0;
@@ -1277,12 +1327,6 @@ static const luaL_Reg module_functions[] = {
 static const luaL_Reg client_methods[] = {
     {"send_otp", l_send_otp},
     {"start", l_start},
-    {"step", l_step},
-    {"pending", l_pending},
-    {"pollfd", l_pollfd},
-    {"events", l_events},
-    {"timeout", l_timeout},
-    {"cancel", l_cancel},
     {"remaining", l_remaining},
     {"holder", l_holder},
     {"release", l_release},
@@ -1296,6 +1340,25 @@ static const luaL_Reg client_metamethods[] = {
     {"__gc", l_close},
     {"__close", l_close},
     {"__tostring", l_client_tostring},
+    {"__index", NULL}, /* set below to the methods */
+    {NULL, NULL},
+};
+
+static const luaL_Reg call_methods[] = {
+    {"step", l_call_step},
+    {"pending", l_call_pending},
+    {"pollfd", l_call_pollfd},
+    {"events", l_call_events},
+    {"timeout", l_call_timeout},
+    {"cancel", l_call_cancel},
+    {"close", l_call_close},
+    {NULL, NULL},
+};
+
+static const luaL_Reg call_metamethods[] = {
+    {"__gc", l_call_close},
+    {"__close", l_call_close},
+    {"__tostring", l_call_tostring},
     {"__index", NULL}, /* set below to the methods */
     {NULL, NULL},
 };
@@ -1332,6 +1395,13 @@ int luaopen_paynet(lua_State *L)
     luaL_setfuncs(L, client_metamethods, 0);
     luaL_newlibtable(L, client_methods);
     luaL_setfuncs(L, client_methods, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+
+    luaL_newmetatable(L, CALL_TYPE);
+    luaL_setfuncs(L, call_metamethods, 0);
+    luaL_newlibtable(L, call_methods);
+    luaL_setfuncs(L, call_methods, 0);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
 

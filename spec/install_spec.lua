@@ -146,16 +146,16 @@ describe("installing", function()
         end
       end
     end
-    assert.are.equal(40, aliases) -- paynet_verdict, paynet_outcome_name, paynet_outcome_holds,
+    assert.are.equal(41, aliases) -- paynet_verdict, paynet_outcome_name, paynet_outcome_holds,
     -- paynet_holder_stale: 4 of them
     table.sort(expected)
     local tree = H.capture(("cd %s && find . -type f | sed 's|^\\.||' | LC_ALL=C sort"):format(H.quote(root)))
     assert.are.equal(table.concat(expected, "\n") .. "\n", tree)
     -- man finds a function's page by its name
-    local page = H.capture(("MANPATH=%s MANWIDTH=80 man paynet_send_timeout 2>&1"):format(
+    local page = H.capture(("MANPATH=%s MANWIDTH=80 man paynet_call_timeout 2>&1"):format(
       H.quote(root .. "/opt/pn/share/man")))
-    assert.truthy(page:find("paynet_send_start, paynet_send_step", 1, true) or
-      page:find("paynet_send_start,%s+paynet_send_step"), page)
+    assert.truthy(page:find("paynet_send_start, paynet_call_step", 1, true) or
+      page:find("paynet_send_start,%s+paynet_call_step"), page)
     local links = H.capture(("cd %s && find . -type l -printf '%%p -> %%l\\n' | sed 's|^\\.||' | sort"):format(
       H.quote(root)))
     assert.are.equal("/opt/pn/lib/libpaynet.so -> libpaynet.so.0\n" ..

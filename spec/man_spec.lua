@@ -114,6 +114,7 @@ describe("make doc", function()
     local module = source:match("module_functions%[%] = {(.-)}, *\n?};") or
       source:match("module_functions%[%] = {(.-)NULL")
     local methods = source:match("client_methods%[%] = {(.-)NULL")
+    local call_methods = source:match("call_methods%[%] = {(.-)NULL")
     local count = 0
     for name in module:gmatch('{"([%w_]+)"') do
       assert.truthy(html:find('<a name = "' .. name .. '">', 1, true), "paynet." .. name .. " is not documented")
@@ -123,7 +124,11 @@ describe("make doc", function()
       assert.truthy(html:find('<a name = "Client:' .. name .. '">', 1, true), "Client:" .. name .. " is not documented")
       count = count + 1
     end
-    assert.is_true(count >= 25, count)
+    for name in call_methods:gmatch('{"([%w_]+)"') do
+      assert.truthy(html:find('<a name = "Call:' .. name .. '">', 1, true), "Call:" .. name .. " is not documented")
+      count = count + 1
+    end
+    assert.are.equal(26, count) -- 11 functions, 8 client methods, 7 call methods
   end)
 end)
 

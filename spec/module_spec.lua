@@ -120,7 +120,7 @@ describe("paynet.new", function()
     assert.are.equal("paynet.Client (http://127.0.0.1:8080/v1/card/send_otp)", tostring(local_))
   end)
 
-  it("out of descriptors (EMFILE) is nil and an error value, not a raise", function()
+  it("out of descriptors (EMFILE): a client needs none until it sends, and the send is nil and an error value, not a raise", function()
     local H = require "spec.helper"
     local dir = H.tmpdir()
     H.defer(finally, function() os.execute("rm -rf " .. H.quote(dir)) end)
@@ -132,15 +132,20 @@ describe("paynet.new", function()
         if not f then break end
         files[#files + 1] = f
       end
-      local c, err = paynet.new { secret_key = "k", ledger = "memory" }
-      print(c, err.kind, err.message)
+      local c = paynet.new { secret_key = "k", ledger = "memory", base_url = "http://127.0.0.1:9" }
+      local res, err = c:send_otp { user_gsm = "5321234567", otp_session_id = "emfile" }
+      print(res, err.kind, err.outcome, err.message)
+      local call, err2 = c:start { user_gsm = "5321234567", otp_session_id = "emfile" }
+      print(call, err2.kind, c:holder("5321234567"))
       for _, f in ipairs(files) do f:close() end
       print(paynet.new { secret_key = "k", ledger = "memory" } ~= nil)
     ]])
     local out, code = H.capture(("ulimit -n 64; env LUA_CPATH=%s %s %s 2>&1"):format(
       H.quote("./" .. H.build .. "/?.so;;"), H.lua, H.quote(dir .. "/script.lua")))
     assert.are.equal(0, code, out)
-    assert.are.equal("nil\tnetwork\tno descriptor to wait on: Too many open files\ntrue\n", out)
+    -- nothing claimed, nothing sent: the number is free
+    assert.are.equal("nil\tnetwork\tnot_sent\tno descriptor to wait on: Too many open files\n" ..
+      "nil\tnetwork\tfalse\ntrue\n", out)
   end)
 
   it("accepts every documented option", function()

@@ -84,14 +84,16 @@ static void unique_gsm(char out[PAYNET_GSM_SIZE])
              (unsigned)((getpid() * 1000u + counter++ + (unsigned)time(NULL)) % 100000000u));
 }
 
-/* Drives a send until it finishes, waiting on the network only. */
-static paynet_status run(paynet_client *c, paynet_result *res, paynet_error *err)
+/* Drives a call until it finishes, waiting on the network only; frees it. */
+static paynet_status run(paynet_call *call, paynet_result *res, paynet_error *err)
 {
     for (;;) {
-        paynet_status s = paynet_send_step(c, res, err);
-        if (s != PAYNET_PENDING)
+        paynet_status s = paynet_call_step(call, res, err);
+        if (s != PAYNET_PENDING) {
+            paynet_call_free(call);
             return s;
-        paynet_wait(c, -1, 100, NULL, err);
+        }
+        paynet_call_wait(call, -1, 100, NULL, err);
     }
 }
 
@@ -102,8 +104,9 @@ static paynet_status send_way(int loop, paynet_client *c, const char *gsm, const
 {
     if (!loop)
         return paynet_send_otp(c, gsm, id, res, err);
-    paynet_status s = paynet_send_start(c, gsm, id, err);
-    return s != PAYNET_OK ? s : run(c, res, err);
+    paynet_call *call;
+    paynet_status s = paynet_send_start(c, gsm, id, &call, err);
+    return s != PAYNET_OK ? s : run(call, res, err);
 }
 
 static const char *const ways[] = {"blocking", "event loop"};
@@ -113,17 +116,20 @@ static void test_success(void)
     char gsm[PAYNET_GSM_SIZE];
     paynet_result res;
     paynet_error err;
+    paynet_call *call = NULL;
     paynet_client *c = client();
     unique_gsm(gsm);
 
     CASE("non-blocking send: start, step and wait to a success");
     CHECK(c != NULL);
-    CHECK(!paynet_send_in_flight(c));
     double started = paynet_clock_wall();
-    CHECK(paynet_send_start(c, gsm, "transport-1", &err) == PAYNET_OK);
-    CHECK(paynet_send_in_flight(c));
-    CHECK(run(c, &res, &err) == PAYNET_OK);
-    CHECK(!paynet_send_in_flight(c));
+    CHECK(paynet_send_start(c, gsm, "transport-1", &call, &err) == PAYNET_OK);
+    CHECK(paynet_call_pending(call));
+    paynet_status s;
+    while ((s = paynet_call_step(call, &res, &err)) == PAYNET_PENDING)
+        paynet_call_wait(call, -1, 100, NULL, &err);
+    CHECK(s == PAYNET_OK);
+    CHECK(!paynet_call_pending(call));
     /* the reply's time, taken before the ledger recorded the hold */
     CHECK(res.replied_at >= started && res.replied_at <= paynet_clock_wall());
     CHECK(res.code == 0 && res.http_status == 200);
@@ -131,13 +137,16 @@ static void test_success(void)
     CHECK(res.expires_in > 179 && res.expires_in <= 180.001);
     CHECK(paynet_remaining(c, gsm) > 179);
 
-    CASE("non-blocking send: a resend is refused at start, with no I/O");
-    CHECK(paynet_send_start(c, gsm, "transport-2", &err) == PAYNET_COOLDOWN);
-    CHECK(err.retry_after > 179 && err.delivered == PAYNET_DELIVERED_NO);
-    CHECK(!paynet_send_in_flight(c));
+    CASE("step on a call that is over is refused");
+    CHECK(paynet_call_step(call, &res, &err) == PAYNET_INVALID);
+    CHECK_STR(err.message, "this call is over");
+    paynet_call_free(call);
 
-    CASE("step with nothing in flight is refused");
-    CHECK(paynet_send_step(c, &res, &err) == PAYNET_INVALID);
+    CASE("non-blocking send: a resend is refused at start, with no I/O, and no call");
+    call = (paynet_call *)&err;
+    CHECK(paynet_send_start(c, gsm, "transport-2", &call, &err) == PAYNET_COOLDOWN);
+    CHECK(err.retry_after > 179 && err.delivered == PAYNET_DELIVERED_NO);
+    CHECK(call == NULL);
     paynet_client_free(c);
 }
 
@@ -148,28 +157,42 @@ static void test_busy_and_early_cancel(void)
     paynet_client *c = client();
     unique_gsm(gsm);
 
-    CASE("a second start while one is in flight is refused (busy)");
-    CHECK(paynet_send_start(c, gsm, "busy-1", &err) == PAYNET_OK);
-    CHECK(paynet_send_start(c, "5000000103", "busy-2", &err) == PAYNET_BUSY);
-    CHECK(err.delivered == PAYNET_DELIVERED_NO);
+    paynet_call *first = NULL, *second = NULL;
+
+    CASE("a second start while one is in flight runs beside it, each its own call");
+    CHECK(paynet_send_start(c, gsm, "busy-1", &first, &err) == PAYNET_OK);
+    CHECK(paynet_send_start(c, "5000000103", "busy-2", &second, &err) == PAYNET_OK);
+    CHECK(first != NULL && second != NULL && first != second);
+    CHECK(paynet_call_pollfd(first) > 2 && paynet_call_pollfd(second) > 2
+          && paynet_call_pollfd(first) != paynet_call_pollfd(second));
+
+    CASE("the same number twice at once: the second start is refused (cooldown)");
+    paynet_call *third = (paynet_call *)&err;
+    CHECK(paynet_send_start(c, gsm, "busy-3", &third, &err) == PAYNET_COOLDOWN);
+    CHECK(third == NULL && err.delivered == PAYNET_DELIVERED_NO);
 
     CASE("cancel before the request could leave: delivered no, no hold");
-    paynet_send_cancel(c, &cancelled);
+    paynet_call_cancel(first, &cancelled);
     CHECK(cancelled.kind == PAYNET_CANCELLED);
     CHECK(cancelled.delivered == PAYNET_DELIVERED_NO);
-    CHECK(!paynet_send_in_flight(c));
+    CHECK(!paynet_call_pending(first));
     CHECK(paynet_remaining(c, gsm) == 0);
+    CHECK(paynet_call_pending(second)); /* the other call goes on */
+    paynet_call_cancel(second, &cancelled);
 
-    CASE("cancel with nothing in flight says so");
-    paynet_send_cancel(c, &cancelled);
+    CASE("cancel of a call that is over says so");
+    paynet_call_cancel(first, &cancelled);
     CHECK(cancelled.kind == PAYNET_CANCELLED && cancelled.delivered == PAYNET_DELIVERED_NO);
+    paynet_call_free(first);
+    paynet_call_free(second);
 
     CASE("cancel right after start on a client that sent before: delivered no, no hold");
     paynet_result res;
     CHECK(paynet_send_otp(c, gsm, "sent-before", &res, &err) == PAYNET_OK);
     unique_gsm(gsm);
-    CHECK(paynet_send_start(c, gsm, "early-cancel", &err) == PAYNET_OK);
-    paynet_send_cancel(c, &cancelled);
+    CHECK(paynet_send_start(c, gsm, "early-cancel", &first, &err) == PAYNET_OK);
+    paynet_call_cancel(first, &cancelled);
+    paynet_call_free(first);
     CHECK(cancelled.delivered == PAYNET_DELIVERED_NO);
     CHECK(paynet_remaining(c, gsm) == 0);
     CHECK(logged("session 'early-cancel'") == 0); /* and the sandbox saw nothing */
@@ -286,28 +309,30 @@ static void test_cancel_after_sending(void)
     paynet_result res;
     paynet_error err, cancelled;
     paynet_client *c = client();
+    paynet_call *call = NULL;
 
     CASE("cancel after the request left: delivered unknown, number held");
-    CHECK(paynet_send_start(c, "5000000103", "cancel-late", &err) == PAYNET_OK);
+    CHECK(paynet_send_start(c, "5000000103", "cancel-late", &call, &err) == PAYNET_OK);
     double until = now() + 0.5;
     while (now() < until) {
-        CHECK(paynet_send_step(c, &res, &err) == PAYNET_PENDING);
-        paynet_wait(c, -1, 50, NULL, &err);
+        CHECK(paynet_call_step(call, &res, &err) == PAYNET_PENDING);
+        paynet_call_wait(call, -1, 50, NULL, &err);
     }
     double t0 = now();
-    paynet_send_cancel(c, &cancelled);
+    paynet_call_cancel(call, &cancelled);
+    paynet_call_free(call);
     CHECK(now() - t0 < 0.1);
     CHECK(cancelled.kind == PAYNET_CANCELLED);
     CHECK(cancelled.delivered == PAYNET_DELIVERED_UNKNOWN);
     CHECK(cancelled.retry_after == 180);
     CHECK(paynet_remaining(c, "5000000103") > 179);
-    CHECK(paynet_send_start(c, "5000000103", "again", &err) == PAYNET_COOLDOWN);
+    CHECK(paynet_send_start(c, "5000000103", "again", &call, &err) == PAYNET_COOLDOWN);
 
     CASE("the client sends again after a cancel (a fresh connection)");
     char gsm[PAYNET_GSM_SIZE];
     unique_gsm(gsm);
-    CHECK(paynet_send_start(c, gsm, "after-cancel", &err) == PAYNET_OK);
-    CHECK(run(c, &res, &err) == PAYNET_OK);
+    CHECK(paynet_send_start(c, gsm, "after-cancel", &call, &err) == PAYNET_OK);
+    CHECK(run(call, &res, &err) == PAYNET_OK);
     paynet_client_free(c);
 }
 
@@ -347,10 +372,11 @@ static void test_wait(void)
     paynet_error err;
     paynet_result res;
     paynet_client *c = client();
+    paynet_call *call = NULL;
     CASE("wait with nothing in flight sleeps for its timeout");
     CHECK(pipe(fds) == 0); /* without it, the cases below fail, not vanish */
     double t0 = now();
-    CHECK(paynet_wait(c, fds[0], 150, &ready, &err) == PAYNET_OK);
+    CHECK(paynet_call_wait(NULL, fds[0], 150, &ready, &err) == PAYNET_OK);
     double took = now() - t0;
     CHECK(took >= 0.14 && took < 0.5);
     CHECK(ready == 0);
@@ -358,18 +384,19 @@ static void test_wait(void)
     CASE("wait returns at once when the extra descriptor is readable");
     CHECK(write(fds[1], "k", 1) == 1);
     t0 = now();
-    CHECK(paynet_wait(c, fds[0], 5000, &ready, &err) == PAYNET_OK);
+    CHECK(paynet_call_wait(NULL, fds[0], 5000, &ready, &err) == PAYNET_OK);
     CHECK(now() - t0 < 0.1);
     CHECK(ready == 1);
 
     CASE("wait sees the extra descriptor during a send in flight");
-    CHECK(paynet_send_start(c, "5000000103", "wait-key", &err) == PAYNET_OK);
-    CHECK(paynet_send_step(c, &res, &err) == PAYNET_PENDING);
+    CHECK(paynet_send_start(c, "5000000103", "wait-key", &call, &err) == PAYNET_OK);
+    CHECK(paynet_call_step(call, &res, &err) == PAYNET_PENDING);
     t0 = now();
-    CHECK(paynet_wait(c, fds[0], 5000, &ready, &err) == PAYNET_OK);
+    CHECK(paynet_call_wait(call, fds[0], 5000, &ready, &err) == PAYNET_OK);
     CHECK(now() - t0 < 0.1);
     CHECK(ready == 1);
-    paynet_send_cancel(c, &err);
+    paynet_call_cancel(call, &err);
+    paynet_call_free(call);
 
     close(fds[0]);
     close(fds[1]);
@@ -387,27 +414,28 @@ static void test_pollable(void)
     paynet_result res[2];
     paynet_error err[2];
     paynet_status status[2] = {PAYNET_PENDING, PAYNET_PENDING};
+    paynet_call *call[2] = {NULL, NULL};
     int steps = 0, timeouts = 0;
-
-    CASE("a client's descriptor exists before any send and never changes");
-    int fd0 = paynet_send_pollfd(c[0]);
-    CHECK(fd0 > 2 && paynet_send_pollfd(c[1]) > 2 && paynet_send_pollfd(c[1]) != fd0);
-    CHECK(paynet_send_events(c[0]) == POLLIN);
-    CHECK(paynet_send_timeout(c[0]) == -1); /* nothing in flight */
 
     CASE("two sends to a 3-second reply on one poll loop end in about 3 s");
     int slow_before = arrivals("15");
     double t0 = now();
     for (int i = 0; i < 2; i++)
-        CHECK(paynet_send_start(c[i], "5000000115", "poll-loop", &err[i]) == PAYNET_OK);
-    CHECK(paynet_send_timeout(c[0]) == 0); /* libcurl wants its first call at once */
+        CHECK(paynet_send_start(c[i], "5000000115", "poll-loop", &call[i], &err[i])
+              == PAYNET_OK);
+    if (call[0] == NULL || call[1] == NULL)
+        return;
+    int fd0 = paynet_call_pollfd(call[0]);
+    CHECK(fd0 > 2 && paynet_call_pollfd(call[1]) > 2 && paynet_call_pollfd(call[1]) != fd0);
+    CHECK(paynet_call_events(call[0]) == POLLIN);
+    CHECK(paynet_call_timeout(call[0]) == 0); /* libcurl wants its first call at once */
     while (status[0] == PAYNET_PENDING || status[1] == PAYNET_PENDING) {
         struct pollfd fds[2];
         int timeout = -1;
         for (int i = 0; i < 2; i++) {
-            fds[i].fd = status[i] == PAYNET_PENDING ? paynet_send_pollfd(c[i]) : -1;
-            fds[i].events = (short)paynet_send_events(c[i]);
-            int t = status[i] == PAYNET_PENDING ? paynet_send_timeout(c[i]) : -1;
+            fds[i].fd = status[i] == PAYNET_PENDING ? paynet_call_pollfd(call[i]) : -1;
+            fds[i].events = (short)paynet_call_events(call[i]);
+            int t = status[i] == PAYNET_PENDING ? paynet_call_timeout(call[i]) : -1;
             if (t >= 0 && (timeout < 0 || t < timeout))
                 timeout = t;
         }
@@ -417,7 +445,7 @@ static void test_pollable(void)
             timeouts++;
         for (int i = 0; i < 2; i++)
             if (status[i] == PAYNET_PENDING)
-                status[i] = paynet_send_step(c[i], &res[i], &err[i]);
+                status[i] = paynet_call_step(call[i], &res[i], &err[i]);
         steps++;
         if (now() - t0 > 20)
             break;
@@ -428,12 +456,14 @@ static void test_pollable(void)
     CHECK(steps < 200); /* woken by events, not spinning */
     CHECK(status[0] == PAYNET_OK && strcmp(res[0].user_gsm, "5000000115") == 0);
     CHECK(arrivals("15") == slow_before + 2); /* one request each */
-    CHECK(paynet_send_pollfd(c[0]) == fd0);
-    CHECK(paynet_send_timeout(c[0]) == -1);
+    CHECK(paynet_call_pollfd(call[0]) == fd0); /* the call's for its life */
+    CHECK(paynet_call_timeout(call[0]) == -1); /* over */
 
     CASE("the timeout alone ends a send to a silent server, when libcurl says");
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 2; i++) {
+        paynet_call_free(call[i]);
         paynet_client_free(c[i]);
+    }
     static const char *const files[] = {"", "-wal", "-shm"};
     for (size_t i = 0; i < 3; i++) {
         char path[96];
@@ -450,14 +480,15 @@ static void test_pollable(void)
         return;
     int silent_before = arrivals("03");
     t0 = now();
-    CHECK(paynet_send_start(slow, "5000000103", "silent", &err[0]) == PAYNET_OK);
-    paynet_status s = PAYNET_PENDING;
+    CHECK(paynet_send_start(slow, "5000000103", "silent", &call[0], &err[0]) == PAYNET_OK);
+    paynet_status s = call[0] != NULL ? PAYNET_PENDING : PAYNET_INVALID;
     while (s == PAYNET_PENDING && now() - t0 < 10) {
-        struct pollfd pfd = {paynet_send_pollfd(slow), (short)paynet_send_events(slow), 0};
-        int t = paynet_send_timeout(slow);
+        struct pollfd pfd = {paynet_call_pollfd(call[0]), (short)paynet_call_events(call[0]), 0};
+        int t = paynet_call_timeout(call[0]);
         poll(&pfd, 1, t < 0 || t > 5000 ? 5000 : t);
-        s = paynet_send_step(slow, &res[0], &err[0]);
+        s = paynet_call_step(call[0], &res[0], &err[0]);
     }
+    paynet_call_free(call[0]);
     took = now() - t0;
     CHECK(s == PAYNET_TIMEOUT);
     CHECK(err[0].delivered == PAYNET_DELIVERED_UNKNOWN);
@@ -494,10 +525,12 @@ static void test_late_step(void)
     char session[64], needle[96]; /* this run's own: the log outlives a run */
     snprintf(session, sizeof session, "late-step-%s", gsm);
     snprintf(needle, sizeof needle, "session '%s'", session);
-    CHECK(paynet_send_start(c, gsm, session, &err) == PAYNET_OK);
+    paynet_call *call = NULL;
+    CHECK(paynet_send_start(c, gsm, session, &call, &err) == PAYNET_OK);
     struct timespec busy = {1, 300000000}; /* the loop does other work */
     nanosleep(&busy, NULL);
-    CHECK(paynet_send_step(c, &res, &err) == PAYNET_TIMEOUT);
+    CHECK(paynet_call_step(call, &res, &err) == PAYNET_TIMEOUT);
+    paynet_call_free(call);
     CHECK(err.delivered == PAYNET_DELIVERED_NO);
     CHECK_STR(err.message, "no complete reply within 1 s (the request had not been sent)");
     CHECK(paynet_remaining(c, gsm) == 0);
@@ -522,15 +555,16 @@ static void test_late_step(void)
     if (c != NULL) {
         unique_gsm(gsm);
         double t0 = now();
-        CHECK(paynet_send_start(c, gsm, "late-retry", &err) == PAYNET_OK);
+        CHECK(paynet_send_start(c, gsm, "late-retry", &call, &err) == PAYNET_OK);
         paynet_status s = PAYNET_PENDING;
         while (s == PAYNET_PENDING && now() - t0 < 0.15) { /* the first attempt is refused */
-            s = paynet_send_step(c, &res, &err);
-            paynet_wait(c, -1, 10, NULL, &err);
+            s = paynet_call_step(call, &res, &err);
+            paynet_call_wait(call, -1, 10, NULL, &err);
         }
         CHECK(s == PAYNET_PENDING); /* its retry waits */
         nanosleep(&busy, NULL);
-        CHECK(paynet_send_step(c, &res, &err) == PAYNET_TIMEOUT);
+        CHECK(paynet_call_step(call, &res, &err) == PAYNET_TIMEOUT);
+        paynet_call_free(call);
         CHECK(err.delivered == PAYNET_DELIVERED_NO);
         CHECK_STR(err.message, "no complete reply within 1 s (the request had not been sent)");
         CHECK(paynet_remaining(c, gsm) == 0);
@@ -655,27 +689,29 @@ static void test_fork(void)
     unique_gsm(gsm);
     CASE("a forked child cannot use its parent's client, and freeing it there harms no send");
     int before = arrivals("15");
-    CHECK(paynet_send_start(c, "5000000115", "fork", &err) == PAYNET_OK);
-    CHECK(paynet_send_step(c, &res, &err) == PAYNET_PENDING);
+    paynet_call *call = NULL, *child = NULL;
+    CHECK(paynet_send_start(c, "5000000115", "fork", &call, &err) == PAYNET_OK);
+    CHECK(paynet_call_step(call, &res, &err) == PAYNET_PENDING);
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
-        int ok = paynet_send_start(c, gsm, "child", &err) == PAYNET_INVALID
+        int ok = paynet_send_start(c, gsm, "child", &child, &err) == PAYNET_INVALID
                  && strstr(err.message, "another process") != NULL
-                 && paynet_send_step(c, &res, &err) == PAYNET_INVALID;
+                 && paynet_call_step(call, &res, &err) == PAYNET_INVALID;
         int held = 0;
         paynet_holder holder;
         ok = ok && paynet_hold_lookup(c, gsm, &held, &holder, &err) == PAYNET_INVALID;
-        paynet_send_cancel(c, &err);
+        paynet_call_cancel(call, &err);
         ok = ok && err.kind == PAYNET_INVALID;
+        paynet_call_free(call);
         paynet_client_free(c);
         _exit(ok ? 0 : 1);
     }
     int status = -1;
     CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    CHECK(paynet_send_in_flight(c));
-    CHECK(run(c, &res, &err) == PAYNET_OK);
+    CHECK(paynet_call_pending(call));
+    CHECK(run(call, &res, &err) == PAYNET_OK);
     CHECK(paynet_remaining(c, "5000000115") > 170); /* the parent's hold stands */
     CHECK(arrivals("15") == before + 1);                /* and one request went out */
     paynet_client_free(c);

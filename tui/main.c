@@ -193,13 +193,14 @@ static unsigned effects(struct session *s, unsigned flags, int *quit)
         view_set_field(s->view, FOCUS_SESSION, id);
     }
     if (flags & APP_START_SEND) {
-        if (paynet_send_start(s->client, s->app.gsm, s->app.session_input, &err) == PAYNET_OK)
+        if (paynet_send_start(s->client, s->app.gsm, s->app.session_input, &s->call, &err)
+            == PAYNET_OK)
             more |= app_send_started(&s->app, session_now());
         else
             more |= app_send_refused(&s->app, &err);
     }
     if (flags & APP_CANCEL_SEND) {
-        paynet_send_cancel(s->client, &err);
+        paynet_call_cancel(s->call, &err);
         more |= session_finish(s, PAYNET_CANCELLED, NULL, &err);
     }
     if (flags & APP_QUIT)
@@ -244,7 +245,7 @@ static void run(struct session *s)
         int wake = app_next_wake_ms(&s->app, session_now());
         int key_ready = 0;
         /* at most a second: a signal that came outside the wait is seen */
-        paynet_wait(s->client, STDIN_FILENO, wake < 0 || wake > 1000 ? 1000 : wake, &key_ready,
+        paynet_call_wait(s->call, STDIN_FILENO, wake < 0 || wake > 1000 ? 1000 : wake, &key_ready,
                     &err);
         if (stop_signal) {
             /* SIGTERM, SIGINT: someone asked for an orderly stop; SIGHUP:
@@ -265,8 +266,8 @@ static void run(struct session *s)
         if (!quit && keys == 0 && (s->gone = view_input_gone(s->view)) != NULL)
             flags |= effects(s, app_apply(&s->app, ACTION_QUIT, session_now()), &quit);
 
-        if (!quit && paynet_send_in_flight(s->client)) {
-            paynet_status status = paynet_send_step(s->client, &res, &err);
+        if (!quit && paynet_call_pending(s->call)) {
+            paynet_status status = paynet_call_step(s->call, &res, &err);
             if (status != PAYNET_PENDING)
                 flags |= session_finish(s, status, &res, &err);
         }

@@ -175,7 +175,8 @@ static void start_send(struct plain *p)
         p->step = ASK_GSM;
         return;
     }
-    if (paynet_send_start(p->s->client, app->gsm, app->session_input, &err) != PAYNET_OK) {
+    if (paynet_send_start(p->s->client, app->gsm, app->session_input, &p->s->call, &err)
+        != PAYNET_OK) {
         app_send_refused(app, &err);
         say_status(p);
         p->step = ASK_GSM;
@@ -343,13 +344,13 @@ int plain_run(struct session *s, volatile sig_atomic_t *stop_signal)
         /* a full buffer waits for the send in flight: it is read, not lost */
         int listen = !p.eof && p.used < sizeof p.input;
         int ready = 0;
-        paynet_wait(s->client, listen ? STDIN_FILENO : -1,
+        paynet_call_wait(s->call, listen ? STDIN_FILENO : -1,
                     wake < 0 || wake > 1000 ? 1000 : wake, &ready, &err);
         if (*stop_signal) {
             if (*stop_signal == SIGHUP)
                 s->gone = _("the terminal hung up (SIGHUP)");
             if (p.step == SENDING) {
-                paynet_send_cancel(s->client, &err);
+                paynet_call_cancel(s->call, &err);
                 finished(&p, PAYNET_CANCELLED, NULL, &err);
             }
             break;
@@ -362,7 +363,7 @@ int plain_run(struct session *s, volatile sig_atomic_t *stop_signal)
                 p.eof = 1;
         }
         if (p.step == SENDING) {
-            paynet_status status = paynet_send_step(s->client, &res, &err);
+            paynet_status status = paynet_call_step(s->call, &res, &err);
             if (status != PAYNET_PENDING) {
                 finished(&p, status, &res, &err);
                 prompt(&p);

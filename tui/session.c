@@ -42,6 +42,8 @@ unsigned session_finish(struct session *s, paynet_status status, const paynet_re
                         const paynet_error *err)
 {
     char clock_text[16], expire_text[16] = "";
+    paynet_call_free(s->call);
+    s->call = NULL;
     /* the times are the reply's, not the end of the ledger's work after it */
     double at = status == PAYNET_OK ? res->replied_at : err->replied_at;
     time_t now = at > 0 ? (time_t)floor(at) : time(NULL);

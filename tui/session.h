@@ -28,6 +28,7 @@ struct options {
 struct session {
     struct options opt;
     paynet_client *client;
+    paynet_call *call;   /* the send in flight, NULL when none */
     struct app app;      /* the state and the words, for the screen and --plain alike */
     int audit_fd;        /* -1: no audit log */
     const char *gone;    /* why it stopped without the operator: NULL if it did not */
@@ -42,7 +43,8 @@ double session_wall(void);
 /* A fresh random session id, "otp-" and 16 hex digits. */
 void session_fresh_id(char *out, size_t size);
 
-/* A send ended: the audit line, then the state machine's outcome. */
+/* A send ended: its call freed, the audit line, then the state machine's
+ * outcome. */
 unsigned session_finish(struct session *s, paynet_status status, const paynet_result *res,
                         const paynet_error *err);
 
