@@ -83,12 +83,6 @@ double paynet_hold_seconds(double expire, double local_wall, int have_date, doub
 paynet_status paynet_decode_reply(long http_status, const char *body,
                                   size_t length, paynet_result *result,
                                   paynet_error *err);
-/* The same; flat = 0 reads every reply through cJSON's tree (the one-pass
- * reader is skipped): the tests and fuzz_decode compare the two. */
-paynet_status paynet_decode_reply_as(long http_status, const char *body, size_t length,
-                                     int flat, paynet_result *result, paynet_error *err);
-/* Whether the one-pass reader takes this body itself (for the tests). */
-int paynet_reply_flat(const char *body, size_t length);
 
 /* Clocks, in seconds. */
 double paynet_clock_mono(void);

@@ -156,105 +156,6 @@ static const char *skip_space(const char *p, const char *end)
     return p;
 }
 
-/* The closing quote of a string without escapes or control characters
- * that starts at p; NULL if the string is not one. */
-static const char *plain_string(const char *p, const char *end)
-{
-    /* the bytes that end a plain string, or make it not one: a look each */
-    static const unsigned char stop[256] = {
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 0x00..0x1F */
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, ['"'] = 1, ['\\'] = 1,
-    };
-    while (p < end && !stop[(unsigned char)*p])
-        p++;
-    return p < end && *p == '"' ? p : NULL;
-}
-
-/* A string field met once: 0 if it was met before or is not a string. */
-static int take_string(enum field_state *state, const char **out, size_t *out_length,
-                       const char *value, size_t length, int is_string)
-{
-    if (*state != FIELD_MISSING || !is_string)
-        return 0;
-    *state = FIELD_OK;
-    *out = value;
-    *out_length = length;
-    return 1;
-}
-
-/* Paynet's reply read in one pass, without a tree or an allocation: a flat
- * object whose values are plain strings (no escapes) or integers of at
- * most 9 digits, with "code", "message" and "otp_expire" each at most once
- * and well typed.  Anything else answers 0, and the reply goes through
- * cJSON's tree, which stays the reference: what this accepts, the tree
- * reads the same (fuzz_decode checks the two agree on every input). */
-static int flat_fields(const char *body, size_t length, struct reply_fields *f)
-{
-    const char *p = skip_space(body, body + length), *end = body + length;
-    memset(f, 0, sizeof *f);
-    if (p == end || *p != '{')
-        return 0;
-    p = skip_space(p + 1, end);
-    for (;;) {
-        if (p == end || *p != '"')
-            return 0; /* also {}: the tree reports it */
-        const char *key = p + 1, *key_end = plain_string(key, end);
-        if (key_end == NULL)
-            return 0;
-        p = skip_space(key_end + 1, end);
-        if (p == end || *p != ':')
-            return 0;
-        p = skip_space(p + 1, end);
-        if (p == end)
-            return 0;
-        const char *value = p, *value_end;
-        int is_string = *p == '"';
-        if (is_string) {
-            value = p + 1;
-            value_end = plain_string(value, end);
-            if (value_end == NULL)
-                return 0;
-            p = value_end + 1;
-        } else {
-            for (value_end = p; value_end < end && *value_end >= '0' && *value_end <= '9';)
-                value_end++;
-            size_t n = (size_t)(value_end - value);
-            if (n == 0 || n > 9 || (n > 1 && *value == '0'))
-                return 0;
-            p = value_end; /* a '.', 'e' or anything else after it fails below */
-        }
-        size_t key_length = (size_t)(key_end - key), value_length = (size_t)(value_end - value);
-        if (key_length == 4 && memcmp(key, "code", 4) == 0) {
-            if (f->code_state != FIELD_MISSING
-                || code_digits(value, value_length, &f->code) != FIELD_OK)
-                return 0;
-            f->code_state = FIELD_OK;
-        } else if (key_length == 7 && memcmp(key, "message", 7) == 0) {
-            if (!take_string(&f->message_state, &f->message, &f->message_length, value,
-                             value_length, is_string))
-                return 0;
-        } else if (key_length == 10 && memcmp(key, "otp_expire", 10) == 0) {
-            if (!take_string(&f->expire_state, &f->expire, &f->expire_length, value,
-                             value_length, is_string))
-                return 0;
-        }
-        p = skip_space(p, end);
-        if (p == end)
-            return 0;
-        if (*p == '}')
-            return skip_space(p + 1, end) == end;
-        if (*p != ',')
-            return 0;
-        p = skip_space(p + 1, end);
-    }
-}
-
-int paynet_reply_flat(const char *body, size_t length)
-{
-    struct reply_fields f;
-    return flat_fields(body, length, &f);
-}
-
 /* Parses the whole body as one JSON value; NULL if it is not exactly one. */
 static cJSON *parse_body(const char *body, size_t length)
 {
@@ -379,15 +280,11 @@ static paynet_status decode_success(const struct reply_fields *f, paynet_result 
     return PAYNET_OK;
 }
 
-paynet_status paynet_decode_reply_as(long http_status, const char *body, size_t length,
-                                     int flat, paynet_result *result, paynet_error *err)
+paynet_status paynet_decode_reply(long http_status, const char *body, size_t length,
+                                  paynet_result *result, paynet_error *err)
 {
     struct reply_fields fields;
     paynet_status status;
-    if (flat && http_status == 200 && flat_fields(body, length, &fields)) {
-        status = decode_success(&fields, result, err);
-        goto clean;
-    }
     cJSON *root = parse_body(body, length);
     if (root == NULL && length > 0) {
         /* cJSON answers NULL both for bad JSON and for a failed
@@ -414,7 +311,6 @@ paynet_status paynet_decode_reply_as(long http_status, const char *body, size_t 
         status = decode_success(&fields, result, err);
     }
     cJSON_Delete(root);
-clean:;
     /* the server's words reach the caller cleaned, whatever the path */
     char *message = status == PAYNET_OK ? result->message : err != NULL ? err->message : NULL;
     if (message != NULL) {
@@ -425,10 +321,4 @@ clean:;
         paynet_text_clean(raw, used, message, PAYNET_MESSAGE_SIZE);
     }
     return status;
-}
-
-paynet_status paynet_decode_reply(long http_status, const char *body, size_t length,
-                                  paynet_result *result, paynet_error *err)
-{
-    return paynet_decode_reply_as(http_status, body, length, 1, result, err);
 }
