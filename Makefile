@@ -48,7 +48,7 @@ ALL_CFLAGS = $(WARNINGS) $(CPPFLAGS) $(CFLAGS) -MMD -MP -fPIC -Icore $(PKG_CFLAG
 
 CORE_SRC = core/client.c core/transport.c core/hold.c core/send.c core/otp.c core/expire.c core/gsm.c core/codes.c core/clock.c \
            core/keyfile.c core/ledger.c core/ledger_memory.c core/ledger_sqlite.c \
-           core/ledger_redis.c core/text.c core/i18n.c core/scope.c
+           core/ledger_redis.c core/redis_link.c core/text.c core/i18n.c core/scope.c
 # BUILD: where objects and programs go; build-asan/ holds the sanitized twin
 BUILD    ?= build
 B         = $(BUILD)

@@ -237,6 +237,9 @@ paynet_status paynet_client_new(const paynet_config *config, paynet_client **out
      * (libcurl's default follows the handles on the multi, which drop to
      * none between calls) */
     curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)CALLS_KEPT);
+    /* one call, one connection: HTTP/2 would put several calls on one
+     * connection, whose socket the epoll set of one call alone watches */
+    curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
     status = transport_set_options(c, config);
     if (status != PAYNET_OK) {
         paynet_client_free(c);

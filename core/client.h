@@ -79,6 +79,7 @@ struct paynet_call {
     struct paynet_call *prev, *next; /* the client's calls in flight, or its kept ones */
     CURL *easy;     /* this call's transfer; CURLINFO_PRIVATE is the call */
     int epfd;       /* the sockets of this call's transfer (the socket callback) */
+    int ledger_fd;  /* the ledger's descriptor, in epfd while its answer is awaited; -1 */
     enum send_state state;
     int attempts_left;
     double deadline, retry_at;
@@ -163,6 +164,13 @@ paynet_status hold_claim(struct paynet_call *call, const char *gsm, const char *
                          paynet_error *err);
 int hold_settle(struct paynet_call *call, const char *state, double seconds,
                 const char *otp_expire, char *warning, size_t warning_size);
+/* After a claim or settle answered PAYNET_PENDING: the ledger's descriptor
+ * joins the call's epoll set, so that its answer wakes the call. */
+void hold_watch(struct paynet_call *call);
+/* The claim or settle in flight is not asked again: the ledger drops its
+ * answer (a claim granted then is given back); the descriptor leaves. */
+void hold_abandon(struct paynet_call *call);
+void hold_unwatch(struct paynet_call *call);
 
 /* ---- send.c ---- */
 void send_end(struct paynet_call *call);

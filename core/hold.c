@@ -197,16 +197,20 @@ paynet_status paynet_release(paynet_client *c, const char *user_gsm, const char 
     return status;
 }
 
+static paynet_status claim_again(struct paynet_call *call, paynet_error *err);
+
 /* Claims this call's number, in its client's memory and in the ledger;
  * PAYNET_COOLDOWN with the holder when another send holds it. */
 paynet_status hold_claim(struct paynet_call *call, const char *gsm, const char *session_id,
                          paynet_error *err)
 {
     paynet_client *c = call->client;
-    paynet_holder *r = &call->record, holder;
+    paynet_holder *r = &call->record;
     paynet_status status = key_of(c, gsm, call->key, err);
     if (status != PAYNET_OK)
         return status;
+    if (call->state == SEND_CLAIMING) /* asked again: the claim on the wire is this one */
+        return claim_again(call, err);
     paynet_ledger_token_next(&c->tokens, call->token);
     *r = c->who;
     paynet_copy_utf8(r->state, sizeof r->state, "pending");
@@ -215,16 +219,26 @@ paynet_status hold_claim(struct paynet_call *call, const char *gsm, const char *
     r->sent_at = paynet_clock_wall();
     r->otp_expire[0] = '\0';
     r->reason[0] = '\0';
-    int granted = 0;
     /* the claim covers the whole call and what may follow it that no
      * settle records: an uncertain outcome, or a code sent */
-    double pending = c->timeout + fmax(c->unknown_hold, CLAIM_COVERS_CODE) + 1;
+    r->claim_hold = c->timeout + fmax(c->unknown_hold, CLAIM_COVERS_CODE) + 1;
     /* its call runs at most `timeout` from the claim, and a last ledger
      * operation after it at most connect_timeout: past that and a margin
      * it is over (the window is counted from this claim, later than the
      * call's start) */
-    r->claim_hold = pending;
     r->send_window = c->timeout + c->connect_timeout + 2;
+    return claim_again(call, err);
+}
+
+/* Asks the ledger for this call's claim (again, when it was busy or its
+ * answer is on the wire: the same token and record). */
+static paynet_status claim_again(struct paynet_call *call, paynet_error *err)
+{
+    paynet_client *c = call->client;
+    paynet_holder *r = &call->record, holder;
+    double pending = r->claim_hold;
+    int granted = 0;
+    paynet_status status;
     c->ledger->deadline = call->deadline; /* the call's time bounds the ledger's too */
     status = c->ledger->methods->claim(c->ledger, call->key, call->token, r, pending, &granted,
                                        &holder, err);
@@ -239,8 +253,9 @@ paynet_status hold_claim(struct paynet_call *call, const char *gsm, const char *
         if (status == PAYNET_OK) { /* give back the claim just made */
             int ours;
             paynet_error ignored;
-            c->ledger->methods->settle(c->ledger, call->key, call->token, r, 0, &ours,
-                                       &ignored);
+            if (c->ledger->methods->settle(c->ledger, call->key, call->token, r, 0, &ours,
+                                           &ignored) == PAYNET_PENDING)
+                hold_abandon(call); /* it lands by itself */
         }
         describe_hold(&holder, err, PAYNET_COOLDOWN, _("is held (by this client's memory)"));
         return PAYNET_COOLDOWN;
@@ -253,8 +268,9 @@ paynet_status hold_claim(struct paynet_call *call, const char *gsm, const char *
         if (status != PAYNET_OK) { /* nothing sent: give the number back */
             int ours;
             paynet_error ignored;
-            c->ledger->methods->settle(c->ledger, call->key, call->token, r, 0, &ours,
-                                       &ignored);
+            if (c->ledger->methods->settle(c->ledger, call->key, call->token, r, 0, &ours,
+                                           &ignored) == PAYNET_PENDING)
+                hold_abandon(call);
         }
     }
     return status;
@@ -309,4 +325,35 @@ int hold_settle(struct paynet_call *call, const char *state, double seconds,
             paynet_copy_utf8(warning, warning_size, problem);
     }
     return 0;
+}
+
+void hold_watch(struct paynet_call *call)
+{
+    struct ledger *l = call->client->ledger;
+    int events = 0, fd = l->methods->pollfd != NULL ? l->methods->pollfd(l, &events) : -1;
+    if (fd != call->ledger_fd)
+        hold_unwatch(call);
+    if (fd < 0)
+        return;
+    struct epoll_event ev = {0};
+    ev.events = (events & POLLIN ? EPOLLIN : 0) | (events & POLLOUT ? EPOLLOUT : 0);
+    ev.data.fd = fd;
+    if (epoll_ctl(call->epfd, fd == call->ledger_fd ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev)
+        == 0)
+        call->ledger_fd = fd; /* else its LEDGER_RETRY timer alone wakes the call */
+}
+
+void hold_unwatch(struct paynet_call *call)
+{
+    if (call->ledger_fd >= 0)
+        epoll_ctl(call->epfd, EPOLL_CTL_DEL, call->ledger_fd, NULL);
+    call->ledger_fd = -1;
+}
+
+void hold_abandon(struct paynet_call *call)
+{
+    struct ledger *l = call->client->ledger;
+    if (l->methods->abandon != NULL)
+        l->methods->abandon(l, call->token);
+    hold_unwatch(call);
 }

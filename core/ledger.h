@@ -65,6 +65,15 @@ struct ledger_methods {
     paynet_status (*list)(struct ledger *l, int releases, paynet_holder **list,
                           size_t *count, paynet_error *err);
     void (*close)(struct ledger *l);
+    /* Backends whose claim and settle answer PAYNET_PENDING while their
+     * command is on the wire (Redis): the descriptor to wait on before
+     * asking again (-1: none, ask again after LEDGER_RETRY) and its poll(2)
+     * events; NULL for the others. */
+    int (*pollfd)(struct ledger *l, int *events);
+    /* The claim or settle of `token` that answered PAYNET_PENDING is not
+     * asked again (its call ended): its answer is dropped when it comes,
+     * and a claim granted then is given back.  NULL: nothing to do. */
+    void (*abandon)(struct ledger *l, const char *token);
 };
 
 struct ledger {

@@ -285,7 +285,7 @@ static void memory_close(struct ledger *l)
 
 static const struct ledger_methods memory_methods = {
     1, "memory", memory_claim, memory_settle, memory_lookup, memory_release, memory_released,
-    memory_list, memory_close,
+    memory_list, memory_close, NULL, NULL,
 };
 
 paynet_status paynet_ledger_memory_open(const char *where, struct ledger **out, paynet_error *err)
@@ -362,7 +362,7 @@ static void shared_close(struct ledger *l) { free(l); } /* the table stays */
 
 static const struct ledger_methods shared_methods = {
     1, "memory", shared_claim, shared_settle, shared_lookup, shared_release, shared_released,
-    shared_list, shared_close,
+    shared_list, shared_close, NULL, NULL,
 };
 
 paynet_status paynet_ledger_memory_shared(struct ledger **out, paynet_error *err)

@@ -10,10 +10,19 @@
  * starts with the claim's token (compare-then-set / compare-then-delete).
  * Releases are pushed on the list "paynet:releases" (the newest 1000).
  *
- * The connection (hiredis, synchronous, with timeouts) opens on first use
- * and again after an I/O failure; a command on a reused connection that
- * fails is tried once more on a fresh one.  A claim tried again may find
- * its own first attempt: the token says so, and it counts as granted.
+ * The connection is hiredis's asynchronous context, driven by this file
+ * (its event hooks only note whether hiredis wants to write): it opens on
+ * first use and again after an I/O failure, and a command on a reused
+ * connection that fails is tried once more on a fresh one.  A claim tried
+ * again may find its own first attempt: the token says so, and it counts
+ * as granted.  Claim and settle never wait: they send their command and
+ * answer PAYNET_PENDING, and the send's machine asks again when the
+ * connection's descriptor (ledger pollfd) is ready; every other operation
+ * sends and waits for its answer in poll(2).  Every wait ends by the
+ * call's deadline, or the ledger's own timeout: past it the connection is
+ * dropped (a server that trickles its answer a byte at a time is cut).
+ * An operation nobody waits for any more (abandon) still lands; a claim
+ * granted after its call gave up on it is given back at once.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -25,9 +34,9 @@
 #include <string.h>
 #include <sys/time.h>
 
-#include <hiredis/hiredis.h>
+#include <poll.h>
 
-#include "ledger.h"
+#include "redis_link.h"
 
 #define KEY_PREFIX "paynet:hold:"
 #define RELEASED_PREFIX "paynet:released:"
@@ -42,7 +51,7 @@ static const char claim_script[] =
     "return {0, redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1])}";
 /* ours: 1; vanished and written anew (or nothing to release): 2; another
  * claim's: 0, left alone */
-static const char settle_script[] =
+const char redis_settle_script[] =
     "local v = redis.call('GET', KEYS[1]) "
     "if v and string.sub(v, 1, #ARGV[1]) ~= ARGV[1] then return {0, '', 0} end "
     "if tonumber(ARGV[3]) > 0 then redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) "
@@ -66,197 +75,6 @@ static const char release_script[] =
     "return {1, '', 0}";
 static const char released_script[] =
     "return {redis.call('GET', KEYS[1]) == ARGV[1] and 1 or 0, '', 0}";
-
-struct remote {
-    struct ledger base;
-    char host[200];
-    int port;
-    char socket_path[200]; /* "" for TCP */
-    char password[256];
-    int db;
-    double timeout;
-    redisContext *ctx;
-};
-
-/* A Redis that went away makes the next write raise SIGPIPE, which would
- * kill a program that did not ignore it (a Lua script, paynet-otp): it is
- * blocked around each exchange, and one that arrived is taken back, as
- * libcurl does around its own writes. */
-struct sigpipe_guard {
-    sigset_t old;
-    int was_pending;
-};
-
-static void sigpipe_block(struct sigpipe_guard *g)
-{
-    sigset_t pipe_only, pending;
-    sigemptyset(&pipe_only);
-    sigaddset(&pipe_only, SIGPIPE);
-    sigpending(&pending);
-    g->was_pending = sigismember(&pending, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_only, &g->old);
-}
-
-static void sigpipe_restore(const struct sigpipe_guard *g)
-{
-    sigset_t pipe_only, pending;
-    sigemptyset(&pipe_only);
-    sigaddset(&pipe_only, SIGPIPE);
-    sigpending(&pending);
-    if (!g->was_pending && sigismember(&pending, SIGPIPE)) {
-        const struct timespec now = {0, 0};
-        sigtimedwait(&pipe_only, NULL, &now);
-    }
-    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
-}
-
-static void disconnect(struct remote *r)
-{
-    if (r->ctx != NULL)
-        redisFree(r->ctx);
-    r->ctx = NULL;
-}
-
-static const char *where(const struct remote *r, char *out, size_t size)
-{
-    if (r->socket_path[0])
-        snprintf(out, size, "%s", r->socket_path);
-    else
-        snprintf(out, size, "%s:%d", r->host, r->port);
-    return out;
-}
-
-/* What to try when Redis answers an error a person can act on. */
-static const char *hint(const redisReply *reply, const redisContext *ctx)
-{
-    const char *text = reply != NULL && reply->str != NULL ? reply->str
-                       : ctx != NULL ? ctx->errstr : "";
-    if (strncmp(text, "NOAUTH", 6) == 0 || strncmp(text, "WRONGPASS", 9) == 0)
-        return " (give the password as redis://:PASSWORD@HOST:PORT)";
-    if (strstr(text, "Protocol error") != NULL)
-        return " (is a Redis server listening there?)";
-    return "";
-}
-
-/* How long one wait on Redis may last: its own timeout, or less when the
- * call's deadline comes first. */
-static struct timeval wait_limit(const struct remote *r)
-{
-    double limit = r->timeout;
-    if (r->base.deadline > 0) {
-        double left = r->base.deadline - paynet_clock_mono();
-        if (left < limit)
-            limit = left;
-    }
-    if (limit < 0.001)
-        limit = 0.001; /* {0, 0} would mean "wait forever" */
-    struct timeval tv = {(time_t)limit, (suseconds_t)((limit - floor(limit)) * 1e6)};
-    return tv;
-}
-
-static paynet_status connect_redis(struct remote *r, paynet_error *err)
-{
-    char place[300];
-    if (r->ctx != NULL)
-        return PAYNET_OK;
-    struct timeval tv = wait_limit(r);
-    r->ctx = r->socket_path[0] ? redisConnectUnixWithTimeout(r->socket_path, tv)
-                               : redisConnectWithTimeout(r->host, r->port, tv);
-    if (r->ctx == NULL)
-        return paynet_fail(err, PAYNET_NOMEM, PAYNET_DELIVERED_NO, "out of memory");
-    if (r->ctx->err) {
-        paynet_ledger_fail(err, "cannot reach Redis at %s: %s", where(r, place, sizeof place),
-                    r->ctx->errstr);
-        disconnect(r);
-        return PAYNET_LEDGER;
-    }
-    redisSetTimeout(r->ctx, tv);
-    const char *step = NULL;
-    redisReply *reply = NULL;
-    if (r->password[0]) {
-        step = "AUTH";
-        reply = redisCommand(r->ctx, "AUTH %s", r->password);
-    }
-    if ((reply == NULL || reply->type != REDIS_REPLY_ERROR) && r->db != 0) {
-        if (reply != NULL)
-            freeReplyObject(reply);
-        step = "SELECT";
-        reply = redisCommand(r->ctx, "SELECT %d", r->db);
-    }
-    if (step != NULL && (reply == NULL || reply->type == REDIS_REPLY_ERROR)) {
-        paynet_ledger_fail(err, "Redis at %s refused %s: %s%s", where(r, place, sizeof place), step,
-                    reply != NULL ? reply->str : r->ctx->errstr, hint(reply, r->ctx));
-        if (reply != NULL)
-            freeReplyObject(reply);
-        disconnect(r);
-        return PAYNET_LEDGER;
-    }
-    if (reply != NULL)
-        freeReplyObject(reply);
-    return PAYNET_OK;
-}
-
-/* EVAL script with keys and arguments (binary-safe), tried once more on a
- * fresh connection when a reused one failed (not when it timed out: that
- * would double the wait).  NULL with err filled. */
-static redisReply *eval(struct remote *r, const char *script, int nkeys, int nargs,
-                        const char *const *values, const size_t *lengths, paynet_error *err)
-{
-    char place[300];
-    const char *argv[8];
-    size_t argl[8];
-    char count[8];
-    snprintf(count, sizeof count, "%d", nkeys);
-    argv[0] = "EVAL", argl[0] = 4;
-    argv[1] = script, argl[1] = strlen(script);
-    argv[2] = count, argl[2] = strlen(count);
-    for (int i = 0; i < nkeys + nargs; i++)
-        argv[3 + i] = values[i], argl[3 + i] = lengths[i];
-    struct sigpipe_guard guard;
-    sigpipe_block(&guard);
-    redisReply *reply = NULL;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        int fresh = r->ctx == NULL;
-        if (connect_redis(r, err) != PAYNET_OK)
-            break;
-        if (r->base.deadline > 0 && paynet_clock_mono() >= r->base.deadline) {
-            paynet_ledger_fail(err, "no time left to ask Redis at %s (the call's timeout)",
-                               where(r, place, sizeof place));
-            break;
-        }
-        struct timeval tv = wait_limit(r); /* each wait ends by the call's deadline */
-        redisSetTimeout(r->ctx, tv);
-        errno = 0;
-        reply = redisCommandArgv(r->ctx, 3 + nkeys + nargs, argv, argl);
-        int timed_out = errno == EAGAIN || errno == EWOULDBLOCK;
-        if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
-            paynet_ledger_fail(err, "Redis at %s: %s%s", where(r, place, sizeof place), reply->str,
-                        hint(reply, r->ctx));
-            freeReplyObject(reply);
-            reply = NULL;
-            break;
-        }
-        if (reply != NULL && (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3
-                              || reply->element[0]->type != REDIS_REPLY_INTEGER)) {
-            paynet_ledger_fail(err, "Redis at %s gave an answer of the wrong shape%s",
-                        where(r, place, sizeof place), " (is a Redis server listening there?)");
-            freeReplyObject(reply);
-            reply = NULL;
-            break;
-        }
-        if (reply != NULL)
-            break;
-        paynet_ledger_fail(err, "lost Redis at %s: %s%s", where(r, place, sizeof place),
-                    timed_out ? "no answer in time"
-                              : r->ctx->errstr[0] ? r->ctx->errstr : "connection closed",
-                    hint(NULL, r->ctx));
-        disconnect(r);
-        if (fresh || timed_out)
-            break;
-    }
-    sigpipe_restore(&guard);
-    return reply;
-}
 
 static void full_key(const char *key, char out[sizeof KEY_PREFIX + LEDGER_KEY_SIZE])
 {
@@ -328,10 +146,12 @@ static paynet_status remote_claim(struct ledger *l, const char *key, const char 
     snprintf(ms, sizeof ms, "%lld", milliseconds(pending));
     const char *values[] = {k, value, ms};
     const size_t lengths[] = {strlen(k), length, strlen(ms)};
-    redisReply *reply = eval(r, claim_script, 1, 2, values, lengths, err);
+    redisReply *reply;
+    paynet_status status = redis_pollable(r, OP_CLAIM, token, claim_script, 1, 2, values, lengths,
+                                    &reply, err);
     free(value);
-    if (reply == NULL)
-        return PAYNET_LEDGER;
+    if (status != PAYNET_OK)
+        return status;
     int own = 0, held = 0;
     if (reply->element[0]->integer == 1) {
         *granted = 1;
@@ -361,10 +181,12 @@ static paynet_status remote_settle(struct ledger *l, const char *key, const char
     snprintf(ms, sizeof ms, "%lld", seconds > 0 ? milliseconds(seconds) : 0LL);
     const char *values[] = {k, prefix, value ? value : "", ms};
     const size_t lengths[] = {strlen(k), strlen(prefix), length, strlen(ms)};
-    redisReply *reply = eval(r, settle_script, 1, 3, values, lengths, err);
+    redisReply *reply;
+    paynet_status status = redis_pollable(r, OP_SETTLE, token, redis_settle_script, 1, 3, values, lengths,
+                                    &reply, err);
     free(value);
-    if (reply == NULL)
-        return PAYNET_LEDGER;
+    if (status != PAYNET_OK)
+        return status;
     *ours = (int)reply->element[0]->integer;
     if (*ours == 2)
         *ours = LEDGER_RECREATED;
@@ -380,7 +202,7 @@ static paynet_status remote_lookup(struct ledger *l, const char *key, int *held,
     full_key(key, k);
     const char *values[] = {k};
     const size_t lengths[] = {strlen(k)};
-    redisReply *reply = eval(r, lookup_script, 1, 0, values, lengths, err);
+    redisReply *reply = redis_eval(r, lookup_script, 1, 0, values, lengths, err);
     if (reply == NULL)
         return PAYNET_LEDGER;
     int own;
@@ -417,7 +239,7 @@ static paynet_status remote_release(struct ledger *l, const char *key, const pay
     snprintf(tomb, sizeof tomb, "%s%s", RELEASED_PREFIX, key);
     const char *values[] = {k, RELEASES_KEY, tomb, json};
     const size_t lengths[] = {strlen(k), strlen(RELEASES_KEY), strlen(tomb), strlen(json)};
-    redisReply *reply = eval(r, release_script, 3, 1, values, lengths, err);
+    redisReply *reply = redis_eval(r, release_script, 3, 1, values, lengths, err);
     free(json);
     if (reply == NULL)
         return PAYNET_LEDGER;
@@ -434,7 +256,7 @@ static paynet_status remote_released(struct ledger *l, const char *key, const ch
     snprintf(tomb, sizeof tomb, "%s%s", RELEASED_PREFIX, key);
     const char *values[] = {tomb, token};
     const size_t lengths[] = {strlen(tomb), strlen(token)};
-    redisReply *reply = eval(r, released_script, 1, 1, values, lengths, err);
+    redisReply *reply = redis_eval(r, released_script, 1, 1, values, lengths, err);
     if (reply == NULL)
         return PAYNET_LEDGER;
     *yes = reply->element[0]->integer == 1;
@@ -461,21 +283,17 @@ static paynet_status remote_list(struct ledger *l, int releases, paynet_holder *
     struct remote *r = (struct remote *)l;
     char place[300];
     size_t capacity = 0;
-    struct sigpipe_guard guard;
-    sigpipe_block(&guard);
-    paynet_status status = connect_redis(r, err);
-    if (status != PAYNET_OK) {
-        sigpipe_restore(&guard);
-        return status;
-    }
+    paynet_status status = PAYNET_OK;
     if (releases) {
-        redisReply *reply = redisCommand(r->ctx, "LRANGE %s 0 999", RELEASES_KEY);
-        if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
-            status = paynet_ledger_fail(err, "Redis at %s: %s", where(r, place, sizeof place),
-                                 reply ? (reply->str ? reply->str : "odd reply") : r->ctx->errstr);
-            if (reply == NULL)
-                disconnect(r);
-        } else {
+        struct command cmd = {4, {"LRANGE", RELEASES_KEY, "0", "999"},
+                              {6, strlen(RELEASES_KEY), 1, 3}, ""};
+        redisReply *reply = redis_command(r, &cmd, 0, err);
+        if (reply == NULL)
+            status = PAYNET_LEDGER;
+        else if (reply->type != REDIS_REPLY_ARRAY)
+            status = paynet_ledger_fail(err, "Redis at %s: odd reply to LRANGE",
+                                        redis_where(r, place, sizeof place));
+        else {
             for (size_t i = 0; i < reply->elements && status == PAYNET_OK; i++) {
                 const redisReply *e = reply->element[i];
                 if (!append(list, count, &capacity))
@@ -493,20 +311,22 @@ static paynet_status remote_list(struct ledger *l, int releases, paynet_holder *
         do {
             if (++rounds > LIST_ROUNDS_MAX || *count >= LIST_MAX) {
                 status = paynet_ledger_fail(err, "Redis at %s: more than %d holds, or a SCAN that never "
-                                          "ends", where(r, place, sizeof place), LIST_MAX);
+                                          "ends", redis_where(r, place, sizeof place), LIST_MAX);
                 break;
             }
-            redisReply *reply = redisCommand(r->ctx, "SCAN %s MATCH %s* COUNT 500", cursor,
-                                             KEY_PREFIX);
-            if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+            struct command cmd = {6, {"SCAN", cursor, "MATCH", KEY_PREFIX "*", "COUNT", "500"},
+                                  {4, strlen(cursor), 5, sizeof KEY_PREFIX, 5, 3}, ""};
+            redisReply *reply = redis_command(r, &cmd, 0, err);
+            if (reply == NULL) {
+                status = PAYNET_LEDGER;
+                break;
+            }
+            if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
                 || reply->element[0]->type != REDIS_REPLY_STRING
                 || reply->element[1]->type != REDIS_REPLY_ARRAY) {
-                status = paynet_ledger_fail(err, "Redis at %s: %s", where(r, place, sizeof place),
-                                     reply ? "odd reply to SCAN" : r->ctx->errstr);
-                if (reply == NULL)
-                    disconnect(r);
-                else
-                    freeReplyObject(reply);
+                status = paynet_ledger_fail(err, "Redis at %s: odd reply to SCAN",
+                                            redis_where(r, place, sizeof place));
+                freeReplyObject(reply);
                 break;
             }
             snprintf(cursor, sizeof cursor, "%s", reply->element[0]->str);
@@ -524,7 +344,7 @@ static paynet_status remote_list(struct ledger *l, int releases, paynet_holder *
                 if (remote_lookup(l, keys->element[i]->str + sizeof KEY_PREFIX - 1, &held,
                                   &(*list)[*count], &skipped) == PAYNET_OK && held)
                     (*count)++;
-                if (r->ctx == NULL) { /* the connection went away */
+                if (r->ac == NULL) { /* the connection went away */
                     *err = skipped;
                     status = PAYNET_LEDGER;
                 }
@@ -532,7 +352,6 @@ static paynet_status remote_list(struct ledger *l, int releases, paynet_holder *
             freeReplyObject(reply);
         } while (status == PAYNET_OK && strcmp(cursor, "0") != 0);
     }
-    sigpipe_restore(&guard);
     if (status != PAYNET_OK) {
         free(*list);
         *list = NULL;
@@ -541,10 +360,20 @@ static paynet_status remote_list(struct ledger *l, int releases, paynet_holder *
     return status;
 }
 
+static int remote_pollfd(struct ledger *l, int *events)
+{
+    return redis_link_pollfd((struct remote *)l, events);
+}
+
+static void remote_abandon(struct ledger *l, const char *token)
+{
+    redis_link_abandon((struct remote *)l, token);
+}
+
 static void remote_close(struct ledger *l)
 {
     struct remote *r = (struct remote *)l;
-    disconnect(r);
+    redis_link_close(r);
     volatile char *p = r->password;
     while (*p)
         *p++ = 0;
@@ -552,8 +381,8 @@ static void remote_close(struct ledger *l)
 }
 
 static const struct ledger_methods redis_methods = {
-    1, "redis", remote_claim, remote_settle, remote_lookup, remote_release, remote_released,
-    remote_list, remote_close,
+    1,           "redis",       remote_claim, remote_settle, remote_lookup, remote_release,
+    remote_released, remote_list, remote_close, remote_pollfd, remote_abandon,
 };
 
 static paynet_status bad_url(paynet_error *err, const char *why)

@@ -460,7 +460,7 @@ static void lite_close(struct ledger *l)
 
 static const struct ledger_methods sqlite_methods = {
     1, "sqlite", lite_claim, lite_settle, lite_lookup, lite_release, lite_released, lite_list,
-    lite_close,
+    lite_close, NULL, NULL,
 };
 
 paynet_status paynet_ledger_sqlite_open(const char *path, struct ledger **out, paynet_error *err)

@@ -36,6 +36,7 @@ static struct paynet_call *call_new(paynet_client *c, paynet_error *err)
             return NULL;
         }
         call->client = c;
+        call->ledger_fd = -1;
         call->epfd = epoll_create1(EPOLL_CLOEXEC);
         if (call->epfd < 0) { /* EMFILE, ENFILE: a runtime failure, like memory */
             int e = errno;
@@ -126,6 +127,7 @@ static paynet_status wait_to_settle(struct paynet_call *call, paynet_status stat
     call->settle_seconds = seconds;
     call->state = SEND_SETTLING;
     call->retry_at = paynet_clock_mono() + LEDGER_RETRY;
+    hold_watch(call);
     return PAYNET_PENDING;
 }
 
@@ -133,6 +135,7 @@ void send_end(struct paynet_call *call)
 {
     if (call->state == SEND_TRANSFER)
         curl_multi_remove_handle(call->client->multi, call->easy);
+    hold_unwatch(call);
     call->state = SEND_IDLE;
     call->retry_at = 0;
 }
@@ -156,6 +159,7 @@ static paynet_status fail_send(struct paynet_call *call, paynet_error *err, int 
     if (hold_settle(call, state, seconds, NULL, NULL, 0)) {
         if (can_wait)
             return wait_to_settle(call, err->kind, NULL, err, state, seconds);
+        hold_abandon(call); /* a settle on the wire still lands */
         client_debug(c, "the ledger %s was busy at the end of the send: the number stays held "
                         "by its claim", c->ledger->name);
     }
@@ -181,9 +185,10 @@ static paynet_status open_send(struct paynet_call *call, const char *gsm,
     call->attempts_left = c->retries;
     call->retry_at = 0;
     call->state = SEND_CLAIMED;
-    if (status == PAYNET_PENDING) { /* busy: asked again from the loop */
+    if (status == PAYNET_PENDING) { /* busy, or on the wire: asked again from the loop */
         call->state = SEND_CLAIMING;
         call->retry_at = paynet_clock_mono() + LEDGER_RETRY;
+        hold_watch(call);
     }
     return PAYNET_OK;
 }
@@ -226,19 +231,22 @@ static paynet_status step_claim(struct paynet_call *call, paynet_error *err)
     const paynet_client *c = call->client;
     double now = paynet_clock_mono();
     if (now >= call->deadline) {
+        hold_abandon(call);
         send_end(call);
         return paynet_ledger_fail(err, "the ledger %s stayed busy for the whole call (%g s): "
                                        "nothing was sent", c->ledger->name, c->timeout);
     }
-    if (now < call->retry_at)
+    if (now < call->retry_at && call->ledger_fd < 0)
         return PAYNET_PENDING;
     char session_id[PAYNET_SESSION_SIZE];
     memcpy(session_id, call->record.session_id, sizeof session_id);
     paynet_status status = hold_claim(call, call->gsm, session_id, err);
     if (status == PAYNET_PENDING) {
         call->retry_at = now + LEDGER_RETRY;
+        hold_watch(call);
         return PAYNET_PENDING;
     }
+    hold_unwatch(call);
     if (status != PAYNET_OK) {
         send_end(call);
         return status;
@@ -256,7 +264,7 @@ static paynet_status step_settle(struct paynet_call *call, paynet_result *result
                                  paynet_error *err)
 {
     double now = paynet_clock_mono(), settle_by = call->deadline + SETTLE_GRACE;
-    if (now < call->retry_at && now < settle_by)
+    if (now < call->retry_at && now < settle_by && call->ledger_fd < 0)
         return PAYNET_PENDING;
     int ok = call->final_status == PAYNET_OK;
     paynet_result *r = &call->final_result;
@@ -264,8 +272,10 @@ static paynet_status step_settle(struct paynet_call *call, paynet_result *result
                     ok ? r->warning : NULL, sizeof r->warning)) {
         if (now < settle_by) {
             call->retry_at = now + LEDGER_RETRY;
+            hold_watch(call);
             return PAYNET_PENDING;
         }
+        hold_abandon(call); /* on the wire, it still lands */
         char text[PAYNET_MESSAGE_SIZE];
         snprintf(text, sizeof text, _("the ledger %s stayed busy to the end of the call: the "
                                       "number stays held by its claim"),
@@ -485,7 +495,8 @@ void paynet_call_cancel(paynet_call *call, paynet_error *err)
         paynet_fail(err, PAYNET_CANCELLED, PAYNET_DELIVERED_NO, "no send was in flight");
         return;
     }
-    if (call->state == SEND_CLAIMING) { /* nothing claimed, nothing sent */
+    if (call->state == SEND_CLAIMING) { /* nothing sent; a claim on the wire is given back */
+        hold_abandon(call);
         send_end(call);
         paynet_fail(err, PAYNET_CANCELLED, PAYNET_DELIVERED_NO,
                     "cancelled before the request was sent");
@@ -494,8 +505,9 @@ void paynet_call_cancel(paynet_call *call, paynet_error *err)
     int left = transport_request_may_have_left(call);
     if (call->state == SEND_SETTLING) { /* the outcome is known: told once more */
         int sent = call->final_status == PAYNET_OK;
-        hold_settle(call, call->settle_state, call->settle_seconds,
-                    sent ? call->final_result.otp_expire : NULL, NULL, 0);
+        if (hold_settle(call, call->settle_state, call->settle_seconds,
+                        sent ? call->final_result.otp_expire : NULL, NULL, 0))
+            hold_abandon(call);
         send_end(call);
         paynet_fail(err, PAYNET_CANCELLED, left ? PAYNET_DELIVERED_UNKNOWN : PAYNET_DELIVERED_NO,
                     sent ? N_("cancelled while the ledger recorded the send: the OTP was sent")

@@ -150,6 +150,12 @@ paynet_status transport_set_options(paynet_client *c, const paynet_config *confi
     SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
     SET(CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075700
+    /* a call ended while its name is being resolved does not wait for
+     * libcurl's resolver thread (curl_multi_remove_handle would join it:
+     * a step, a cancel or a free blocking as long as the DNS server) */
+    SET(CURLOPT_QUICK_EXIT, 1L);
+#endif
     SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     SET(CURLOPT_CONNECTTIMEOUT_MS, (long)ceil(config->connect_timeout * 1000));
     SET(CURLOPT_PREREQFUNCTION, on_prereq);

@@ -682,7 +682,10 @@ static int send_arguments(lua_State *L, const char *what, const char **gsm, cons
 #define CALL_TYPE "paynet.Call"
 typedef struct {
     paynet_call *call;
+    uint64_t magic; /* LCALL_MAGIC: what as_call checks */
 } lcall;
+
+#define LCALL_MAGIC 0x706179636163616cULL
 
 /* A result's fields: a rawset (the table is new, it has no metatable)
  * skips lua_setfield's metamethod path. */
@@ -739,6 +742,7 @@ static int start_call(lua_State *L, const char *what)
     /* the userdata first: when it cannot be made, nothing started */
     lcall *lc = lua_newuserdatauv(L, sizeof *lc, 1);
     lc->call = NULL;
+    lc->magic = LCALL_MAGIC;
     luaL_setmetatable(L, CALL_TYPE);
     lua_pushvalue(L, 1);
     lua_setiuservalue(L, -2, 1);
@@ -747,13 +751,41 @@ static int start_call(lua_State *L, const char *what)
         flush_debug(L);
         return push_error(L, &err);
     }
+    /* the client's calls (weak): its close wakes whoever polls them */
+    if (lua_getiuservalue(L, 1, 2) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 1);
+        lua_createtable(L, 0, 1);
+        lua_pushliteral(L, "k");
+        lua_setfield(L, -2, "__mode");
+        lua_setmetatable(L, -2);
+        lua_pushvalue(L, -1);
+        lua_setiuservalue(L, 1, 2);
+    }
+    lua_pushvalue(L, -2);
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
     return 1;
+}
+
+/* The call at idx, or NULL: a full userdata of a call's size that carries
+ * its mark (as as_client: nothing given the metatable is taken for one). */
+static lcall *as_call(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) != LUA_TUSERDATA || lua_rawlen(L, idx) != sizeof(lcall))
+        return NULL;
+    lcall *lc = lua_touserdata(L, idx);
+    return lc->magic == LCALL_MAGIC ? lc : NULL;
 }
 
 /* The call at idx (raises when it is not one). */
 static lcall *to_call(lua_State *L, int idx)
 {
-    return luaL_checkudata(L, idx, CALL_TYPE);
+    lcall *lc = as_call(L, idx);
+    if (lc == NULL)
+        luaL_typeerror(L, idx, CALL_TYPE);
+    return lc;
 }
 
 /* The call at index 1 and its client, pushed: the client's userdata is
@@ -763,7 +795,7 @@ static paynet_call *open_call(lua_State *L, lcall **out)
     lcall *lc = to_call(L, 1);
     lua_settop(L, 1);
     lua_getiuservalue(L, 1, 1);
-    lclient *self = lua_touserdata(L, 2);
+    lclient *self = as_client(L, 2); /* the user value may have been replaced */
     if (self == NULL || self->client == NULL)
         luaL_error(L, "attempt to use a call of a closed " CLIENT_TYPE);
     if (out != NULL)
@@ -849,11 +881,11 @@ static int send_continue(lua_State *L, int status, lua_KContext ctx)
         lua_settop(L, 4);
         /* index 4 again at every turn: while this coroutine waited, any
          * code may have run, debug.setlocal too */
-        lcall *lc = luaL_testudata(L, 4, CALL_TYPE);
-        if (lc == NULL || lc->call == NULL)
+        lcall *lc = as_call(L, 4);
+        if (lc == NULL || lc->call == NULL || lc->call != (paynet_call *)ctx)
             return send_raise_message(L, "send_otp: its call was replaced during the send");
         lua_getiuservalue(L, 4, 1); /* 5: the call's client */
-        lclient *self = lua_touserdata(L, 5);
+        lclient *self = as_client(L, 5);
         if (self == NULL || self->client == NULL)
             return send_raise_message(L, "the " CLIENT_TYPE " was closed during send_otp");
         self->debug_count = 0;
@@ -899,22 +931,8 @@ static int l_send_otp(lua_State *L)
         lua_replace(L, 4);
         lua_settop(L, 4);
         lua_toclose(L, 4);
-        /* the client's waiting calls (weak): a close wakes their senders */
-        if (lua_getiuservalue(L, 1, 2) != LUA_TTABLE) {
-            lua_pop(L, 1);
-            lua_createtable(L, 0, 1);
-            lua_createtable(L, 0, 1);
-            lua_pushliteral(L, "k");
-            lua_setfield(L, -2, "__mode");
-            lua_setmetatable(L, -2);
-            lua_pushvalue(L, -1);
-            lua_setiuservalue(L, 1, 2);
-        }
-        lua_pushvalue(L, 4);
-        lua_pushboolean(L, 1);
-        lua_rawset(L, -3);
-        lua_settop(L, 4);
-        return send_continue(L, LUA_OK, 0);
+        paynet_call *mine = ((lcall *)lua_touserdata(L, 4))->call;
+        return send_continue(L, LUA_OK, (lua_KContext)mine);
     }
     /* elsewhere: block */
     const char *gsm, *id;
@@ -1253,7 +1271,7 @@ static int l_close(lua_State *L)
         lua_pushnil(L);
         while (lua_next(L, 2) != 0) {
             lua_pop(L, 1);
-            lcall *lc = luaL_testudata(L, -1, CALL_TYPE);
+            lcall *lc = as_call(L, -1);
             if (lc != NULL && lc->call != NULL && paynet_call_pollfd(lc->call) >= 0)
                 cqueues_forget(L, paynet_call_pollfd(lc->call));
         }

@@ -615,6 +615,52 @@ describe("the pollable client: client:start and its call", function()
     assert.are.equal(before + 1, sandbox:arrivals("03"))
   end)
 
+  it("closing the client wakes coroutines polling its calls (cqueues.poll(call)); the loop goes on", function()
+    local c = client(sandbox.url, { unknown_hold = 60 })
+    local cq = cqueues.new()
+    local woke, t0 = {}, H.now()
+    for i, number in ipairs { "5000000103", "5000000107" } do
+      cq:wrap(function()
+        local call <close> = assert(c:start { user_gsm = number, otp_session_id = "poll-close" })
+        while call:pending() do
+          cqueues.poll(call)
+          if not pcall(call.step, call) then break end -- its client closed
+        end
+        woke[i] = H.now() - t0
+      end)
+    end
+    cq:wrap(function()
+      cqueues.sleep(0.5)
+      c:close()
+    end)
+    local ok, why = cq:loop()
+    assert.is_true(ok, tostring(why))
+    for i = 1, 2 do assert.is_true(woke[i] and woke[i] < 0.5 + H.slow, tostring(woke[i])) end
+  end)
+
+  it("a value given the call's metatable, or a call whose client was swapped, is refused: an error, no crash", function()
+    local c <close> = client(sandbox.url)
+    local call <close> = assert(c:start { user_gsm = H.gsm(), otp_session_id = "meta" })
+    local f = io.tmpfile()
+    local file_meta = debug.getmetatable(f)
+    debug.setmetatable(f, debug.getmetatable(call))
+    local ok1, why1 = pcall(f.step, f)
+    local ok2 = pcall(f.close, f)
+    debug.setmetatable(f, file_meta)
+    f:close()
+    assert.is_false(ok1)
+    assert.truthy(tostring(why1):find("paynet.Call expected", 1, true), why1)
+    assert.is_false(ok2)
+    -- its user value (the client) replaced by another userdata
+    local other = assert(c:start { user_gsm = H.gsm(), otp_session_id = "uv" })
+    debug.setuservalue(other, io.stdout, 1)
+    local ok3, why3 = pcall(other.step, other)
+    assert.is_false(ok3)
+    assert.truthy(tostring(why3):find("call of a closed paynet.Client", 1, true), why3)
+    other:close()
+    while call:pending() do cqueues.poll(call); call:step() end
+  end)
+
   it("closing the client ends its calls: step raises, pending is false, close is safe", function()
     local c = client(sandbox.url, { unknown_hold = 60 })
     local before = sandbox:arrivals("03")
