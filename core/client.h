@@ -61,6 +61,9 @@ enum send_state {
 };
 
 #define LEDGER_RETRY 0.02 /* seconds between asks of a busy ledger */
+/* How long paynet_hold_peek waits for a ledger's answer on the wire
+ * before it answers PAYNET_PENDING (the screen asks on every turn). */
+#define PEEK_PATIENCE 0.02
 /* A settle may run this long past the call's deadline: the outcome of an
  * attempt cut at the deadline is recorded too, and the call still ends
  * within half a second of its timeout. */

@@ -43,8 +43,9 @@ static paynet_status key_of(paynet_client *c, const char *gsm, char key[LEDGER_K
 /* This client also remembers its own sends (c->local): when the shared
  * ledger cannot be reached, or says a number is free that this client
  * holds and nobody released (a Redis restarted without its data), this
- * client's memory still holds it.  *held is set when it does; a hold the
- * ledger shows released is forgotten. */
+ * client's memory still holds it: 1 when it does; a hold the ledger shows
+ * released is forgotten.  -1: the ledger's answer to that is on the wire
+ * (a patient lookup: ask again). */
 static int own_hold(paynet_client *c, const char *key, int ledger_answered,
                     paynet_holder *holder)
 {
@@ -53,9 +54,12 @@ static int own_hold(paynet_client *c, const char *key, int ledger_answered,
     paynet_error ignored;
     if (c->local == NULL || !paynet_ledger_memory_token(c->local, key, token))
         return 0;
-    if (ledger_answered
-        && c->ledger->methods->released(c->ledger, key, token, &released, &ignored) == PAYNET_OK
-        && released) {
+    paynet_status asked = ledger_answered
+        ? c->ledger->methods->released(c->ledger, key, token, &released, &ignored)
+        : PAYNET_LEDGER;
+    if (asked == PAYNET_PENDING)
+        return -1;
+    if (asked == PAYNET_OK && released) {
         paynet_holder who;
         memset(&who, 0, sizeof who);
         c->local->methods->release(c->local, key, &who, &released, &ignored);
@@ -74,9 +78,12 @@ static paynet_status lookup_key(paynet_client *c, const char *key, int *held,
                                 paynet_holder *holder, paynet_error *err)
 {
     paynet_status status = c->ledger->methods->lookup(c->ledger, key, held, holder, err);
-    if (status == PAYNET_OK && *held)
+    if (status == PAYNET_PENDING || (status == PAYNET_OK && *held))
         return status;
-    if (own_hold(c, key, status == PAYNET_OK, holder)) {
+    int own = own_hold(c, key, status == PAYNET_OK, holder);
+    if (own < 0)
+        return PAYNET_PENDING;
+    if (own) {
         *held = 1;
         return PAYNET_OK;
     }
@@ -96,6 +103,15 @@ paynet_status paynet_hold_lookup(paynet_client *c, const char *user_gsm, int *he
         status = key_of(c, gsm, key, err);
     if (status == PAYNET_OK)
         status = lookup_key(c, key, held, holder, err);
+    return status;
+}
+
+paynet_status paynet_hold_peek(paynet_client *c, const char *user_gsm, int *held,
+                               paynet_holder *holder, paynet_error *err)
+{
+    c->ledger->patience = PEEK_PATIENCE;
+    paynet_status status = paynet_hold_lookup(c, user_gsm, held, holder, err);
+    c->ledger->patience = 0;
     return status;
 }
 

@@ -82,6 +82,10 @@ struct ledger {
     /* the call's deadline (paynet_clock_mono; 0: none) that a backend's
      * operations end by: a send sets it around its claim and settle */
     double deadline;
+    /* lookup and released (> 0): a pollable backend waits this long for
+     * its answer, then answers PAYNET_PENDING, the command left on the
+     * wire for the next ask (a loop that must not stall: the screen) */
+    double patience;
 };
 
 /* Opens the ledger named by spec (NULL: $PAYNET_LEDGER, else "memory").

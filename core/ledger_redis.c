@@ -148,7 +148,7 @@ static paynet_status remote_claim(struct ledger *l, const char *key, const char 
     const size_t lengths[] = {strlen(k), length, strlen(ms)};
     redisReply *reply;
     paynet_status status = redis_pollable(r, OP_CLAIM, token, claim_script, 1, 2, values, lengths,
-                                    &reply, err);
+                                          0, &reply, err);
     free(value);
     if (status != PAYNET_OK)
         return status;
@@ -182,8 +182,8 @@ static paynet_status remote_settle(struct ledger *l, const char *key, const char
     const char *values[] = {k, prefix, value ? value : "", ms};
     const size_t lengths[] = {strlen(k), strlen(prefix), length, strlen(ms)};
     redisReply *reply;
-    paynet_status status = redis_pollable(r, OP_SETTLE, token, redis_settle_script, 1, 3, values, lengths,
-                                    &reply, err);
+    paynet_status status = redis_pollable(r, OP_SETTLE, token, redis_settle_script, 1, 3, values,
+                                          lengths, 0, &reply, err);
     free(value);
     if (status != PAYNET_OK)
         return status;
@@ -202,8 +202,13 @@ static paynet_status remote_lookup(struct ledger *l, const char *key, int *held,
     full_key(key, k);
     const char *values[] = {k};
     const size_t lengths[] = {strlen(k)};
-    redisReply *reply = redis_eval(r, lookup_script, 1, 0, values, lengths, err);
-    if (reply == NULL)
+    redisReply *reply = NULL;
+    if (l->patience > 0) {
+        paynet_status status = redis_pollable(r, OP_LOOKUP, key, lookup_script, 1, 0, values,
+                                              lengths, l->patience, &reply, err);
+        if (status != PAYNET_OK)
+            return status;
+    } else if ((reply = redis_eval(r, lookup_script, 1, 0, values, lengths, err)) == NULL)
         return PAYNET_LEDGER;
     int own;
     *held = holder_from(reply, NULL, &own, holder);
@@ -256,8 +261,13 @@ static paynet_status remote_released(struct ledger *l, const char *key, const ch
     snprintf(tomb, sizeof tomb, "%s%s", RELEASED_PREFIX, key);
     const char *values[] = {tomb, token};
     const size_t lengths[] = {strlen(tomb), strlen(token)};
-    redisReply *reply = redis_eval(r, released_script, 1, 1, values, lengths, err);
-    if (reply == NULL)
+    redisReply *reply = NULL;
+    if (l->patience > 0) {
+        paynet_status status = redis_pollable(r, OP_RELEASED, token, released_script, 1, 1,
+                                              values, lengths, l->patience, &reply, err);
+        if (status != PAYNET_OK)
+            return status;
+    } else if ((reply = redis_eval(r, released_script, 1, 1, values, lengths, err)) == NULL)
         return PAYNET_LEDGER;
     *yes = reply->element[0]->integer == 1;
     freeReplyObject(reply);

@@ -308,6 +308,14 @@ PAYNET_EXPORT double paynet_remaining(paynet_client *client, const char *normali
 PAYNET_EXPORT paynet_status paynet_hold_lookup(paynet_client *client, const char *user_gsm,
                                  int *held, paynet_holder *holder, paynet_error *err);
 
+/* The same for a loop that must not stall (the screen asks on every
+ * turn): a ledger whose answer is on the wire (Redis) is waited for at
+ * most 20 ms, then PAYNET_PENDING: ask again later, the question stays on
+ * the wire.  One number at a time per client: asking about another drops
+ * the earlier question. */
+PAYNET_EXPORT paynet_status paynet_hold_peek(paynet_client *client, const char *user_gsm,
+                               int *held, paynet_holder *holder, paynet_error *err);
+
 /* Ends the hold on this number whatever its state, recording who (this
  * client's operator, host and program) and why in the ledger's release
  * log.  *released says whether there was a hold. */

@@ -312,6 +312,7 @@ static struct op *submit(struct remote *r, enum op_kind kind, const char *token,
         return NULL;
     }
     op->fresh = fresh;
+    op->sent_at = paynet_clock_mono();
     if (!queue(r, op, cmd)) {
         free(op);
         paynet_ledger_fail(err, "lost Redis at %s: %s", redis_where(r, place, sizeof place),
@@ -445,13 +446,39 @@ redisReply *redis_eval(struct remote *r, const char *script, int nkeys, int narg
     return redis_command(r, &cmd, 1, err);
 }
 
-/* A claim or settle: sent once, then looked for by its token each time
- * it is asked again; PAYNET_PENDING until its answer came (the caller
- * waits on ledger_pollfd), then *reply (NULL with err filled: a failure). */
-paynet_status redis_pollable(struct remote *r, enum op_kind kind, const char *token,
+/* A patient op of another id than `id` (the screen moved to another
+ * number): nobody will ask for it again. */
+static void drop_others(struct remote *r, enum op_kind kind, const char *id)
+{
+    struct op **p = &r->ops;
+    while (*p != NULL) {
+        struct op *op = *p;
+        if (op->kind != kind || op->orphan || strcmp(op->token, id) == 0) {
+            p = &op->next;
+            continue;
+        }
+        if (!op->done) {
+            op->orphan = 1;
+            p = &op->next;
+            continue;
+        }
+        *p = op->next;
+        op_free(op);
+    }
+}
+
+/* An op that is not asked again by its caller's loop: sent once, then
+ * looked for by its id (a claim's or settle's token, a lookup's key) each
+ * time it is asked again; PAYNET_PENDING until its answer came, waiting
+ * for it at most `patience` seconds each time (a claim and settle: none;
+ * the call waits on the ledger's descriptor), then PAYNET_OK and *reply,
+ * or the failure.  Past the call's deadline (or, with none, the ledger's
+ * timeout from when it was sent) the connection is dropped: a server that
+ * trickles its answer holds no op and no later command. */
+paynet_status redis_pollable(struct remote *r, enum op_kind kind, const char *id,
                              const char *script, int nkeys, int nargs,
                              const char *const *values, const size_t *lengths,
-                             redisReply **reply, paynet_error *err)
+                             double patience, redisReply **reply, paynet_error *err)
 {
     char place[300];
     struct sigpipe_guard guard;
@@ -461,28 +488,44 @@ paynet_status redis_pollable(struct remote *r, enum op_kind kind, const char *to
     redis_eval_command(&cmd, script, nkeys, nargs, values, lengths);
     struct op *op = NULL;
     for (struct op *o = r->ops; o != NULL && op == NULL; o = o->next)
-        if (o->kind == kind && !o->orphan && strcmp(o->token, token) == 0)
+        if (o->kind == kind && !o->orphan && strcmp(o->token, id) == 0)
             op = o;
+    if (kind == OP_LOOKUP || kind == OP_RELEASED)
+        drop_others(r, kind, id);
     paynet_status status = PAYNET_PENDING;
     if (op == NULL)
-        op = submit(r, kind, token, &cmd, err);
+        op = submit(r, kind, id, &cmd, err);
     else
         service(r);
+    if (op != NULL && !op->done && patience > 0) {
+        double until = paynet_clock_mono() + patience;
+        while (!op->done && r->ac != NULL) {
+            int ms = (int)ceil((until - paynet_clock_mono()) * 1000);
+            if (ms <= 0)
+                break;
+            struct pollfd p = {r->ac->c.fd, POLLIN | (r->wants_write ? POLLOUT : 0), 0};
+            if (poll(&p, 1, ms) > 0)
+                service(r);
+        }
+    }
     if (op == NULL)
         status = err->kind;
     else if (op->done && worth_again(op)) { /* a reused connection went: once more */
         take(op, 1, err);
-        op = submit(r, kind, token, &cmd, err);
+        op = submit(r, kind, id, &cmd, err);
         if (op == NULL)
             status = err->kind;
         else
             op->fresh = 1; /* its last chance */
     }
+    double limit = op == NULL ? 0 : r->base.deadline > 0 ? r->base.deadline
+                                                         : op->sent_at + r->timeout;
     if (op != NULL && op->done) {
         *reply = take(op, 1, err);
         status = *reply != NULL ? PAYNET_OK : err->kind;
-    } else if (op != NULL && r->base.deadline > 0 && paynet_clock_mono() >= r->base.deadline) {
-        op->orphan = 1; /* still lands; a claim granted then is given back */
+    } else if (op != NULL && paynet_clock_mono() >= limit) {
+        op->orphan = 1; /* a claim granted as the connection goes is never told */
+        redis_link_disconnect(r);
         paynet_ledger_fail(err, "lost Redis at %s: no answer in time",
                            redis_where(r, place, sizeof place));
         status = PAYNET_LEDGER;

@@ -12,7 +12,7 @@
 #include "ledger.h"
 
 /* One command and its answer. */
-enum op_kind { OP_WAIT, OP_CLAIM, OP_SETTLE, OP_SETUP };
+enum op_kind { OP_WAIT, OP_CLAIM, OP_SETTLE, OP_SETUP, OP_LOOKUP, OP_RELEASED };
 struct op {
     struct op *next;    /* the remote's ops in flight */
     struct remote *r;
@@ -22,6 +22,7 @@ struct op {
     int done;           /* the answer came (reply), or the connection went (why) */
     int orphan;         /* nobody waits for it: the answer is dropped */
     int fresh;          /* sent on a connection opened for it */
+    double sent_at;     /* paynet_clock_mono */
     redisReply *reply;  /* taken from hiredis; NULL with why */
     char why[256];
 };
@@ -63,12 +64,13 @@ redisReply *redis_command(struct remote *r, struct command *cmd, int is_eval,
                           paynet_error *err);
 redisReply *redis_eval(struct remote *r, const char *script, int nkeys, int nargs,
                        const char *const *values, const size_t *lengths, paynet_error *err);
-/* A claim or settle: PAYNET_PENDING until its answer came, then PAYNET_OK
- * and *reply, or the failure. */
-paynet_status redis_pollable(struct remote *r, enum op_kind kind, const char *token,
+/* A claim, settle or patient lookup, found again by its id: PAYNET_PENDING
+ * until its answer came (waited for at most `patience` seconds), then
+ * PAYNET_OK and *reply, or the failure. */
+paynet_status redis_pollable(struct remote *r, enum op_kind kind, const char *id,
                              const char *script, int nkeys, int nargs,
                              const char *const *values, const size_t *lengths,
-                             redisReply **reply, paynet_error *err);
+                             double patience, redisReply **reply, paynet_error *err);
 void redis_give_back(struct remote *r, const char *key, const char *token);
 int redis_link_pollfd(struct remote *r, int *events);
 void redis_link_abandon(struct remote *r, const char *token);

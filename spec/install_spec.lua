@@ -146,7 +146,7 @@ describe("installing", function()
         end
       end
     end
-    assert.are.equal(41, aliases) -- paynet_verdict, paynet_outcome_name, paynet_outcome_holds,
+    assert.are.equal(42, aliases) -- paynet_verdict, paynet_outcome_name, paynet_outcome_holds,
     -- paynet_holder_stale: 4 of them
     table.sort(expected)
     local tree = H.capture(("cd %s && find . -type f | sed 's|^\\.||' | LC_ALL=C sort"):format(H.quote(root)))

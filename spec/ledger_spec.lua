@@ -696,6 +696,37 @@ describe("a slow Redis and the call's one deadline", function()
     assert.are.equal(before, sandbox:requests_now())
   end)
 
+  it("a cqueues loop never stalls on it: another coroutine ticks every 0.1 s through the whole send", function()
+    local cqueues = require "cqueues"
+    local c = client("redis://127.0.0.1:" .. port, { timeout = 3 })
+    local before = sandbox:requests_settled()
+    local cq = cqueues.new()
+    local res, err, done
+    local ticks, gap, last = 0, 0, H.now()
+    cq:wrap(function()
+      res, err = c:send_otp { user_gsm = H.gsm(), otp_session_id = H.session() }
+      done = true
+    end)
+    cq:wrap(function()
+      while not done do
+        cqueues.sleep(0.1)
+        local now = H.now()
+        gap = math.max(gap, now - last)
+        last, ticks = now, ticks + 1
+      end
+    end)
+    local t0 = H.now()
+    assert(cq:loop())
+    local took = H.now() - t0
+    -- the claim alone takes 2 s (1 s each way): the send succeeds, its
+    -- settle cut at the deadline
+    assert.are.equal(0, res and res.code, tostring(err))
+    assert.is_true(took >= 2.9 and took < 3.5 * H.slow, ("took %.2f s"):format(took))
+    assert.is_true(gap < 0.3 * H.slow, ("the loop stalled %.2f s"):format(gap))
+    assert.is_true(ticks >= 20, ticks)
+    assert.are.equal(before + 1, sandbox:requests_now())
+  end)
+
   it("a settle the deadline cuts: the result stands with a warning, by the deadline", function()
     local c = client("redis://127.0.0.1:" .. port, { timeout = 3 })
     local before = sandbox:requests_settled()

@@ -341,6 +341,45 @@ describe("paynet-tui on screen", function()
     assert.are.equal(before, sandbox:requests_now()) -- nothing went out unclaimed
   end)
 
+  -- Redis behind a relay that holds each chunk 1 s: the screen's lookups
+  -- and the send's claim are on the wire while the loop keeps answering
+  it("stays live on a Redis whose every answer takes 2 s: keys, Sending, help, F10", function()
+    local r = H.start_redis()
+    local relay = H.start_relay(r.port, 1)
+    local tui = screen_for({ "--base-url", sandbox.url, "--ledger",
+                             "redis://127.0.0.1:" .. relay.port, "--timeout", "10" })
+    H.defer(finally, function() tui:stop(); relay.stop(); r:remove() end)
+    local gsm = H.gsm()
+    local before = sandbox:requests_settled()
+    local t0 = H.now()
+    tui:type(gsm) -- each digit asks the ledger who holds the number so far
+    tui:wait_for("Phone number   " .. gsm, 0.5 * H.slow)
+    assert.is_true(H.now() - t0 < 0.5 * H.slow, ("the number shown after %.2f s"):format(H.now() - t0))
+    tui:keys("Tab", "C-u")
+    tui:type("slow-redis-1")
+    tui:keys("BTab")
+    t0 = H.now()
+    tui:keys("Enter")
+    tui:wait_for("Sending to " .. gsm:sub(1, 3) .. "*****" .. gsm:sub(9), 0.5 * H.slow)
+    assert.is_true(H.now() - t0 < 0.5 * H.slow, ("Sending after %.2f s"):format(H.now() - t0))
+    t0 = H.now()
+    tui:keys("F1")
+    tui:wait_for("Help (Esc or F1 closes)", 0.5 * H.slow)
+    assert.is_true(H.now() - t0 < 0.5 * H.slow, ("help after %.2f s"):format(H.now() - t0))
+    tui:keys("Escape")
+    t0 = H.now()
+    tui:keys("F10")
+    tui:wait_for("EXIT:0", 1.5 * H.slow)
+    assert.is_true(H.now() - t0 < 1.5 * H.slow, ("quit after %.2f s"):format(H.now() - t0))
+    -- quit while the claim was on the wire: nothing went out; the number is
+    -- free, or held by that claim alone (pending: its sender stopped)
+    assert.are.equal(before, sandbox:requests_now())
+    local c = require("paynet").new { secret_key = H.key, base_url = sandbox.url, ledger = r.url }
+    local h = c:holder(gsm)
+    assert.truthy(h == false or h.state == "pending", h and h.state)
+    c:close()
+  end)
+
   it("takes digits typed after an Esc that closed help or cancelled a send as digits", function()
     local tui = screen_for()
     H.defer(finally, function() tui:stop() end)

@@ -71,10 +71,24 @@ double session_hold(struct session *s, unsigned *flags)
         *flags |= app_set_holder(&s->app, NULL, 0);
         return 0;
     }
-    if (paynet_hold_lookup(s->client, s->app.gsm, &held, &holder, &err) != PAYNET_OK) {
+    /* never a stall: a slow ledger's answer is asked for again next turn,
+     * the line showing what the last answer for this number said */
+    paynet_status status = paynet_hold_peek(s->client, s->app.gsm, &held, &holder, &err);
+    double now = session_now();
+    if (status == PAYNET_PENDING) {
+        if (strcmp(s->peeked_gsm, s->app.gsm) != 0)
+            return 0; /* nothing known yet: the claim decides at Enter */
+        double left = s->peeked_left - (now - s->peeked_at);
+        return s->peeked_left < 0 ? -1 : left > 0 ? left : 0;
+    }
+    snprintf(s->peeked_gsm, sizeof s->peeked_gsm, "%s", s->app.gsm);
+    s->peeked_at = now;
+    if (status != PAYNET_OK) {
         *flags |= app_set_holder(&s->app, NULL, 0);
-        return err.kind == PAYNET_INVALID ? 0 : -1;
+        s->peeked_left = err.kind == PAYNET_INVALID ? 0 : -1;
+        return s->peeked_left;
     }
     *flags |= app_set_holder(&s->app, held ? &holder : NULL, session_wall());
-    return held && holder.remaining > 0 ? holder.remaining : 0;
+    s->peeked_left = held && holder.remaining > 0 ? holder.remaining : 0;
+    return s->peeked_left;
 }

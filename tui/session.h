@@ -29,6 +29,8 @@ struct session {
     struct options opt;
     paynet_client *client;
     paynet_call *call;   /* the send in flight, NULL when none */
+    char peeked_gsm[PAYNET_GSM_SIZE]; /* the last number the ledger answered for */
+    double peeked_at, peeked_left;    /* when (monotonic), and its seconds held */
     struct app app;      /* the state and the words, for the screen and --plain alike */
     int audit_fd;        /* -1: no audit log */
     const char *gone;    /* why it stopped without the operator: NULL if it did not */
