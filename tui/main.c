@@ -4,7 +4,7 @@
  *
  * main.c holds the options and the one event
  * loop: it waits on the keyboard, the core's sockets and the next visible
- * change of the clock together (paynet_wait), turns keys into actions
+ * change of the clock together (paynet_call_wait), turns keys into actions
  * (keys.c), feeds actions and the core's outcomes to the state machine
  * (app.c), and redraws (view.c) only when the state machine says so.
  */
