@@ -354,9 +354,13 @@ void hold_watch(struct paynet_call *call)
     struct epoll_event ev = {0};
     ev.events = (events & POLLIN ? EPOLLIN : 0) | (events & POLLOUT ? EPOLLOUT : 0);
     ev.data.fd = fd;
-    if (epoll_ctl(call->epfd, fd == call->ledger_fd ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev)
-        == 0)
-        call->ledger_fd = fd; /* else its LEDGER_RETRY timer alone wakes the call */
+    /* MOD may find it gone: a connection dropped and another opened on the
+     * same number */
+    if (epoll_ctl(call->epfd, fd == call->ledger_fd ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) == 0
+        || (errno == ENOENT && epoll_ctl(call->epfd, EPOLL_CTL_ADD, fd, &ev) == 0))
+        call->ledger_fd = fd;
+    else
+        call->ledger_fd = -1; /* its LEDGER_RETRY timer alone wakes the call */
 }
 
 void hold_unwatch(struct paynet_call *call)
