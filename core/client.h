@@ -133,6 +133,10 @@ struct paynet_client {
 
     /* the ledger */
     struct ledger *ledger;
+    /* when paynet_hold_peek first answered PAYNET_PENDING with no answer
+     * since (paynet_clock_mono; 0: none): its asks end by then plus the
+     * ledger's timeout, whichever numbers they were about */
+    double peek_since;
     struct ledger *local; /* this client's own sends (NULL when ledger is memory) */
     struct paynet_ledger_hasher *hasher;
     struct paynet_token_pool tokens;

@@ -109,9 +109,20 @@ paynet_status paynet_hold_lookup(paynet_client *c, const char *user_gsm, int *he
 paynet_status paynet_hold_peek(paynet_client *c, const char *user_gsm, int *held,
                                paynet_holder *holder, paynet_error *err)
 {
+    /* unanswered asks (this number's or others': each new number drops
+     * the earlier question) end together, by the ledger's timeout from
+     * the first: loops that keep asking about two numbers in turn never
+     * wait forever on a slow server */
+    if (c->peek_since == 0)
+        c->peek_since = paynet_clock_mono();
+    double deadline = c->ledger->deadline;
     c->ledger->patience = PEEK_PATIENCE;
+    c->ledger->deadline = c->peek_since + c->connect_timeout;
     paynet_status status = paynet_hold_lookup(c, user_gsm, held, holder, err);
     c->ledger->patience = 0;
+    c->ledger->deadline = deadline;
+    if (status != PAYNET_PENDING)
+        c->peek_since = 0;
     return status;
 }
 

@@ -312,7 +312,10 @@ PAYNET_EXPORT paynet_status paynet_hold_lookup(paynet_client *client, const char
  * turn): a ledger whose answer is on the wire (Redis) is waited for at
  * most 20 ms, then PAYNET_PENDING: ask again later, the question stays on
  * the wire.  One number at a time per client: asking about another drops
- * the earlier question. */
+ * the earlier question.  Asks left unanswered end together: past the
+ * ledger's timeout (connect_timeout) from the first of them since the
+ * last answer, whatever numbers they were about, the answer is a
+ * PAYNET_LEDGER error (a server that never answers holds no loop). */
 PAYNET_EXPORT paynet_status paynet_hold_peek(paynet_client *client, const char *user_gsm,
                                int *held, paynet_holder *holder, paynet_error *err);
 

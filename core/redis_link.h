@@ -17,7 +17,10 @@ struct op {
     struct op *next;    /* the remote's ops in flight */
     struct remote *r;
     enum op_kind kind;
-    char token[LEDGER_TOKEN_SIZE]; /* a claim's or settle's: how its caller finds it */
+    /* how its caller finds it: a claim's or settle's token, a lookup's
+     * number key (the longer: a key cut to a token's size is never found
+     * again, and each ask would send the question once more) */
+    char token[LEDGER_KEY_SIZE > LEDGER_TOKEN_SIZE ? LEDGER_KEY_SIZE : LEDGER_TOKEN_SIZE];
     char key[sizeof "paynet:hold:" + LEDGER_KEY_SIZE]; /* a claim's: to give it back */
     int done;           /* the answer came (reply), or the connection went (why) */
     int orphan;         /* nobody waits for it: the answer is dropped */

@@ -428,7 +428,8 @@ static void on_debug(void *data, const char *line)
 }
 
 /***
- * A client: one reused connection and one ledger.
+ * A client: one configuration, a cache of kept-alive connections that its
+ * calls share (any number at once), and one ledger.
  * @function new
  * @tab options
  * @string options.secret_key required; sent as `Authorization: Basic <key>`, never printed
@@ -961,6 +962,15 @@ static int l_send_otp(lua_State *L)
  * @treturn Call
  * @return[2] nil
  * @treturn[2] Error
+ * @raise when the client is closed, or args is not a table (or a number is
+ * given as a number: spell it as a string)
+ * @usage local call = assert(client:start { user_gsm = "0532 123 45 67", otp_session_id = "order-42" })
+ * local res, err
+ * repeat
+ *   cqueues.poll(call)        -- or any loop: wait on call:pollfd() up to call:timeout()
+ *   res, err = call:step()
+ * until res ~= nil or err ~= nil
+ * call:close()
  */
 static int l_start(lua_State *L)
 {
@@ -1009,7 +1019,7 @@ static int l_call_pending(lua_State *L)
  * The descriptor a loop waits on: readable when the call has network work.
  * The same for the call's life; never read it or close it.
  * @function Call:pollfd
- * @treturn int
+ * @treturn int the descriptor; -1 once the call is closed
  */
 static int l_call_pollfd(lua_State *L)
 {
@@ -1093,24 +1103,76 @@ static int l_call_tostring(lua_State *L)
     return 1;
 }
 
-/* Looks up the number argument of client:remaining or client:holder: 0,
- * or the count of values pushed for an error. */
-static int lookup_argument(lua_State *L, int *held, paynet_holder *holder)
+/***
+ * (The client's lookups, its release and the rest of its methods.)
+ * @type Client
+ */
+
+enum lookup_answer { ANSWER_REMAINING, ANSWER_HOLDER };
+
+/* What client:remaining or client:holder answers for a lookup's status. */
+static int push_lookup(lua_State *L, lua_KContext answer, paynet_status status, int held,
+                       const paynet_holder *holder, paynet_error *err)
+{
+    if (status != PAYNET_OK)
+        return push_error(L, err);
+    if (answer == ANSWER_REMAINING)
+        lua_pushnumber(L, held ? holder->remaining : 0);
+    else if (held)
+        push_holder(L, holder);
+    else
+        lua_pushboolean(L, 0);
+    return 1;
+}
+
+/* A lookup in a cqueues coroutine: asked without stalling the controller
+ * (paynet_hold_peek waits at most 20 ms for an answer on the wire), and
+ * between asks cqueues.poll(0) lets the other coroutines run; the asks
+ * end by the ledger's timeout.  Stack: 1 client, 2 number, 3 cqueues.poll. */
+static int lookup_continue(lua_State *L, int status, lua_KContext answer)
+{
+    (void)status;
+    for (;;) {
+        lua_settop(L, 3);
+        paynet_client *client = check_open(L); /* it may have closed meanwhile */
+        char gsm[PAYNET_GSM_SIZE];
+        int pushed = gsm_argument(L, 2, gsm);
+        if (pushed)
+            return pushed;
+        int held = 0;
+        paynet_holder holder;
+        paynet_error err;
+        paynet_status asked = paynet_hold_peek(client, gsm, &held, &holder, &err);
+        if (asked != PAYNET_PENDING)
+            return push_lookup(L, answer, asked, held, &holder, &err);
+        lua_pushvalue(L, 3);
+        lua_pushinteger(L, 0);
+        lua_callk(L, 1, 0, answer, lookup_continue);
+    }
+}
+
+/* client:remaining and client:holder: blocking, or under cqueues yielding */
+static int lookup(lua_State *L, lua_KContext answer)
 {
     paynet_client *client = check_open(L);
+    lua_settop(L, 2);
     char gsm[PAYNET_GSM_SIZE];
     int pushed = gsm_argument(L, 2, gsm);
     if (pushed)
         return pushed;
+    if (under_cqueues(L))
+        return lookup_continue(L, LUA_OK, answer);
+    client = check_open(L); /* under_cqueues ran cqueues.running */
     paynet_error err;
-    *held = 0;
-    if (paynet_hold_lookup(client, gsm, held, holder, &err) != PAYNET_OK)
-        return push_error(L, &err);
-    return 0;
+    paynet_holder holder;
+    int held = 0;
+    paynet_status status = paynet_hold_lookup(client, gsm, &held, &holder, &err);
+    return push_lookup(L, answer, status, held, &holder, &err);
 }
 
 /***
- * Seconds until a number may be sent again.
+ * Seconds until a number may be sent again.  Inside a cqueues coroutine
+ * it yields while the ledger answers (as @{Client:send_otp} does).
  * @function Client:remaining
  * @string number any usual spelling
  * @treturn number 0 when it may be sent now
@@ -1119,18 +1181,13 @@ static int lookup_argument(lua_State *L, int *held, paynet_holder *holder)
  */
 static int l_remaining(lua_State *L)
 {
-    int held;
-    paynet_holder holder;
-    int pushed = lookup_argument(L, &held, &holder);
-    if (pushed)
-        return pushed;
-    lua_pushnumber(L, held ? holder.remaining : 0);
-    return 1;
+    return lookup(L, ANSWER_REMAINING);
 }
 
 /* client:holder(number) -> the holder's table, or false when free */
 /***
- * Who holds a number.
+ * Who holds a number.  Inside a cqueues coroutine it yields while the
+ * ledger answers.
  * @function Client:holder
  * @string number
  * @treturn Holder
@@ -1140,16 +1197,7 @@ static int l_remaining(lua_State *L)
  */
 static int l_holder(lua_State *L)
 {
-    int held;
-    paynet_holder holder;
-    int pushed = lookup_argument(L, &held, &holder);
-    if (pushed)
-        return pushed;
-    if (held)
-        push_holder(L, &holder);
-    else
-        lua_pushboolean(L, 0);
-    return 1;
+    return lookup(L, ANSWER_HOLDER);
 }
 
 /* client:release(number, reason) -> true (a hold ended) | false (none) */

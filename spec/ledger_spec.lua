@@ -11,6 +11,7 @@ local function client(ledger, o)
   o = o or {}
   return paynet.new { secret_key = H.key, base_url = o.url or sandbox.url, ledger = ledger,
                       timeout = o.timeout or 5, unknown_hold = o.unknown_hold,
+                      connect_timeout = o.connect_timeout,
                       operator = o.operator or "ayse", program = "ledger_spec" }
 end
 
@@ -725,6 +726,65 @@ describe("a slow Redis and the call's one deadline", function()
     assert.is_true(gap < 0.3 * H.slow, ("the loop stalled %.2f s"):format(gap))
     assert.is_true(ticks >= 20, ticks)
     assert.are.equal(before + 1, sandbox:requests_now())
+  end)
+
+  it("a lookup in a cqueues loop yields: the answer comes, another coroutine ticks every 0.1 s", function()
+    local cqueues = require "cqueues"
+    local c = client("redis://127.0.0.1:" .. port)
+    local cq = cqueues.new()
+    local held, left, done = "unset", "unset", false
+    local ticks, gap, last = 0, 0, H.now()
+    local errs = {}
+    cq:wrap(function()
+      held, errs[1] = c:holder(H.gsm())
+      left, errs[2] = c:remaining(H.gsm())
+      done = true
+    end)
+    cq:wrap(function()
+      while not done do
+        cqueues.sleep(0.1)
+        local now = H.now()
+        gap = math.max(gap, now - last)
+        last, ticks = now, ticks + 1
+      end
+    end)
+    local t0 = H.now()
+    assert(cq:loop())
+    local took = H.now() - t0
+    -- each lookup is one round trip, 1 s each way through the relay
+    assert.are.equal(false, held, tostring(errs[1]))
+    assert.are.equal(0, left, tostring(errs[2]))
+    assert.is_true(took >= 3.9 and took < 5 * H.slow, ("took %.2f s"):format(took))
+    assert.is_true(gap < 0.3 * H.slow, ("the loop stalled %.2f s"):format(gap))
+    assert.is_true(ticks >= 30, ticks)
+  end)
+
+  it("lookups of two numbers in turn, each dropping the other's question: neither waits on forever", function()
+    -- each ask sends its question again (the other's ask dropped it): an
+    -- answer to a later one may come in time, or none does; unanswered
+    -- asks end by connect_timeout after the last answer any of them got
+    local cqueues = require "cqueues"
+    local c = client("redis://127.0.0.1:" .. port, { connect_timeout = 2 })
+    local cq = cqueues.new()
+    local answers = {}
+    for i = 1, 2 do
+      cq:wrap(function()
+        local t0 = H.now()
+        local held, err = c:holder(H.gsm())
+        answers[i] = { held = held, err = err, took = H.now() - t0 }
+      end)
+    end
+    assert(cq:loop())
+    for i = 1, 2 do
+      local a = answers[i]
+      if a.held == nil then
+        assert.are.equal("ledger", a.err.kind)
+        assert.truthy(a.err.message:find("no answer in time", 1, true), a.err.message)
+      else
+        assert.are.equal(false, a.held)
+      end
+      assert.is_true(a.took >= 1.9 and a.took < 4.6 * H.slow, ("took %.2f s"):format(a.took))
+    end
   end)
 
   it("a settle the deadline cuts: the result stands with a warning, by the deadline", function()

@@ -355,12 +355,19 @@ describe("paynet-tui on screen", function()
     tui:type(gsm) -- each digit asks the ledger who holds the number so far
     tui:wait_for("Phone number   " .. gsm, 0.5 * H.slow)
     assert.is_true(H.now() - t0 < 0.5 * H.slow, ("the number shown after %.2f s"):format(H.now() - t0))
+    -- the ledger is being asked (not yet "it may be sent"), and its
+    -- answer comes, one round trip (2 s) after the last digit: the
+    -- question stays on the wire between turns
+    local masked = gsm:sub(1, 3) .. "*****" .. gsm:sub(9)
+    local screen = tui:wait_for("Asking the ledger whether a code for " .. masked .. " is still valid ...")
+    assert.falsy(screen:find("it may be sent", 1, true), screen)
+    tui:wait_for("No code for " .. masked .. " is valid: it may be sent.", 4 * H.slow)
     tui:keys("Tab", "C-u")
     tui:type("slow-redis-1")
     tui:keys("BTab")
     t0 = H.now()
     tui:keys("Enter")
-    tui:wait_for("Sending to " .. gsm:sub(1, 3) .. "*****" .. gsm:sub(9), 0.5 * H.slow)
+    tui:wait_for("Sending to " .. masked, 0.5 * H.slow)
     assert.is_true(H.now() - t0 < 0.5 * H.slow, ("Sending after %.2f s"):format(H.now() - t0))
     t0 = H.now()
     tui:keys("F1")

@@ -343,9 +343,10 @@ unsigned app_set_status(struct app *app, enum app_tone tone, const char *status,
 unsigned app_tick(struct app *app, double now, double remaining)
 {
     unsigned flags = 0;
-    app->ledger_down = remaining < 0; /* the core's word: the ledger cannot answer */
+    app->ledger_asking = remaining == HOLD_ASKING;
+    app->ledger_down = remaining < 0 && !app->ledger_asking; /* the core's word */
     app->remaining = remaining > 0 ? remaining : 0;
-    long second = app->ledger_down ? -2 : (long)ceil(app->remaining);
+    long second = app->ledger_asking ? -3 : app->ledger_down ? -2 : (long)ceil(app->remaining);
     if (second != app->shown_second) {
         app->shown_second = second;
         flags |= APP_REDRAW;

@@ -93,6 +93,7 @@ struct app {
     size_t countdown_count;
     double remaining;  /* seconds, from the core */
     int ledger_down;   /* the ledger could not say whether the number is held */
+    int ledger_asking; /* its first answer for this number is still on the wire */
     int has_holder;    /* the ledger holds the number in the phone field: */
     paynet_holder holder; /* who, for which session, since when */
     double holder_total;  /* seconds the hold lasts in all, for the bar */
@@ -123,8 +124,11 @@ unsigned app_send_finished(struct app *app, paynet_status status,
                            const paynet_result *res, const paynet_error *err,
                            const char *clock_text, const char *expire_text);
 
-/* remaining: the core's seconds left for the number in the phone field
- * (-1: the ledger cannot answer). */
+/* What the core's lookup says of the number in the phone field, for
+ * app_tick: seconds left (0: free), HOLD_DOWN (the ledger cannot answer)
+ * or HOLD_ASKING (a slow ledger has not answered yet for this number). */
+#define HOLD_DOWN (-1.0)
+#define HOLD_ASKING (-2.0)
 unsigned app_tick(struct app *app, double now, double remaining);
 
 /* Who holds the number in the phone field, as the ledger says now (NULL:

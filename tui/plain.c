@@ -240,7 +240,7 @@ static int answer(struct plain *p, const char *line)
             app_send_refused(app, &held);
             say_status(p);
             return 0;
-        } else if (left < 0) {
+        } else if (left == HOLD_DOWN) { /* HOLD_ASKING: the claim decides */
             char masked[PAYNET_GSM_SIZE], text[256];
             paynet_mask_gsm(app->gsm, masked);
             snprintf(text, sizeof text,

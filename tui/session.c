@@ -77,15 +77,15 @@ double session_hold(struct session *s, unsigned *flags)
     double now = session_now();
     if (status == PAYNET_PENDING) {
         if (strcmp(s->peeked_gsm, s->app.gsm) != 0)
-            return 0; /* nothing known yet: the claim decides at Enter */
+            return HOLD_ASKING; /* nothing known yet (the claim decides at Enter) */
         double left = s->peeked_left - (now - s->peeked_at);
-        return s->peeked_left < 0 ? -1 : left > 0 ? left : 0;
+        return s->peeked_left < 0 ? HOLD_DOWN : left > 0 ? left : 0;
     }
     snprintf(s->peeked_gsm, sizeof s->peeked_gsm, "%s", s->app.gsm);
     s->peeked_at = now;
     if (status != PAYNET_OK) {
         *flags |= app_set_holder(&s->app, NULL, 0);
-        s->peeked_left = err.kind == PAYNET_INVALID ? 0 : -1;
+        s->peeked_left = err.kind == PAYNET_INVALID ? 0 : HOLD_DOWN;
         return s->peeked_left;
     }
     *flags |= app_set_holder(&s->app, held ? &holder : NULL, session_wall());

@@ -50,8 +50,9 @@ void session_fresh_id(char *out, size_t size);
 unsigned session_finish(struct session *s, paynet_status status, const paynet_result *res,
                         const paynet_error *err);
 
-/* Seconds the number in the phone field stays held (-1: the ledger cannot
- * say), telling the state machine who holds it. */
+/* Seconds the number in the phone field stays held (HOLD_DOWN: the ledger
+ * cannot say; HOLD_ASKING: its answer is on the wire), telling the state
+ * machine who holds it. */
 double session_hold(struct session *s, unsigned *flags);
 
 #endif

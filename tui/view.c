@@ -483,6 +483,10 @@ static void draw_countdown(const struct view *v, const struct app *app)
             put_text(COUNTDOWN_ROW + 1, 2, COLS - 4,
                      _("Sending to this number is blocked until the countdown ends."), A_DIM);
         }
+    } else if (app->ledger_asking) {
+        snprintf(text, sizeof text,
+                 _("Asking the ledger whether a code for %s is still valid ..."), masked);
+        put_text(COUNTDOWN_ROW, 2, COLS - 4, text, A_DIM);
     } else if (app->ledger_down) {
         snprintf(text, sizeof text,
                  _("The ledger cannot be reached: nothing is sent to %s until it can."), masked);
